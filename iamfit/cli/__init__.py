@@ -1,0 +1,88 @@
+"""The command line: click commands, one file each. The only code that prints or exits."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Any
+
+import click
+
+from iamfit import __version__
+from iamfit.errors import EXIT_BAD_INPUT, IamfitError
+
+# name -> (module, function, one-line help). Modules are imported only when their command runs, so
+# `iamfit --help` stays fast and a command's heavy dependencies load only for that command.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "generate": ("iamfit.cli.generate", "generate", "Predict the deploy policy from a compiled Serverless package."),
+    "explain": ("iamfit.cli.explain", "explain", "Read a permission failure (text or CloudTrail) and say how to fix it."),
+    "plan": ("iamfit.cli.plan", "plan", "Deploy in the sandbox with a policy and report every denial."),
+    "discover": ("iamfit.cli.discover", "discover", "Run the deploy -> fail -> grant -> retry loop until the policy verifies."),
+    "check": ("iamfit.cli.check", "check", "CI drift check: missing, excess and escalation-capable grants."),
+    "replay": ("iamfit.cli.replay", "replay", "A policy from what a principal did, read from CloudTrail."),
+    "audit": ("iamfit.cli.audit", "audit", "Granted vs used for an existing role or policy."),
+    "cleanup": ("iamfit.cli.cleanup", "cleanup", "Find and delete what iamfit left in an AWS account."),
+    "operator-policy": ("iamfit.cli.operator_policy", "operator_policy", "The policy iamfit's own operator needs."),
+}
+
+
+def _available(name: str) -> bool:
+    module = COMMANDS[name][0]
+    return importlib.util.find_spec(module) is not None
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [name for name in COMMANDS if _available(name)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS or not _available(cmd_name):
+            return None
+        module, attr, _ = COMMANDS[cmd_name]
+        command: click.Command = getattr(importlib.import_module(module), attr)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except IamfitError as exc:
+            click.echo(f"iamfit: error: {exc.message}", err=True)
+            ctx.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except KeyboardInterrupt:
+            click.echo("iamfit: interrupted", err=True)
+            ctx.exit(130)
+        except OSError as exc:
+            click.echo(f"iamfit: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)
+            ctx.exit(EXIT_BAD_INPUT)
+        except Exception as exc:  # a bug: one line, and the traceback on request
+            if os.environ.get("IAMFIT_DEBUG"):
+                raise
+            click.echo(
+                f"iamfit: internal error: {type(exc).__name__}: {exc} (set IAMFIT_DEBUG=1 for a traceback)",
+                err=True,
+            )
+            ctx.exit(70)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="iamfit")
+def cli() -> None:
+    """iamfit finds the least-privilege IAM policy a Serverless Framework deploy needs, verifies it by
+    deploying (in the built-in sandbox or a throwaway AWS account), and keeps it least-privilege in CI.
+
+    Exit codes: 0 fits, 1 findings, 2 usage, 3 bad input, 4 AWS error.
+    """
+
+
+def main() -> None:
+    cli(prog_name="iamfit")
+    sys.exit(0)

@@ -1,0 +1,1 @@
+"""Evidence: failure texts and CloudTrail records read into typed denials and usage."""

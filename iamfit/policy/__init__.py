@@ -1,0 +1,1 @@
+"""IAM policy documents: model, evaluation, synthesis, packing, lint and renderers."""
