@@ -43,7 +43,10 @@ def _parse_conditions(raw: Any) -> ConditionBlock:
         if not isinstance(operator, str) or not isinstance(keys, Mapping):
             raise BadInputError(f"policy: condition operator {operator!r} must map condition keys to values")
         block.append(
-            (operator, tuple(sorted((str(k), _condition_values(v, f"{operator}/{k}")) for k, v in keys.items())))
+            (
+                operator,
+                tuple(sorted((str(k), _condition_values(v, f"{operator}/{k}")) for k, v in keys.items())),
+            )
         )
     return tuple(sorted(block))
 
@@ -81,8 +84,12 @@ class Statement:
         actions = _as_str_tuple(raw["Action"], f"{where} Action") if "Action" in raw else ()
         not_actions = _as_str_tuple(raw["NotAction"], f"{where} NotAction") if "NotAction" in raw else ()
         for action in actions + not_actions:
-            if action != "*" and (action.count(":") != 1 or not action.split(":")[0] or not action.split(":")[1]):
-                raise BadInputError(f"policy: {where} action {action!r:.80} is not of the form service:Action")
+            if action != "*" and (
+                action.count(":") != 1 or not action.split(":")[0] or not action.split(":")[1]
+            ):
+                raise BadInputError(
+                    f"policy: {where} action {action!r:.80} is not of the form service:Action"
+                )
         sid = raw.get("Sid", "")
         if not isinstance(sid, str):
             raise BadInputError(f"policy: {where} Sid must be a string")
@@ -91,7 +98,9 @@ class Statement:
             actions=actions,
             not_actions=not_actions,
             resources=_as_str_tuple(raw["Resource"], f"{where} Resource") if "Resource" in raw else (),
-            not_resources=_as_str_tuple(raw["NotResource"], f"{where} NotResource") if "NotResource" in raw else (),
+            not_resources=_as_str_tuple(raw["NotResource"], f"{where} NotResource")
+            if "NotResource" in raw
+            else (),
             conditions=_parse_conditions(raw.get("Condition")),
             sid=sid,
         )
@@ -110,9 +119,7 @@ class Statement:
         if self.not_resources:
             out["NotResource"] = _scalar_or_list(self.not_resources)
         if self.conditions:
-            out["Condition"] = {
-                op: {k: _scalar_or_list(v) for k, v in keys} for op, keys in self.conditions
-            }
+            out["Condition"] = {op: {k: _scalar_or_list(v) for k, v in keys} for op, keys in self.conditions}
         return out
 
 
