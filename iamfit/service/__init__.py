@@ -1,0 +1,1 @@
+"""A Serverless service: its compiled package, templates, names and resource graph."""

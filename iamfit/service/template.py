@@ -1,0 +1,69 @@
+"""Read CloudFormation templates: JSON or YAML with short-form intrinsics (cfn-lint's decoder)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from iamfit.errors import BadInputError
+
+
+def _plain(value: Any) -> Any:
+    """cfn-lint's node types (dict_node, str_node ...) as plain Python values."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, str):
+        return str(value)
+    return value
+
+
+def parse_template(text: str, origin: str) -> dict[str, Any]:
+    """Parse template text; raise BadInputError naming ``origin`` on anything that is not a template."""
+    stripped = text.lstrip()
+    if not stripped:
+        raise BadInputError(f"{origin}: the template is empty")
+    template: Any
+    if stripped.startswith("{"):
+        try:
+            template = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise BadInputError(f"{origin}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    else:
+        from cfnlint.decode import decode_str  # lazy: cfn-lint is heavy
+
+        try:
+            decoded, matches = decode_str(text)
+        except Exception as exc:  # cfn-lint raises assorted parser errors on garbage
+            raise BadInputError(f"{origin}: not a readable YAML or JSON template ({type(exc).__name__})") from None
+        if decoded is None:
+            detail = str(matches[0].message) if matches else "unreadable"
+            raise BadInputError(f"{origin}: not a readable YAML or JSON template ({detail})")
+        template = _plain(decoded)
+    if not isinstance(template, dict):
+        raise BadInputError(f"{origin}: a template must be a mapping at the top level")
+    resources = template.get("Resources")
+    if not isinstance(resources, dict) or not resources:
+        raise BadInputError(f"{origin}: the template has no Resources")
+    for logical_id, resource in resources.items():
+        if not isinstance(resource, dict) or not isinstance(resource.get("Type"), str):
+            raise BadInputError(f"{origin}: resource {logical_id} has no Type")
+        props = resource.get("Properties", {})
+        if props is not None and not isinstance(props, dict):
+            raise BadInputError(f"{origin}: resource {logical_id} has Properties that are not a mapping")
+    return template
+
+
+def load_template(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BadInputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise BadInputError(f"{path}: is a directory, not a template") from None
+    except UnicodeDecodeError:
+        raise BadInputError(f"{path}: not a text file") from None
+    return parse_template(text, str(path))
