@@ -224,7 +224,7 @@ class Service:
                 else:
                     arns.append(self.arn(parent_rule.arn, value))
             if res.type == "AWS::Lambda::Version":
-                arns = [a + ":*" for a in arns]
+                arns = arns + [a + ":*" for a in arns]
             return tuple(sorted(set(arns))) or (self.arn(parent_rule.arn),)
         if res.type.startswith("AWS::ApiGateway::"):
             return (self.arn(NAME_RULES["AWS::ApiGateway::RestApi"].arn),)
