@@ -35,9 +35,7 @@ def make_context(context: Mapping[str, str | Sequence[str]] | None) -> ContextPa
     """Normalise a request context: lower-cased keys, tuple values, sorted (hashable, canonical)."""
     if not context:
         return ()
-    return tuple(
-        sorted((k.lower(), (v,) if isinstance(v, str) else tuple(v)) for k, v in context.items())
-    )
+    return tuple(sorted((k.lower(), (v,) if isinstance(v, str) else tuple(v)) for k, v in context.items()))
 
 
 @dataclass(frozen=True, order=True)

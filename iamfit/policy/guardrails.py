@@ -107,7 +107,5 @@ def guardrail_violation(
             return f"{canonical} on {resource} lets the principal {what}; scope it to named roles"
         return None
     if not has_boundary_condition(conditions):
-        return (
-            f"{canonical} can escalate privileges; grant it only with an iam:PermissionsBoundary condition"
-        )
+        return f"{canonical} can escalate privileges; grant it only with an iam:PermissionsBoundary condition"
     return None
