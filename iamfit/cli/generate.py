@@ -1,0 +1,84 @@
+"""``iamfit generate``: predict the deploy policy from a compiled Serverless package."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from iamfit.cli.options import (
+    account_option,
+    commands_option,
+    echo_warnings,
+    load,
+    parse_commands,
+    region_option,
+    service_argument,
+    stage_option,
+    write_json,
+)
+from iamfit.generate import INLINE_LIMIT, MANAGED_LIMIT, GeneratedPolicies, generate_policies
+
+
+def summary(result: GeneratedPolicies, out_dir: Path) -> str:
+    svc = result.service
+    lines = [f"{svc.name} ({svc.stage}, {svc.region}, stack {svc.stack_name})"]
+    for principal, doc in result.policies.items():
+        size = doc.size()
+        fits = "fits" if size <= MANAGED_LIMIT else ("inline only" if size <= INLINE_LIMIT else "needs packing")
+        lines.append(
+            f"  {principal:<15} {len(doc.actions()):>3} actions  {len(doc.statements):>3} statements  "
+            f"{size:>6} chars (managed limit {MANAGED_LIMIT}, inline {INLINE_LIMIT}: {fits})"
+            f"  -> {out_dir / (principal + '.json')}"
+        )
+    precision = result.report()["precision"]
+    lines.append(
+        f"  precision: {precision['iamfit_resource_actions']} resource actions granted vs "
+        f"{precision['registry_union_actions']} in the raw union of registry handler permissions"
+    )
+    wild = result.wildcard_resources()
+    if wild:
+        lines.append('  Resource "*":')
+        for principal, action, why in wild:
+            lines.append(f"    {principal}: {action} ({why})")
+    if result.prediction.cloudformation_role_arn:
+        lines.append(f"  deploymentRole: {result.prediction.cloudformation_role_arn} "
+                     "(deployer has iam:PassRole on it, iam:PassedToService=cloudformation.amazonaws.com)")
+    return "\n".join(lines)
+
+
+@click.command("generate")
+@service_argument
+@stage_option
+@region_option
+@account_option
+@commands_option
+@click.option("--split", is_flag=True, help="Recommend a deploymentRole: separate CloudFormation policy + PassRole.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Directory for the policies "
+              "(default: policies/<service>).")
+@click.option("--report", "report_path", type=click.Path(path_type=Path), help="Write every action's reasons (JSON).")
+def generate(
+    service_path: Path,
+    stage: str | None,
+    region: str | None,
+    account: str | None,
+    commands: str,
+    split: bool,
+    out_dir: Path | None,
+    report_path: Path | None,
+) -> None:
+    """Predict the least-privilege deploy policy of SERVICE_DIR (a Serverless service, compiled with
+    `osls package` when needed) or TEMPLATE (a compiled CloudFormation template, JSON or YAML).
+
+    Writes deployer.json (and cloudformation.json with a deploymentRole or --split) and prints a summary.
+    """
+    service = load(service_path, stage, region, account)
+    result = generate_policies(service, commands=parse_commands(commands), split=split)
+    echo_warnings(result.prediction.warnings)
+    target = out_dir or Path("policies") / service.name
+    target.mkdir(parents=True, exist_ok=True)
+    for principal, doc in result.policies.items():
+        (target / f"{principal}.json").write_text(doc.dumps(), encoding="utf-8")
+    if report_path:
+        write_json(report_path, result.report())
+    click.echo(summary(result, target))

@@ -1,0 +1,97 @@
+"""The ``generate`` job: a service → its predicted, scoped deploy policies and the reasons for each action."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from iamfit.knowledge.catalog import Catalog, default_catalog
+from iamfit.needs import Need
+from iamfit.policy.document import PolicyDocument
+from iamfit.policy.synthesize import synthesize
+from iamfit.predict import Prediction, predict
+from iamfit.principals import CLOUDFORMATION, DEPLOYER
+from iamfit.service.model import Service
+
+MANAGED_LIMIT = 6144
+INLINE_LIMIT = 10240
+
+
+@dataclass
+class GeneratedPolicies:
+    prediction: Prediction
+    policies: dict[str, PolicyDocument]
+
+    @property
+    def service(self) -> Service:
+        return self.prediction.service
+
+    def wildcard_resources(self, catalog: Catalog | None = None) -> list[tuple[str, str, str]]:
+        """(principal, action, why) for every action granted on ``Resource: "*"``."""
+        catalog = catalog or default_catalog()
+        out = []
+        for principal, doc in self.policies.items():
+            for st in doc.statements:
+                if "*" in st.resources:
+                    for action in st.actions:
+                        info = catalog.info(action)
+                        why = ("supports no resource-level permissions" if info and not info.supports_resource_level
+                               else "resource not knowable before deploy")
+                        out.append((principal, action, why))
+        return sorted(out)
+
+    def report(self) -> dict[str, Any]:
+        """Every action's reasons: which resource/operation or CLI call needs it, and the knowledge source."""
+        svc = self.service
+        per_principal: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+        for need in self.prediction.needs:
+            entry: dict[str, Any] = {"resource": need.resource, "reason": need.reason, "source": need.source}
+            if need.conditions:
+                entry["conditions"] = [list(c[:2]) + [list(c[2])] for c in need.conditions]
+            per_principal[need.principal][need.action].append(entry)
+        return {
+            "service": svc.name,
+            "stage": svc.stage,
+            "region": svc.region,
+            "account": svc.account,
+            "stack": svc.stack_name,
+            "commands": list(self.prediction.commands),
+            "deployment_role": self.prediction.cloudformation_role_arn,
+            "principals": {
+                p: {
+                    "actions": {a: sorted(v, key=lambda e: (e["resource"], e["reason"])) for a, v in sorted(acts.items())},
+                    "action_count": len(acts),
+                    "policy_size": self.policies[p].size() if p in self.policies else 0,
+                }
+                for p, acts in sorted(per_principal.items())
+            },
+            "pruned": [
+                {"resource": d.logical_id, "type": d.type_name, "operation": d.operation, "action": d.action,
+                 "why": d.why, "source": d.source}
+                for d in sorted(self.prediction.dropped, key=lambda d: (d.logical_id, d.operation, d.action))
+            ],
+            "precision": {
+                "iamfit_resource_actions": len(self.prediction.resource_side_actions()),
+                "registry_union_actions": len(self.prediction.naive_actions),
+            },
+            "warnings": self.prediction.warnings,
+        }
+
+
+def policies_from_needs(needs: list[Need], separate: bool) -> dict[str, PolicyDocument]:
+    policies = {DEPLOYER: synthesize(needs, DEPLOYER)}
+    if separate:
+        policies[CLOUDFORMATION] = synthesize(needs, CLOUDFORMATION)
+    return policies
+
+
+def generate_policies(
+    service: Service,
+    *,
+    commands: tuple[str, ...] = ("deploy", "remove"),
+    split: bool = False,
+    catalog: Catalog | None = None,
+) -> GeneratedPolicies:
+    prediction = predict(service, commands=commands, split=split, catalog=catalog)
+    return GeneratedPolicies(prediction, policies_from_needs(prediction.needs, prediction.has_cloudformation_principal))
