@@ -167,7 +167,13 @@ MISMATCHES: tuple[Mismatch, ...] = (
     # --- KMS
     *_m("kms", "ReEncrypt", "kms:ReEncryptFrom", _KMS, "also kms:ReEncryptTo on the destination key"),
     # --- CloudFront
-    *_m("cloudfront", "CreateDistributionWithTags", "cloudfront:CreateDistribution", _CF, "+ cloudfront:TagResource"),
+    *_m(
+        "cloudfront",
+        "CreateDistributionWithTags",
+        "cloudfront:CreateDistribution",
+        _CF,
+        "+ cloudfront:TagResource",
+    ),
     *_m(
         "cloudfront",
         "CreateStreamingDistributionWithTags",

