@@ -1,0 +1,220 @@
+"""DuckDB over local log files in batches, merged into a few distinct groups, then mapped to IAM actions.
+
+Peak memory is bounded by one batch of files (DuckDB's reader holds a file at a time per thread) plus the
+distinct groups, which stay few however many records are read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from iamfit.errors import BadInputError
+from iamfit.evidence.trail.model import ReadStats, SkippedFile, TrailRow
+from iamfit.evidence.trail.query import RESOURCE_PARAMETERS, TrailQuery
+
+GroupKey = tuple[str | None, ...]
+EventMapper = Callable[[str, str, Mapping[str, Any] | None], str | None]
+
+
+@dataclass
+class Groups:
+    """Distinct groups with count and first/last seen, merged across batches; and the read counts."""
+
+    seen: dict[GroupKey, list[Any]] = field(default_factory=dict)
+    files_read: int = 0
+    skipped: list[SkippedFile] = field(default_factory=list)
+    records: int = 0
+    matched: int = 0
+    bad: int = 0
+
+    def add(self, key: GroupKey, count: int, first: str | None, last: str | None) -> None:
+        entry = self.seen.get(key)
+        if entry is None:
+            self.seen[key] = [count, first, last]
+            return
+        entry[0] += count
+        if first is not None and (entry[1] is None or first < entry[1]):
+            entry[1] = first
+        if last is not None and (entry[2] is None or last > entry[2]):
+            entry[2] = last
+
+    def add_rows(self, rows: Iterable[tuple[Any, ...]]) -> list[str]:
+        """Fold reduced SQL rows in; return the files that turned out to hold no Records array."""
+        no_records = []
+        for kind, filename, *keys, count, first, last in rows:
+            count = int(count)
+            self.records += count if kind != "norecords" else 0
+            if kind == "ok":
+                self.matched += count
+                self.add(tuple(keys), count, first, last)
+            elif kind == "bad":
+                self.bad += count
+            elif kind == "norecords":
+                no_records.append(str(filename))
+        return no_records
+
+
+def _connect(threads: int | None, memory_limit: str | None) -> Any:
+    import duckdb  # imported here: loading DuckDB costs time the CLI's --help should not pay
+
+    config: dict[str, Any] = {"preserve_insertion_order": False}
+    if threads:
+        config["threads"] = threads
+    if memory_limit:
+        config["memory_limit"] = memory_limit
+    return duckdb.connect(":memory:", config=config)
+
+
+def reduce_files(
+    batches: Iterable[list[str]],
+    query: TrailQuery,
+    groups: Groups,
+    *,
+    strict: bool = False,
+    on_batch: Callable[[int], None] | None = None,
+    threads: int | None = None,
+    memory_limit: str | None = None,
+) -> None:
+    """Run the reduction over each batch of local files and fold the results into ``groups``.
+
+    A batch that fails (corrupt gzip, truncated JSON) is re-read file by file, so one bad file costs only
+    itself: it is recorded as skipped with DuckDB's one-line reason, or raised as BadInputError if strict.
+    """
+    import duckdb
+
+    con = _connect(threads, memory_limit)
+    try:
+        for batch in batches:
+            if not batch:
+                continue
+            try:
+                rows = con.execute(query.duckdb_sql(batch)).fetchall()
+            except duckdb.Error:
+                rows = []
+                for path in batch:
+                    try:
+                        rows.extend(con.execute(query.duckdb_sql([path])).fetchall())
+                    except duckdb.Error as error:
+                        reason = _one_line(error)
+                        if strict:
+                            raise BadInputError(f"cannot read CloudTrail file {path}: {reason}") from None
+                        groups.skipped.append(SkippedFile(path, reason))
+                        continue
+                    groups.files_read += 1
+            else:
+                groups.files_read += len(batch)
+            for path in groups.add_rows(rows):
+                if strict:
+                    raise BadInputError(f"{path} is not a CloudTrail log file: it has no Records array")
+                groups.files_read -= 1
+                groups.skipped.append(SkippedFile(path, "no Records array"))
+            if strict and groups.bad:
+                raise BadInputError(
+                    f"{groups.bad} CloudTrail record(s) lack eventTime, eventSource, eventName"
+                    " or userIdentity"
+                )
+            if on_batch is not None:
+                on_batch(len(batch))
+    finally:
+        con.close()
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def resource_of(
+    event_source: str,
+    resource_arn: str | None,
+    resource_name: str | None,
+    account: str | None,
+    region: str | None,
+) -> str | None:
+    """The ARN a call acted on: ``resources[].ARN`` when present, else built from a request parameter."""
+    if resource_arn:
+        return resource_arn
+    if not resource_name or "=" not in resource_name:
+        return None
+    name, value = resource_name.split("=", 1)
+    if value.startswith("arn:"):
+        return value
+    acct = account or "*"
+    reg = region or "*"
+    service = event_source.split(".")[0]
+    builders = {
+        "functionName": f"arn:aws:lambda:{reg}:{acct}:function:{value}",
+        "stackName": f"arn:aws:cloudformation:{reg}:{acct}:stack/{value}/*",
+        "bucketName": f"arn:aws:s3:::{value}",
+        "roleName": f"arn:aws:iam::{acct}:role/{value}",
+        "logGroupName": f"arn:aws:logs:{reg}:{acct}:log-group:{value}",
+        "tableName": f"arn:aws:dynamodb:{reg}:{acct}:table/{value}",
+        "queueUrl": f"arn:aws:sqs:{reg}:{acct}:{value.rstrip('/').rsplit('/', 1)[-1]}",
+        "restApiId": f"arn:aws:apigateway:{reg}::/restapis/{value}",
+        "keyId": f"arn:aws:kms:{reg}:{acct}:key/{value}",
+        "repositoryName": f"arn:aws:ecr:{reg}:{acct}:repository/{value}",
+        "ruleName": f"arn:aws:events:{reg}:{acct}:rule/{value}",
+        "userName": f"arn:aws:iam::{acct}:user/{value}",
+    }
+    if name == "keyId" and value.startswith("alias/"):
+        return f"arn:aws:kms:{reg}:{acct}:{value}"
+    if name not in RESOURCE_PARAMETERS or name not in builders or (service == "iam" and name == "stackName"):
+        return None
+    return builders[name]
+
+
+def to_rows(groups: Groups, event_to_action: EventMapper) -> tuple[tuple[TrailRow, ...], tuple[str, ...]]:
+    """Map each distinct group to its IAM action and merge groups that land on the same row."""
+    actions: dict[tuple[str, str], str | None] = {}
+    merged: dict[tuple[Any, ...], list[Any]] = {}
+    unmapped: set[str] = set()
+    for key, (count, first, last) in groups.seen.items():
+        (principal, source, name, error_code, error_message, invoked_by, arn, rname, account, region) = key
+        if source is None or name is None:
+            continue
+        if (source, name) not in actions:
+            actions[(source, name)] = event_to_action(source, name, None)
+        action = actions[(source, name)]
+        if action is None:
+            unmapped.add(f"{source}:{name}")
+            continue
+        resource = resource_of(source, arn, rname, account, region)
+        row_key = (principal or "", action, resource, invoked_by, error_code, error_message)
+        entry = merged.get(row_key)
+        if entry is None:
+            merged[row_key] = [count, first or "", last or "", {f"{source}:{name}"}]
+        else:
+            entry[0] += count
+            entry[1] = min(entry[1], first or entry[1])
+            entry[2] = max(entry[2], last or "")
+            entry[3].add(f"{source}:{name}")
+    built = [
+        TrailRow(
+            principal=k[0],
+            action=k[1],
+            resource=k[2],
+            invoked_by=k[3],
+            error_code=k[4],
+            count=v[0],
+            first_seen=v[1],
+            last_seen=v[2],
+            error_message=k[5],
+            events=tuple(sorted(v[3])),
+        )
+        for k, v in merged.items()
+    ]
+    rows = tuple(sorted(built, key=TrailRow.sort_key))
+    return rows, tuple(sorted(unmapped))
+
+
+def stats_of(groups: Groups, unmapped: tuple[str, ...]) -> ReadStats:
+    return ReadStats(
+        files_read=groups.files_read,
+        files_skipped=tuple(sorted(groups.skipped)),
+        records=groups.records,
+        matched_records=groups.matched,
+        bad_records=groups.bad,
+        unmapped_events=unmapped,
+    )

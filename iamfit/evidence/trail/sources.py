@@ -1,0 +1,340 @@
+"""Where CloudTrail records come from, and :func:`aggregate`, which reduces any of them the same way.
+
+``LocalSource``   a file or a directory (``.json``, ``.json.gz``; the ``AWSLogs/...`` layout filtered by path)
+``S3Source``      an S3 prefix, downloaded concurrently in batches to a temporary directory, then read locally
+``LookupSource``  CloudTrail LookupEvents (2 requests/s, NextToken pages, throttling backoff)
+``AthenaSource``  the standard CloudTrail table in Athena; the reduction runs there as Trino SQL
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from iamfit.errors import AwsError, BadInputError
+from iamfit.evidence.trail.engine import EventMapper, Groups, reduce_files, stats_of, to_rows
+from iamfit.evidence.trail.layout import LogFilter
+from iamfit.evidence.trail.model import Progress, SkippedFile, TrailAggregate
+from iamfit.evidence.trail.query import GROUP_COLUMNS, Partitioning, TrailQuery
+from iamfit.evidence.trail.ratelimit import TokenBucket
+
+DEFAULT_BATCH_FILES = 64
+_THROTTLE_CODES = frozenset(
+    {"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"}
+)
+
+
+def _error_code(error: BaseException) -> str:
+    response = getattr(error, "response", None)
+    if isinstance(response, Mapping):
+        return str(response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def _batched(items: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+@dataclass(frozen=True)
+class LocalSource:
+    """A CloudTrail file or a directory tree of them."""
+
+    path: Path
+    accounts: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+
+    def files(self, log_filter: LogFilter) -> list[str]:
+        """The files to open, sorted; decided from paths alone."""
+        if self.path.is_file():
+            return [str(self.path)]
+        if not self.path.is_dir():
+            raise BadInputError(f"no such CloudTrail file or directory: {self.path}")
+        return sorted(str(p) for p in self.path.rglob("*") if log_filter.admits(p.as_posix()) and p.is_file())
+
+
+@dataclass(frozen=True)
+class S3Source:
+    """Log files under ``s3://bucket/prefix``, read through an injected boto3 S3 client."""
+
+    client: Any
+    bucket: str
+    prefix: str = ""
+    accounts: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+    workers: int = 8
+    work_dir: Path | None = None
+
+    def keys(self, log_filter: LogFilter) -> list[str]:
+        """The keys to download, sorted; filtered on the key alone."""
+        keys: list[str] = []
+        try:
+            for page in self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=self.prefix
+            ):
+                keys.extend(o["Key"] for o in page.get("Contents", ()) if log_filter.admits(o["Key"]))
+        except Exception as error:  # botocore ClientError / EndpointConnectionError, without importing them
+            code = _error_code(error) or type(error).__name__
+            raise AwsError(f"cannot list s3://{self.bucket}/{self.prefix}: {code}") from None
+        return sorted(keys)
+
+    def download_batches(self, keys: list[str], size: int, groups: Groups) -> Iterator[list[str]]:
+        """Download ``size`` keys at a time (concurrently), yield their local paths, delete them after."""
+        with (
+            tempfile.TemporaryDirectory(prefix="iamfit-trail-", dir=self.work_dir) as tmp,
+            ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool,
+        ):
+            for n, batch in enumerate(_batched(keys, size)):
+                local = [str(Path(tmp) / f"{n:06d}-{i:04d}{_suffix(k)}") for i, k in enumerate(batch)]
+                results = list(pool.map(self._download, batch, local))
+                ready = []
+                for key, path, problem in zip(batch, local, results, strict=True):
+                    if problem is None:
+                        ready.append(path)
+                    else:
+                        groups.skipped.append(SkippedFile(f"s3://{self.bucket}/{key}", problem))
+                yield ready
+                for path in ready:
+                    Path(path).unlink(missing_ok=True)
+
+    def _download(self, key: str, path: str) -> str | None:
+        try:
+            self.client.download_file(self.bucket, key, path)
+        except Exception as error:
+            return f"download failed: {_error_code(error) or type(error).__name__}"
+        return None
+
+
+def _suffix(key: str) -> str:
+    return ".json.gz" if key.endswith(".gz") else ".json"
+
+
+@dataclass
+class LookupSource:
+    """CloudTrail LookupEvents through an injected client: 2 requests/s, NextToken pages, backoff.
+
+    Only management events of the client's region, last 90 days. Each page's events are written as a
+    ``{"Records": [...]}`` file and reduced by the same DuckDB query as log files.
+    """
+
+    client: Any
+    lookup_attributes: tuple[Mapping[str, str], ...] = ()
+    rate: float = 2.0
+    max_retries: int = 8
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    work_dir: Path | None = None
+    bucket: TokenBucket | None = field(default=None, repr=False)
+
+    def pages(self, since: datetime | None, until: datetime | None) -> Iterator[list[dict[str, Any]]]:
+        """Each page's events, parsed from their ``CloudTrailEvent`` strings."""
+        limiter = self.bucket or TokenBucket(self.rate, 1.0, clock=self.clock, sleep=self.sleep)
+        request: dict[str, Any] = {"MaxResults": 50}
+        if self.lookup_attributes:
+            request["LookupAttributes"] = [dict(a) for a in self.lookup_attributes]
+        if since:
+            request["StartTime"] = since
+        if until:
+            request["EndTime"] = until
+        token: str | None = None
+        while True:
+            call = dict(request, NextToken=token) if token else request
+            response = self._call(limiter, call)
+            events = []
+            for event in response.get("Events", ()):
+                text = event.get("CloudTrailEvent")
+                try:
+                    record = json.loads(text) if isinstance(text, str) else None
+                except ValueError:
+                    record = None
+                events.append(record if isinstance(record, dict) else {"_unreadable": True})
+            yield events
+            token = response.get("NextToken")
+            if not token:
+                return
+
+    def _call(self, limiter: TokenBucket, request: dict[str, Any]) -> dict[str, Any]:
+        delay = 1.0
+        for attempt in range(self.max_retries + 1):
+            limiter.acquire()
+            try:
+                response: dict[str, Any] = self.client.lookup_events(**request)
+                return response
+            except Exception as error:
+                code = _error_code(error)
+                if code in _THROTTLE_CODES and attempt < self.max_retries:
+                    self.sleep(delay)
+                    delay = min(delay * 2, 30.0)
+                    continue
+                raise AwsError(f"CloudTrail LookupEvents failed: {code or type(error).__name__}") from None
+        raise AwsError("CloudTrail LookupEvents kept throttling")  # pragma: no cover - loop always returns
+
+    def file_batches(self, since: datetime | None, until: datetime | None) -> Iterator[list[str]]:
+        with tempfile.TemporaryDirectory(prefix="iamfit-lookup-", dir=self.work_dir) as tmp:
+            for n, events in enumerate(self.pages(since, until)):
+                path = Path(tmp) / f"page-{n:06d}.json"
+                path.write_text(json.dumps({"Records": events}), encoding="utf-8")
+                yield [str(path)]
+                path.unlink()
+
+
+@dataclass
+class AthenaSource:
+    """The standard CloudTrail table in Athena; the reduction runs in Athena and only groups come back."""
+
+    client: Any
+    table: str  # "database.table"
+    output_location: str | None = None
+    workgroup: str | None = None
+    partitioning: Partitioning = Partitioning.NONE
+    regions: tuple[str, ...] = ()
+    poll_seconds: float = 1.0
+    timeout_seconds: float = 1800.0
+    sleep: Callable[[float], None] = time.sleep
+
+    def run(self, query: TrailQuery, groups: Groups) -> None:
+        sql = query.athena_sql(self.table, self.partitioning, self.regions)
+        request: dict[str, Any] = {"QueryString": sql}
+        database = self.table.split(".", 1)[0] if "." in self.table else None
+        if database:
+            request["QueryExecutionContext"] = {"Database": database}
+        if self.output_location:
+            request["ResultConfiguration"] = {"OutputLocation": self.output_location}
+        if self.workgroup:
+            request["WorkGroup"] = self.workgroup
+        try:
+            execution_id = self.client.start_query_execution(**request)["QueryExecutionId"]
+            self._wait(execution_id)
+            token: str | None = None
+            header_skipped = False
+            while True:
+                page_request: dict[str, Any] = {"QueryExecutionId": execution_id, "MaxResults": 1000}
+                if token:
+                    page_request["NextToken"] = token
+                page = self.client.get_query_results(**page_request)
+                rows = page["ResultSet"]["Rows"]
+                if not header_skipped and rows:
+                    rows = rows[1:]
+                    header_skipped = True
+                groups.add_rows(_athena_row(r) for r in rows)
+                token = page.get("NextToken")
+                if not token:
+                    break
+        except AwsError:
+            raise
+        except Exception as error:
+            raise AwsError(f"Athena query on {self.table} failed: {_error_code(error) or error}") from None
+
+    def _wait(self, execution_id: str) -> None:
+        waited = 0.0
+        while True:
+            status = self.client.get_query_execution(QueryExecutionId=execution_id)["QueryExecution"][
+                "Status"
+            ]
+            state = status["State"]
+            if state == "SUCCEEDED":
+                return
+            if state in ("FAILED", "CANCELLED"):
+                reason = status.get("StateChangeReason", state)
+                raise AwsError(f"Athena query {execution_id} {state.lower()}: {reason}")
+            if waited >= self.timeout_seconds:
+                raise AwsError(f"Athena query {execution_id} still {state} after {int(waited)} s")
+            self.sleep(self.poll_seconds)
+            waited += self.poll_seconds
+
+
+def _athena_row(row: Mapping[str, Any]) -> tuple[Any, ...]:
+    values = [cell.get("VarCharValue") for cell in row.get("Data", ())]
+    width = len(GROUP_COLUMNS) + 3
+    if len(values) != width:
+        raise BadInputError(f"Athena returned {len(values)} columns, expected {width}")
+    return tuple(values)
+
+
+Source = LocalSource | S3Source | LookupSource | AthenaSource
+
+
+def aggregate(
+    source: Source,
+    *,
+    principal: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    strict: bool = False,
+    progress: Progress | None = None,
+    batch_files: int = DEFAULT_BATCH_FILES,
+    event_to_action: EventMapper | None = None,
+    threads: int | None = None,
+    memory_limit: str | None = None,
+) -> TrailAggregate:
+    """Reduce what ``principal`` did between ``since`` and ``until`` (inclusive, UTC) to distinct rows.
+
+    Bad files and records are counted in ``stats`` and the rest is still read; ``strict`` raises
+    BadInputError instead. AWS failures (listing a bucket, LookupEvents, Athena) raise AwsError.
+    """
+    if event_to_action is None:
+        from iamfit.knowledge.eventnames import event_to_action as mapper
+
+        event_to_action = mapper
+    since, until = _utc(since), _utc(until)
+    if since and until and since > until:
+        raise BadInputError(f"--since {since:%Y-%m-%dT%H:%M:%SZ} is after --until {until:%Y-%m-%dT%H:%M:%SZ}")
+    query = TrailQuery(principal=principal, since=since, until=until)
+    groups = Groups()
+    if isinstance(source, AthenaSource):
+        source.run(query, groups)
+    else:
+        batches, total = _local_batches(source, since, until, batch_files, groups)
+        done = 0
+
+        def on_batch(n: int) -> None:
+            nonlocal done
+            done += n
+            if progress is not None:
+                progress(done, total, groups.records)
+
+        if progress is not None:
+            progress(0, total, 0)
+        reduce_files(
+            batches,
+            query,
+            groups,
+            strict=strict,
+            on_batch=on_batch,
+            threads=threads,
+            memory_limit=memory_limit,
+        )
+    if strict and groups.skipped:
+        first = groups.skipped[0]
+        raise BadInputError(f"cannot read {first.path}: {first.reason}")
+    rows, unmapped = to_rows(groups, event_to_action)
+    return TrailAggregate(rows=rows, stats=stats_of(groups, unmapped))
+
+
+def _local_batches(
+    source: LocalSource | S3Source | LookupSource,
+    since: datetime | None,
+    until: datetime | None,
+    size: int,
+    groups: Groups,
+) -> tuple[Iterator[list[str]], int | None]:
+    if isinstance(source, LocalSource):
+        files = source.files(LogFilter.for_window(since, until, source.accounts, source.regions))
+        return _batched(files, size), len(files)
+    if isinstance(source, S3Source):
+        keys = source.keys(LogFilter.for_window(since, until, source.accounts, source.regions))
+        return source.download_batches(keys, size, groups), len(keys)
+    return source.file_batches(since, until), None
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
