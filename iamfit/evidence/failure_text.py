@@ -219,7 +219,7 @@ def _canonicaliser(catalog: Any) -> _Canonicaliser | None:
 def _spell(action: str | None, canon: _Canonicaliser | None) -> str | None:
     if action is None or action.lower() == "null":
         return None
-    return _spell_cached(action, canon)
+    return _spell_cached(action, canon)  # type: ignore[arg-type]
 
 
 @functools.lru_cache(maxsize=4096)
@@ -229,7 +229,7 @@ def _spell_cached(action: str, canon: Any) -> str:
             found = canon.canonical(action)
         except Exception:  # noqa: BLE001 - a broken injected catalog must not break reading
             found = None
-        if found:
+        if isinstance(found, str) and found:
             return found
     service, _, name = action.partition(":")
     return f"{service.lower()}:{name}"
