@@ -8,7 +8,7 @@ from iamfit.errors import BadInputError
 from iamfit.knowledge.catalog import Catalog, default_catalog
 from iamfit.knowledge.resource_needs import Dropped, resource_needs
 from iamfit.knowledge.serverless_cli import COMMANDS, all_cli_calls
-from iamfit.needs import Need, distinct_grants
+from iamfit.needs import Need
 from iamfit.principals import CLOUDFORMATION, DEPLOYER
 from iamfit.service.model import Service
 
@@ -116,7 +116,7 @@ def predict(
             f"unknown resource type {type_name}: not in the CloudFormation registry schemas; "
             "its permissions are not predicted (discover will find them)"
         )
-    prediction.needs = distinct_grants(needs)
+    prediction.needs = sorted(set(needs))  # every reason kept; synthesis merges grants
     prediction.naive_actions = frozenset(catalog.canonical(a) or a for a in naive)
     prediction.warnings = list(service.warnings) + prediction.warnings
     return prediction

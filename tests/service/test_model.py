@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from iamfit.errors import BadInputError
+from iamfit.knowledge.arns import NAME_RULES, generated_name, generated_name_pattern
+from iamfit.service.model import load_service
+
+from ..conftest import EXAMPLES
+
+TEMPLATE_YAML = """
+AWSTemplateFormatVersion: '2010-09-09'
+Resources:
+  Queue:
+    Type: AWS::SQS::Queue
+  Fn:
+    Type: AWS::Lambda::Function
+    Properties:
+      FunctionName: !Sub "${AWS::StackName}-worker"
+      Role: !GetAtt Role.Arn
+      Code: {S3Bucket: b, S3Key: serverless/svc/prod/1795713860651-2026-11-26T17:24:20.651Z/svc.zip}
+      Environment:
+        Variables:
+          QUEUE: !Ref Queue
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      RoleName: !Join ["-", [svc, prod, !Ref "AWS::Region", lambdaRole]]
+      AssumeRolePolicyDocument: {}
+"""
+
+
+def test_yaml_template_with_short_form_intrinsics(tmp_path: Path) -> None:
+    path = tmp_path / "t.yaml"
+    path.write_text(TEMPLATE_YAML)
+    svc = load_service(path, account="111122223333", region="eu-west-1")
+    assert (svc.name, svc.stage, svc.stack_name) == ("svc", "prod", "svc-prod")
+    assert svc.resource_arns("Fn") == ("arn:aws:lambda:eu-west-1:111122223333:function:svc-prod-worker",)
+    assert svc.resolve_one(svc.resources["Fn"].properties["Role"]) == (
+        "arn:aws:iam::111122223333:role/svc-prod-eu-west-1-lambdaRole"
+    )
+    queue_url = svc.resolve_one(svc.resources["Fn"].properties["Environment"]["Variables"]["QUEUE"])
+    assert queue_url == "https://sqs.eu-west-1.amazonaws.com/111122223333/svc-prod-Queue-*"
+    assert svc.graph.dependencies("Fn") == ("Queue", "Role")
+    assert svc.graph.depth() == 2
+
+
+def test_generated_names_match_their_pattern_even_when_truncated() -> None:
+    rule = NAME_RULES["AWS::S3::Bucket"]
+    stack = "thisisareallylongservicename-production"
+    name = generated_name(stack, "ServerlessDeploymentBucket", rule, "1aljxweu3wjjd")
+    pattern = generated_name_pattern(stack, "ServerlessDeploymentBucket", rule)
+    assert len(name) <= 63 and name == name.lower()
+    import fnmatch
+
+    assert fnmatch.fnmatchcase(name, pattern)
+
+
+def test_default_bucket_pattern_of_an_example() -> None:
+    svc = load_service(EXAMPLES / "rest-api", compile_if_needed=False)
+    assert svc.bucket_arn == "arn:aws:s3:::iamfit-rest-api-dev-serverlessdeploymentbucket-*"
+    assert svc.account is None and any("--account" in w for w in svc.warnings)
+
+
+def test_custom_bucket_and_deployment_role() -> None:
+    svc = load_service(EXAMPLES / "deployment-role", compile_if_needed=False)
+    assert svc.custom_bucket and svc.bucket_arn == f"arn:aws:s3:::{svc.custom_bucket}"
+    assert svc.deployment_role and svc.account == "123456789012"  # taken from the role ARN
+    assert svc.deployment_method == "direct"
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("", "empty"),
+        ("{not json", "not valid JSON"),
+        ("Resources: [1, 2", "not a readable"),
+        ('{"Resources": {}}', "no Resources"),
+        ('{"Resources": {"A": {"Properties": {}}}}', "has no Type"),
+        ("- just\n- a list\n", "mapping at the top level"),
+    ],
+)
+def test_bad_templates_are_bad_input(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "t.json"
+    path.write_text(text)
+    with pytest.raises(BadInputError, match=message):
+        load_service(path)
+
+
+def test_cycles_are_bad_input(tmp_path: Path) -> None:
+    path = tmp_path / "t.json"
+    path.write_text(
+        '{"Resources": {"A": {"Type": "AWS::SQS::Queue", "DependsOn": "B"},'
+        ' "B": {"Type": "AWS::SQS::Queue", "DependsOn": "A"}}}'
+    )
+    with pytest.raises(BadInputError, match="circular"):
+        load_service(path)
+
+
+def test_bad_account_is_bad_input() -> None:
+    with pytest.raises(BadInputError, match="12-digit"):
+        load_service(EXAMPLES / "rest-api", account="12345", compile_if_needed=False)

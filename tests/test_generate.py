@@ -1,0 +1,89 @@
+"""generate: golden policies for every example, precision against the naive union, split, determinism."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from iamfit.generate import generate_policies
+from iamfit.service.model import load_service
+
+from .conftest import EXAMPLES, REPO
+
+EXAMPLE_NAMES = sorted(p.name for p in EXAMPLES.iterdir() if (p / "serverless.yml").exists())
+
+
+def _generate(name: str):  # type: ignore[no-untyped-def]
+    service = load_service(EXAMPLES / name, account="123456789012", compile_if_needed=False)
+    return generate_policies(service)
+
+
+def test_there_are_at_least_five_examples() -> None:
+    assert len(EXAMPLE_NAMES) >= 5
+
+
+@pytest.mark.parametrize("name", EXAMPLE_NAMES)
+def test_committed_policies_match_generate(name: str) -> None:
+    """policies/<example>/ is exactly what generate produces (regenerate with scripts/update-policies)."""
+    result = _generate(name)
+    golden = REPO / "policies" / name
+    assert sorted(p.name for p in golden.glob("*.json")) == sorted(
+        f"{p}.json" for p in result.policies
+    )
+    for principal, doc in result.policies.items():
+        assert (golden / f"{principal}.json").read_text() == doc.dumps(), f"{name}/{principal}.json drifted"
+
+
+@pytest.mark.parametrize("name", EXAMPLE_NAMES)
+def test_iamfit_grants_fewer_actions_than_the_registry_union(name: str) -> None:
+    precision = _generate(name).report()["precision"]
+    assert 0 < precision["iamfit_resource_actions"] < precision["registry_union_actions"]
+
+
+@pytest.mark.parametrize("name", EXAMPLE_NAMES)
+def test_no_wildcard_resource_on_actions_with_resource_level_support(name: str) -> None:
+    result = _generate(name)
+    for _principal, action, why in result.wildcard_resources():
+        assert why == "supports no resource-level permissions", action
+
+
+def test_generate_is_deterministic() -> None:
+    a = _generate(EXAMPLE_NAMES[0])
+    b = _generate(EXAMPLE_NAMES[0])
+    assert {p: d.dumps() for p, d in a.policies.items()} == {p: d.dumps() for p, d in b.policies.items()}
+
+
+def test_split_recommends_a_deployment_role_linked_by_passrole() -> None:
+    service = load_service(EXAMPLES / "rest-api", account="123456789012", compile_if_needed=False)
+    result = generate_policies(service, split=True)
+    assert set(result.policies) == {"deployer", "cloudformation"}
+    deployer = result.policies["deployer"].to_json()["Statement"]
+    passes = [s for s in deployer if s["Action"] == "iam:PassRole"]
+    assert passes and passes[0]["Resource"].endswith(":role/iamfit-rest-api-dev-cfn-deployment")
+    assert passes[0]["Condition"] == {"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}}
+    cfn_actions = result.policies["cloudformation"].actions()
+    assert "lambda:CreateFunction" in cfn_actions
+    assert "lambda:CreateFunction" not in result.policies["deployer"].actions()
+
+
+def test_deployment_role_example_moves_resource_actions_to_the_cfn_role() -> None:
+    result = _generate("deployment-role")
+    deployer = result.policies["deployer"].actions()
+    assert "cloudformation:CreateStack" in deployer  # deploymentMethod: direct
+    assert "cloudformation:CreateChangeSet" not in deployer
+    assert "iam:CreateRole" in result.policies["cloudformation"].actions()
+    assert "iam:CreateRole" not in deployer
+
+
+def test_pruning_drops_vpc_and_kms_actions_only_where_unused() -> None:
+    plain = _generate("rest-api").policies["deployer"].actions()
+    vpc = _generate("vpc-kms").policies["deployer"].actions()
+    assert "ec2:DescribeSubnets" not in plain and "kms:CreateGrant" not in plain
+    assert "ec2:DescribeSubnets" in vpc and "kms:CreateGrant" in vpc
+
+
+def test_rest_api_with_tags_needs_the_cli_stage_update() -> None:
+    report = _generate("rest-api").report()
+    patch = report["principals"]["deployer"]["actions"]["apigateway:PATCH"]
+    assert any("APIGateway.UpdateStage" in e["reason"] for e in patch)
