@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from iamfit.evidence.trail import Partitioning, TrailQuery
+
+WINDOW = TrailQuery(
+    principal="arn:aws:iam::123456789012:role/o'deploy",
+    since=datetime(2026, 9, 28, 8, tzinfo=UTC),
+    until=datetime(2026, 10, 2, tzinfo=UTC),
+)
+
+
+def test_shared_predicate_is_in_both_dialects() -> None:
+    predicate = WINDOW.predicate()
+    assert "'arn:aws:iam::123456789012:role/o''deploy'" in predicate  # quotes doubled
+    assert "r.eventtime >= '2026-09-28T08:00:00Z'" in predicate
+    assert predicate in WINDOW.duckdb_sql(["a.json.gz"])
+    assert predicate in WINDOW.athena_sql("db.cloudtrail_logs")
+
+
+def test_dialects_differ_only_in_request_parameters_and_resources() -> None:
+    duck = WINDOW.duckdb_sql(["a.json.gz"])
+    athena = WINDOW.athena_sql("db.cloudtrail_logs")
+    assert "r.requestparameters.functionName" in duck
+    assert "json_extract_scalar(r.requestparameters, '$.functionName')" in athena
+    assert "r.resources[1].arn" in duck and "element_at(r.resources, 1).arn" in athena
+    assert "FROM db.cloudtrail_logs AS r" in athena
+
+
+def test_partition_filters() -> None:
+    assert WINDOW.partition_filters(Partitioning.NONE, ("us-east-1",)) == []
+    ymd = WINDOW.partition_filters(Partitioning.REGION_YEAR_MONTH_DAY, ("us-east-1", "eu-west-1"))
+    assert ymd[0] == "region IN ('eu-west-1', 'us-east-1')"
+    assert ymd[1] == (
+        "((year = '2026' AND month = '09' AND day BETWEEN '28' AND '30')"
+        " OR (year = '2026' AND month = '10' AND day BETWEEN '01' AND '03'))"
+    )
+    ts = WINDOW.partition_filters(Partitioning.TIMESTAMP, ())
+    assert ts == ["\"timestamp\" >= '2026/09/28'", "\"timestamp\" <= '2026/10/03'"]
+    assert TrailQuery().partition_filters(Partitioning.TIMESTAMP, ()) == []
