@@ -113,8 +113,14 @@ def pack(document: PolicyDocument, *, kind: Kind) -> tuple[PolicyDocument, ...]:
 
     ``managed``: up to 10 documents of at most 6,144 characters each. ``inline``: one document of at most
     10,240 characters (the quota is for all inline policies of a role together, so splitting does not
-    help). Raises PolicyTooLargeError when that is impossible.
+    help). A document that already fits is returned as it is; a larger one is compacted, then split.
+    Raises PolicyTooLargeError when that is impossible.
     """
+    if kind not in ("managed", "inline"):
+        raise ValueError(f"unknown policy kind {kind!r}")
+    limit = MANAGED_LIMIT if kind == "managed" else INLINE_LIMIT
+    if document.size() <= limit:
+        return (document,)  # fits as written: keep the author's statements untouched
     compacted = compact(document)
     if kind == "inline":
         if compacted.size() > INLINE_LIMIT:
@@ -123,8 +129,6 @@ def pack(document: PolicyDocument, *, kind: Kind) -> tuple[PolicyDocument, ...]:
                 f"policies may hold {INLINE_LIMIT} in total -- use managed policies"
             )
         return (compacted,)
-    if kind != "managed":
-        raise ValueError(f"unknown policy kind {kind!r}")
     if compacted.size() <= MANAGED_LIMIT:
         return (compacted,)
     empty = PolicyDocument((), document.version).size()
