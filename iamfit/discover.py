@@ -1,0 +1,463 @@
+"""The ``discover`` job: deploy → read every denial → grant → retry in place, over create, update, remove.
+
+The loop is deterministic given the target's answers, and every step is journaled (``iamfit.journal``) before
+iamfit acts on it, so ``resume`` replays the journal and continues where a killed run stopped.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from iamfit.errors import UsageError
+from iamfit.evidence.cloudtrail import read_records
+from iamfit.evidence.failure_text import parse_failure_text
+from iamfit.evidence.model import SOURCE_CLI, SOURCE_STACK_EVENT, Denial, Usage
+from iamfit.generate import policies_from_needs
+from iamfit.journal import Journal
+from iamfit.knowledge.catalog import Catalog, default_catalog
+from iamfit.needs import Condition, Need
+from iamfit.policy.document import PolicyDocument
+from iamfit.policy.guardrails import guardrail_violation
+from iamfit.predict import Prediction, predict
+from iamfit.principals import CLOUDFORMATION, DEPLOYER
+from iamfit.service.model import Service
+from iamfit.targets.base import PHASES, Attempt, Phase, Target
+
+ProgressCallback = Callable[[str, dict[str, Any]], None]
+
+STOP_NOT_FIXABLE = "not-fixable-by-granting"
+STOP_GUARDRAIL = "guardrail"
+STOP_NO_PROGRESS = "no-progress"
+STOP_NOT_PERMISSION = "failed-without-a-permission-denial"
+STOP_MAX_ATTEMPTS = "max-attempts"
+
+_CFN = "cloudformation.amazonaws.com"
+
+
+@dataclass(frozen=True)
+class Grant:
+    need: Need
+    evidence: tuple[str, ...]  # sources that reported it: stack-event, cloudtrail, cli-output
+    inferred: bool = False
+    escalation: str | None = None  # guardrail text when granted because the template itself requires it
+
+
+@dataclass
+class AttemptRecord:
+    phase: Phase
+    number: int
+    round: str
+    attempt_id: str
+    session_name: str
+    succeeded: bool
+    reached_stack: bool
+    stack_status: str | None
+    modeled_seconds: float
+    first_failure: str | None
+    denials: list[Denial] = field(default_factory=list)
+    grants: list[Grant] = field(default_factory=list)
+    used: int = 0
+
+
+@dataclass
+class Stop:
+    reason: str
+    message: str
+    action_items: list[str]
+
+
+@dataclass
+class DiscoveryResult:
+    service: Service
+    target: str
+    run_id: str
+    seeded: bool
+    attempts: list[AttemptRecord]
+    needs: list[Need]
+    policies: dict[str, PolicyDocument]
+    stop: Stop | None = None
+    pruned: list[str] = field(default_factory=list)
+    used_actions: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def verified(self) -> bool:
+        return self.stop is None
+
+    def attempts_of(self, phase: Phase, round_name: str = "discover") -> list[AttemptRecord]:
+        return [a for a in self.attempts if a.phase == phase and a.round == round_name]
+
+    @property
+    def modeled_seconds(self) -> float:
+        return sum(a.modeled_seconds for a in self.attempts)
+
+
+def _need_json(need: Need) -> dict[str, Any]:
+    out: dict[str, Any] = {"principal": need.principal, "action": need.action, "resource": need.resource,
+                           "reason": need.reason, "source": need.source}
+    if need.conditions:
+        out["conditions"] = [[op, key, list(values)] for op, key, values in need.conditions]
+    return out
+
+
+def _need_from_json(data: dict[str, Any]) -> Need:
+    conditions: tuple[Condition, ...] = tuple(
+        (str(op), str(key), tuple(str(v) for v in values)) for op, key, values in data.get("conditions", [])
+    )
+    return Need(data["principal"], data["action"], data["resource"], data.get("reason", ""),
+                data.get("source", ""), conditions)
+
+
+def _denial_json(d: Denial) -> dict[str, Any]:
+    out: dict[str, Any] = {"action": d.action, "resource": d.resource, "principal": d.principal,
+                           "cause": d.cause.value, "source": d.source}
+    if d.candidates:
+        out["candidates"] = list(d.candidates)
+    return out
+
+
+def _attempt_to_json(a: Attempt) -> dict[str, Any]:
+    return {
+        "phase": a.phase, "attempt_id": a.attempt_id, "session_name": a.session_name, "succeeded": a.succeeded,
+        "stack_status": a.stack_status, "stack_events": list(a.stack_events), "trail_records": list(a.trail_records),
+        "cli_output": a.cli_output, "cli_exit_code": a.cli_exit_code, "reached_stack": a.reached_stack,
+        "modeled_seconds": a.modeled_seconds, "first_failure": a.first_failure,
+    }
+
+
+def _attempt_from_json(d: dict[str, Any]) -> Attempt:
+    return Attempt(
+        phase=d["phase"], attempt_id=d["attempt_id"], session_name=d["session_name"], succeeded=d["succeeded"],
+        stack_status=d["stack_status"], stack_events=tuple(d["stack_events"]),
+        trail_records=tuple(d["trail_records"]), cli_output=d["cli_output"], cli_exit_code=d["cli_exit_code"],
+        reached_stack=d["reached_stack"], modeled_seconds=d["modeled_seconds"], first_failure=d["first_failure"],
+    )
+
+
+def read_evidence(attempt: Attempt, catalog: Catalog) -> tuple[list[Denial], list[Usage]]:
+    """Every denial and every successful call an attempt left, from all three sources."""
+    denials: list[Denial] = []
+    for event in attempt.stack_events:
+        status = str(event.get("ResourceStatus", ""))
+        reason = event.get("ResourceStatusReason")
+        if status.endswith("FAILED") and isinstance(reason, str):
+            reading = parse_failure_text(reason, source=SOURCE_STACK_EVENT, catalog=catalog)
+            denials.extend(reading.denials)
+    usage: list[Usage] = []
+    if attempt.trail_records:
+        for item in read_records({"Records": list(attempt.trail_records)}):
+            (denials if isinstance(item, Denial) else usage).append(item)  # type: ignore[arg-type]
+    if attempt.cli_output and attempt.cli_exit_code != 0:
+        denials.extend(parse_failure_text(attempt.cli_output, source=SOURCE_CLI, catalog=catalog).denials)
+    return denials, usage
+
+
+class Discovery:
+    """One discovery run over a target. Use :func:`discover` for the usual entry point."""
+
+    def __init__(
+        self,
+        service: Service,
+        target: Target,
+        journal: Journal,
+        *,
+        from_scratch: bool = False,
+        prune: bool = False,
+        max_attempts: int = 25,
+        allow: Iterable[str] = (),
+        catalog: Catalog | None = None,
+        progress: ProgressCallback | None = None,
+        replay_target: bool | None = None,
+    ) -> None:
+        if max_attempts < 1:
+            raise UsageError("--max-attempts must be at least 1")
+        self.service = service
+        self.target = target
+        self.journal = journal
+        self.from_scratch = from_scratch
+        self.prune = prune
+        self.max_attempts = max_attempts
+        self.allow = frozenset(allow)
+        self.catalog = catalog or default_catalog()
+        self.progress = progress or (lambda _kind, _data: None)
+        # an in-memory target loses its state with the process: on resume, journaled attempts are re-run on it
+        self.replay_target = target.name == "sandbox" if replay_target is None else replay_target
+        self.prediction: Prediction = predict(service, catalog=self.catalog)
+        self.separate = self.prediction.has_cloudformation_principal
+        self._known_patterns = sorted(
+            {n.resource for n in self.prediction.needs if n.resource != "*"},
+            key=lambda p: (p.count("*"), -len(p)),
+        )
+        self.attempts: list[AttemptRecord] = []
+        self.used: dict[str, set[str]] = {DEPLOYER: set(), CLOUDFORMATION: set()}
+
+    # --- evidence → needs ------------------------------------------------------------------------------
+    def _principal_of(self, denial: Denial) -> str:
+        if not self.separate:
+            return DEPLOYER
+        role = self.prediction.cloudformation_role_arn or ""
+        role_name = role.rsplit("/", 1)[-1]
+        who = denial.principal or ""
+        if role_name and (f"assumed-role/{role_name}/" in who or who == role):
+            return CLOUDFORMATION
+        if denial.invoked_by == _CFN or denial.source == SOURCE_STACK_EVENT:
+            return CLOUDFORMATION
+        return DEPLOYER
+
+    def _scope(self, action: str, resource: str | None) -> str:
+        info = self.catalog.info(action)
+        if info is not None and not info.supports_resource_level:
+            return "*"
+        if resource and resource.startswith("arn:"):
+            for pattern in self._known_patterns:
+                if fnmatch.fnmatchcase(resource, pattern):
+                    return pattern
+            return resource
+        if info is not None:
+            for rt in info.resource_types:
+                if rt.arn_format != "*":
+                    return re.sub(r"\$\{[^}]+\}", "*", rt.arn_format.replace("${Partition}", self.service.partition)
+                                  .replace("${Region}", self.service.region)
+                                  .replace("${Account}", self.service.account_or_wildcard))
+        return "*"
+
+    def _conditions_for(self, principal: str, action: str, resource: str) -> tuple[Condition, ...]:
+        for need in self.prediction.needs:
+            if need.action.lower() == action.lower() and need.resource == resource and need.conditions:
+                return need.conditions
+        if action.lower() == "iam:passrole" and principal == DEPLOYER and self.separate and \
+                resource == self.prediction.cloudformation_role_arn:
+            return (("StringEquals", "iam:PassedToService", (_CFN,)),)
+        return ()
+
+    def _predicted(self, action: str, resource: str) -> bool:
+        return any(
+            n.action.lower() == action.lower() and fnmatch.fnmatchcase(resource, n.resource)
+            for n in self.prediction.needs
+        )
+
+    def decide(
+        self, phase: Phase, number: int, denials: list[Denial], current: set[Need]
+    ) -> tuple[list[Grant], Stop | None]:
+        blocked = [d for d in denials if not d.cause.fixable_by_grant]
+        if blocked:
+            items = [
+                f"{d.action or 'an action'} on {d.resource or 'a resource'} is blocked by "
+                f"{d.cause.where_the_block_lives}: change that policy (adding an Allow will not help)"
+                for d in blocked
+            ]
+            return [], Stop(STOP_NOT_FIXABLE, f"{len(blocked)} denial(s) cannot be fixed by granting", items)
+        named = [d for d in denials if d.action]
+        inferred = [d for d in denials if not d.action and d.candidates] if not named else []
+        fused: dict[tuple[str, str, str], list[Denial]] = {}
+        for d in named:
+            action = self.catalog.canonical(d.action or "") or d.action or ""
+            principal = self._principal_of(d)
+            fused.setdefault((principal, action, self._scope(action, d.resource)), []).append(d)
+        for d in inferred:
+            principal = self._principal_of(d)
+            for candidate in d.candidates:
+                action = self.catalog.canonical(candidate) or candidate
+                fused.setdefault((principal, action, self._scope(action, d.resource)), []).append(d)
+        grants: list[Grant] = []
+        guarded: list[str] = []
+        granted_keys = {(n.principal, n.action.lower(), n.resource) for n in current}
+        for (principal, action, resource), seen in sorted(fused.items()):
+            if (principal, action.lower(), resource) in granted_keys:
+                continue
+            conditions = self._conditions_for(principal, action, resource)
+            violation = guardrail_violation(action, resource, conditions, self.allow)
+            expected = self._predicted(action, resource)
+            if violation and not expected:
+                guarded.append(f"{action} on {resource}: {violation}; allow it by name with --allow {action} "
+                               "after review")
+                continue
+            sources = tuple(sorted({d.source for d in seen}))
+            is_inferred = all(not d.action for d in seen)
+            need = Need(CLOUDFORMATION if principal == CLOUDFORMATION else DEPLOYER, action, resource,
+                        f"denied in {phase} attempt {number}" + (" (inferred from a text naming no action)"
+                                                                   if is_inferred else ""),
+                        f"evidence:{'+'.join(sources)}", conditions)
+            grants.append(Grant(need, sources, is_inferred, violation if expected else None))
+        if guarded:
+            return [], Stop(STOP_GUARDRAIL, "a needed grant trips a safety guardrail", guarded)
+        if not grants:
+            if not denials:
+                return [], None
+            items = [f"{d.action} on {d.resource} is denied although the policy grants it: check conditions, "
+                     "permissions boundaries and SCPs" for d in named]
+            return [], Stop(STOP_NO_PROGRESS, "the attempt was denied again for what is already granted", items)
+        return grants, None
+
+    # --- the loop --------------------------------------------------------------------------------------
+    def _policies(self, needs: set[Need]) -> dict[str, PolicyDocument]:
+        return policies_from_needs(sorted(needs), self.separate)
+
+    def _attempt(self, round_name: str, phase: Phase, number: int, policies: dict[str, PolicyDocument]) -> Attempt:
+        key = f"{round_name}:{phase}:{number}"
+        attempt_id = f"{self.journal.run_id}-{round_name[0]}{phase[0]}{number}"
+        session = f"iamfit-{self.journal.run_id}-{round_name[0]}{phase[0]}{number}"[:64]
+        done = self.journal.get(f"attempt-result:{key}")
+        if done is not None:
+            if self.replay_target:
+                self.target.attempt(phase, policies, attempt_id=attempt_id, session_name=session)
+            return _attempt_from_json(done["attempt"])
+        self.journal.append("attempt-start", f"attempt-start:{key}", round=round_name, phase=phase, number=number,
+                            attempt_id=attempt_id, session_name=session,
+                            policies={p: d.to_json() for p, d in policies.items()})
+        attempt = self.target.attempt(phase, policies, attempt_id=attempt_id, session_name=session)
+        self.journal.append("attempt-result", f"attempt-result:{key}", attempt=_attempt_to_json(attempt))
+        return attempt
+
+    def _run_phases(self, round_name: str, needs: set[Need]) -> Stop | None:
+        for phase in PHASES:
+            number = 0
+            while True:
+                number += 1
+                if number > self.max_attempts:
+                    return Stop(STOP_MAX_ATTEMPTS, f"{phase} did not pass within {self.max_attempts} attempts",
+                                ["raise --max-attempts, or read the journal for what keeps failing"])
+                self.progress("attempt", {"round": round_name, "phase": phase, "number": number})
+                attempt = self._attempt(round_name, phase, number, self._policies(needs))
+                denials, usage = read_evidence(attempt, self.catalog)
+                for u in usage:
+                    principal = CLOUDFORMATION if self.separate and u.invoked_by == _CFN else DEPLOYER
+                    self.used[principal].add(u.action.lower())
+                record = AttemptRecord(phase, number, round_name, attempt.attempt_id, attempt.session_name,
+                                       attempt.succeeded, attempt.reached_stack, attempt.stack_status,
+                                       attempt.modeled_seconds, attempt.first_failure, denials, used=len(usage))
+                self.attempts.append(record)
+                if attempt.succeeded:
+                    self.progress("passed", {"round": round_name, "phase": phase, "number": number})
+                    break
+                key = f"decision:{round_name}:{phase}:{number}"
+                journaled = self.journal.get(key)
+                if journaled is not None:
+                    grants = [
+                        Grant(_need_from_json(g["need"]), tuple(g["evidence"]), g["inferred"], g.get("escalation"))
+                        for g in journaled["grants"]
+                    ]
+                    stop = Stop(**journaled["stop"]) if journaled["stop"] else None
+                else:
+                    grants, stop = self.decide(phase, number, denials, needs)
+                    if stop is None and not grants:
+                        stop = Stop(STOP_NOT_PERMISSION, f"{phase} failed without a permission denial: "
+                                    f"{attempt.first_failure or 'no failure reason reported'}",
+                                    ["fix the template or the environment; iamfit only fixes permissions"])
+                    self.journal.append("decision", key, grants=[
+                        {"need": _need_json(g.need), "evidence": list(g.evidence), "inferred": g.inferred,
+                         "escalation": g.escalation} for g in grants],
+                        stop=stop.__dict__ if stop else None)
+                record.grants = grants
+                self.progress("denials", {"round": round_name, "phase": phase, "number": number,
+                                          "denials": len(denials), "granted": len(grants)})
+                if stop is not None:
+                    return stop
+                needs.update(g.need for g in grants)
+        return None
+
+    def run(self) -> DiscoveryResult:
+        seed = set() if self.from_scratch else set(self.prediction.needs)
+        self.journal.append("run", "run", service=self.service.name, stage=self.service.stage,
+                            target=self.target.name, from_scratch=self.from_scratch, prune=self.prune,
+                            max_attempts=self.max_attempts, allow=sorted(self.allow))
+        needs = set(seed)
+        stop = self._run_phases("discover", needs)
+        pruned: list[str] = []
+        if stop is None and self.prune:
+            used = {(p, a) for p, acts in self.used.items() for a in acts}
+            keep = {
+                n for n in needs
+                if (n.principal, n.action.lower()) in used
+                or n.source.startswith("evidence:")
+                or n.action.lower() == "iam:passrole"  # never in CloudTrail
+            }
+            pruned = sorted({f"{n.principal}:{n.action}" for n in needs - keep})
+            if pruned:
+                self.journal.append("prune", "prune", dropped=pruned)
+                self.target.cleanup()  # re-verify every phase from an empty account
+                needs = keep
+                stop = self._run_phases("prune", needs)
+        self.journal.append("done", "done", verified=stop is None, stop=stop.__dict__ if stop else None)
+        return DiscoveryResult(
+            service=self.service, target=self.target.name, run_id=self.journal.run_id, seeded=not self.from_scratch,
+            attempts=self.attempts, needs=sorted(needs), policies=self._policies(needs), stop=stop, pruned=pruned,
+            used_actions={p: sorted(a) for p, a in self.used.items()},
+        )
+
+
+def discover(
+    service: Service,
+    target: Target,
+    journal: Journal,
+    *,
+    from_scratch: bool = False,
+    prune: bool = False,
+    max_attempts: int = 25,
+    allow: Iterable[str] = (),
+    catalog: Catalog | None = None,
+    progress: ProgressCallback | None = None,
+) -> DiscoveryResult:
+    """Run (or, with a journal that has entries, resume) a discovery; the target is always cleaned up."""
+    run = Discovery(service, target, journal, from_scratch=from_scratch, prune=prune, max_attempts=max_attempts,
+                    allow=allow, catalog=catalog, progress=progress)
+    try:
+        return run.run()
+    finally:
+        target.cleanup()
+
+
+def report(result: DiscoveryResult, by_hand: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The JSON report (schema in docs/discover.md)."""
+    phases: dict[str, Any] = {}
+    for round_name in ("discover", "prune"):
+        for phase in PHASES:
+            attempts = result.attempts_of(phase, round_name)
+            if not attempts:
+                continue
+            phases.setdefault(round_name, {})[phase] = {
+                "attempts": [
+                    {
+                        "number": a.number, "attempt_id": a.attempt_id, "session_name": a.session_name,
+                        "succeeded": a.succeeded, "reached_stack": a.reached_stack, "stack_status": a.stack_status,
+                        "modeled_seconds": round(a.modeled_seconds, 1), "first_failure": a.first_failure,
+                        "denials": [_denial_json(d) for d in a.denials],
+                        "granted": [
+                            {**_need_json(g.need), "evidence": list(g.evidence), "inferred": g.inferred,
+                             **({"escalation": g.escalation} if g.escalation else {})}
+                            for g in a.grants
+                        ],
+                    }
+                    for a in attempts
+                ],
+                "failed_attempts": sum(1 for a in attempts if not a.succeeded),
+                "modeled_seconds": round(sum(a.modeled_seconds for a in attempts), 1),
+            }
+    actions = {p: sorted(d.actions()) for p, d in result.policies.items()}
+    return {
+        "schema": "iamfit.discover/1",
+        "run_id": result.run_id,
+        "service": result.service.name,
+        "stage": result.service.stage,
+        "region": result.service.region,
+        "account": result.service.account,
+        "target": result.target,
+        "seeded": result.seeded,
+        "verified": result.verified,
+        "stop": None if result.stop is None else {
+            "reason": result.stop.reason, "message": result.stop.message, "what_to_do": result.stop.action_items},
+        "phases": phases,
+        "pruned": result.pruned,
+        "totals": {
+            "attempts": len(result.attempts),
+            "failed_attempts": sum(1 for a in result.attempts if not a.succeeded),
+            "attempts_reaching_cloudformation": sum(1 for a in result.attempts if a.reached_stack),
+            "modeled_seconds": round(result.modeled_seconds, 1),
+            "by_hand": by_hand,
+            "actions": {p: len(a) for p, a in actions.items()},
+        },
+        "needs": [_need_json(n) for n in result.needs],
+    }

@@ -1,0 +1,98 @@
+"""The run journal: an append-only JSON-lines file, fsynced before iamfit acts on what it records.
+
+
+``.iamfit/runs/<run-id>/journal.jsonl``. Every entry has a ``kind`` and a ``key`` (e.g. ``attempt-result:create:3``).
+A resumed run replays the same deterministic loop and takes every step whose key is already journaled from the
+journal instead of doing it again, so a run killed at any point resumes with nothing lost and the same result.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+from iamfit.errors import BadInputError, UsageError
+
+RUNS_DIR = Path(".iamfit") / "runs"
+_RUN_ID = re.compile(r"^[0-9]{8}T[0-9]{6}-[0-9a-f]{6}$")
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
+
+
+class Journal:
+    def __init__(self, directory: Path, run_id: str, entries: list[dict[str, Any]] | None = None) -> None:
+        self.directory = directory
+        self.run_id = run_id
+        self.path = directory / "journal.jsonl"
+        self._entries: dict[str, dict[str, Any]] = {}
+        self._order: list[dict[str, Any]] = []
+        for entry in entries or []:
+            self._entries[entry["key"]] = entry
+            self._order.append(entry)
+
+    @classmethod
+    def create(cls, root: Path, run_id: str | None = None) -> Journal:
+        run_id = run_id or new_run_id()
+        directory = root / RUNS_DIR / run_id
+        directory.mkdir(parents=True, exist_ok=False)
+        return cls(directory, run_id)
+
+    @classmethod
+    def open(cls, root: Path, run_id: str) -> Journal:
+        if not _RUN_ID.match(run_id):
+            raise UsageError(f"--resume takes a run id like 20261126T173000-ab12cd, got {run_id!r}")
+        directory = root / RUNS_DIR / run_id
+        path = directory / "journal.jsonl"
+        if not path.exists():
+            raise UsageError(f"no run {run_id} in {root / RUNS_DIR}")
+        entries = []
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                if number == len(lines):  # a write cut short by the kill: drop it, it was never acted on
+                    break
+                raise BadInputError(f"{path}: line {number} is not valid JSON") from None
+            if not isinstance(entry, dict) or "key" not in entry:
+                raise BadInputError(f"{path}: line {number} is not a journal entry")
+            entries.append(entry)
+        return cls(directory, run_id, entries)
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        return self._entries.get(key)
+
+    def entries(self) -> list[dict[str, Any]]:
+        return list(self._order)
+
+    def append(self, kind: str, key: str, **data: Any) -> dict[str, Any]:
+        """Write one entry and fsync it. An entry already journaled is not written again."""
+        if key in self._entries:
+            return self._entries[key]
+        entry = {"kind": kind, "key": key, "time": round(time.time(), 3), **data}
+        line = json.dumps(entry, sort_keys=True, separators=(",", ":"), default=str)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, (line + "\n").encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self._entries[key] = entry
+        self._order.append(entry)
+        return entry
+
+    def write_file(self, name: str, text: str) -> Path:
+        path = self.directory / name
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+        return path
