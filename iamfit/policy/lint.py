@@ -20,15 +20,11 @@ from iamfit.policy.guardrails import guardrail_violation, has_boundary_condition
 RHINO = "https://rhinosecuritylabs.com/aws/aws-privilege-escalation-methods-mitigation/"
 BISHOP_FOX = "https://github.com/BishopFox/iam-vulnerable"
 PASSROLE_DOC = "https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_passrole.html"
-CONDITION_KEYS_DOC = (
-    "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_iam-condition-keys.html"
-)
+CONDITION_KEYS_DOC = "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_iam-condition-keys.html"
 BOUNDARY_DOC = "https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html"
 ANALYZER_DOC = "https://docs.aws.amazon.com/IAM/latest/UserGuide/access-analyzer-reference-policy-checks.html"
 NOTACTION_DOC = "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_notaction.html"
-NOTRESOURCE_DOC = (
-    "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_notresource.html"
-)
+NOTRESOURCE_DOC = "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_notresource.html"
 SAR_DOC = "https://docs.aws.amazon.com/service-authorization/latest/reference/reference_policies_actions-resources-contextkeys.html"
 DESIGN = "DESIGN.md, 'Safety rules for the loop'"
 
@@ -84,7 +80,7 @@ _RULES = (
         Severity.ERROR,
         "Managed policy version control",
         "iam:CreatePolicyVersion / iam:SetDefaultPolicyVersion let the principal rewrite (or roll back to) "
-        "a managed policy attached to itself: privilege escalation methods 1 and 2.",
+        "a managed policy attached to itself (a privilege escalation method in Rhino Security Labs' list).",
         (RHINO, BISHOP_FOX),
     ),
     Rule(
@@ -101,15 +97,14 @@ _RULES = (
         Severity.ERROR,
         "Credential creation for IAM users",
         "iam:CreateAccessKey, iam:CreateLoginProfile and iam:UpdateLoginProfile mint credentials for "
-        "other (possibly more privileged) users: escalation methods 4, 5 and 6.",
+        "other (possibly more privileged) users (escalation methods in Rhino Security Labs' list).",
         (RHINO, BISHOP_FOX),
     ),
     Rule(
         "IAMFIT-E006",
         Severity.ERROR,
         "Trust policy editing",
-        "iam:UpdateAssumeRolePolicy lets the principal make any role trust it, then assume it "
-        "(escalation method 14).",
+        "iam:UpdateAssumeRolePolicy lets the principal make any role trust it, then assume it (escalation method 14).",
         (RHINO, BISHOP_FOX),
     ),
     Rule(
@@ -117,7 +112,8 @@ _RULES = (
         Severity.WARNING,
         "iam:PassRole combined with a compute-creating action",
         "A principal that can pass a role and create compute (a Lambda function, an EC2 instance, a "
-        "CloudFormation stack, a Glue endpoint ...) can run code as that role (escalation methods 3, 15-21). "
+        "CloudFormation stack, a Glue endpoint ...) can run code as that role (the PassRole methods of "
+        "Rhino Security Labs' list). "
         "Expected for a deployer; make sure PassRole names only the roles the service defines.",
         (RHINO, BISHOP_FOX),
     ),
@@ -233,8 +229,7 @@ def _conditions(statement: Statement) -> tuple[Condition, ...]:
 
 def _has_positive_condition(statement: Statement, key: str) -> bool:
     return any(
-        k.lower() == key and "not" not in op.lower() and op.lower() != "null"
-        for op, k, _v in _conditions(statement)
+        k.lower() == key and "not" not in op.lower() and op.lower() != "null" for op, k, _v in _conditions(statement)
     )
 
 
@@ -262,9 +257,7 @@ def _escalations(statement: Statement) -> Iterator[Finding]:
             )
     for action in POLICY_VERSION_ACTIONS:
         if _grants(statement, action):
-            yield _finding(
-                "IAMFIT-E003", f"{action} can rewrite managed policies", action, first_resource, statement
-            )
+            yield _finding("IAMFIT-E003", f"{action} can rewrite managed policies", action, first_resource, statement)
     if not has_boundary_condition(_conditions(statement)):
         for action in ATTACH_ACTIONS:
             if _grants(statement, action):
@@ -302,9 +295,7 @@ def _escalations(statement: Statement) -> Iterator[Finding]:
     if _grants(statement, "sts:AssumeRole"):
         unscoped = _unscoped(statement)
         if unscoped is not None:
-            yield _finding(
-                "IAMFIT-E009", f"sts:AssumeRole on {unscoped}", "sts:AssumeRole", unscoped, statement
-            )
+            yield _finding("IAMFIT-E009", f"sts:AssumeRole on {unscoped}", "sts:AssumeRole", unscoped, statement)
 
 
 def _guardrails(statement: Statement, reported: set[str]) -> Iterator[Finding]:
