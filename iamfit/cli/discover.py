@@ -1,0 +1,194 @@
+"""``iamfit discover``: run the deploy → fail → grant → retry loop until the policy verifies."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import click
+
+from iamfit.cli.options import (
+    account_option,
+    echo_warnings,
+    load,
+    region_option,
+    service_argument,
+    stage_option,
+    write_json,
+)
+from iamfit.discover import DiscoveryResult, discover, report
+from iamfit.errors import EXIT_FINDINGS, UsageError
+from iamfit.journal import Journal
+from iamfit.service.model import Service
+from iamfit.targets.base import Target
+
+
+def by_hand_estimate(result: DiscoveryResult) -> dict[str, Any]:
+    """What the by-hand loop would cost with the same timing model: starting from nothing, one grant per
+    failed deploy, a rollback after each, then one clean deploy per phase."""
+    from iamfit.targets.sandbox import timing
+
+    rounds = sum(len(doc.actions()) for doc in result.policies.values())
+    final = {a.phase: a.modeled_seconds for a in result.attempts if a.succeeded and a.round == "discover"}
+    create = final.get("create", 0.0)
+    seconds = timing.by_hand_seconds(rounds, create / 2, timing.rollback_seconds(), sum(final.values()))
+    return {"attempts": rounds + len(final), "modeled_seconds": round(seconds, 1),
+            "assumes": "one grant per failed deploy (failing halfway through a create on average), "
+                       "a typical rollback after each, then one clean deploy per phase"}
+
+
+def make_target(service: Service, name: str, run_id: str, aws: dict[str, Any]) -> Target:
+    if name == "sandbox":
+        from iamfit.targets.sandbox import SandboxTarget
+
+        return SandboxTarget(service, seed=run_id)
+    from iamfit.aws.session import operator_session
+    from iamfit.targets.aws import make_aws_target
+
+    if not aws.get("account_guard"):
+        raise UsageError("--target aws needs --account-guard ACCOUNT_ID (the sandbox account you mean to use)")
+    session = operator_session(profile=aws.get("profile"), region=service.region,
+                               endpoint_url=aws.get("endpoint_url"))
+    target: Target = make_aws_target(service, session=session, account_guard=aws["account_guard"],
+                                     deploy_command=aws.get("deploy_command"), keep=aws.get("keep", False),
+                                     run_id=run_id)
+    return target
+
+
+class _Progress:
+    """One status line per event on a terminal (stderr); silent in pipes."""
+
+    def __init__(self) -> None:
+        self.enabled = sys.stderr.isatty()
+        self.started = time.monotonic()
+
+    def __call__(self, kind: str, data: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        elapsed = time.monotonic() - self.started
+        where = f"[{elapsed:6.1f}s] {data.get('round', '')} {data.get('phase', '')} attempt {data.get('number', '')}"
+        if kind == "attempt":
+            click.echo(f"{where}: deploying…", err=True)
+        elif kind == "passed":
+            click.echo(f"{where}: passed", err=True)
+        elif kind == "denials":
+            click.echo(f"{where}: {data['denials']} denial(s), granted {data['granted']}", err=True)
+
+
+def summary(result: DiscoveryResult, rep: dict[str, Any]) -> str:
+    lines = [f"{result.service.name} ({result.service.stage}) on {result.target}, run {result.run_id}"]
+    for round_name, phases in rep["phases"].items():
+        for phase, body in phases.items():
+            granted = sum(len(a["granted"]) for a in body["attempts"])
+            lines.append(
+                f"  {round_name:<8} {phase:<6} {len(body['attempts']):>2} attempt(s), {body['failed_attempts']} "
+                f"failed, {granted} grant(s), {body['modeled_seconds']:.0f} s modeled"
+            )
+    totals = rep["totals"]
+    lines.append(f"  total: {totals['attempts']} attempts ({totals['attempts_reaching_cloudformation']} reached "
+                 f"CloudFormation), {totals['modeled_seconds'] / 60:.1f} min modeled")
+    if totals.get("by_hand"):
+        bh = totals["by_hand"]
+        lines.append(f"  by hand: ~{bh['attempts']} attempts, {bh['modeled_seconds'] / 60:.1f} min modeled")
+    lines.append("  actions: " + ", ".join(f"{p} {n}" for p, n in totals["actions"].items()))
+    if result.pruned:
+        lines.append(f"  pruned {len(result.pruned)} predicted action(s) no attempt used")
+    if result.stop:
+        lines.append(f"STOPPED ({result.stop.reason}): {result.stop.message}")
+        lines.extend(f"  - {item}" for item in result.stop.action_items)
+    else:
+        lines.append("VERIFIED: create, update and remove all passed with these policies")
+    return "\n".join(lines)
+
+
+@click.command("discover")
+@service_argument
+@stage_option
+@region_option
+@account_option
+@click.option("--target", "target_name", type=click.Choice(["sandbox", "aws"]), default="sandbox", show_default=True,
+              help="Where attempts run: the built-in sandbox (no AWS account) or a real sandbox account.")
+@click.option("--from-scratch", is_flag=True, help="Start from an empty policy instead of the prediction.")
+@click.option("--prune", is_flag=True, help="After all phases pass, drop predicted actions no attempt used, re-verify.")
+@click.option("--max-attempts", default=25, show_default=True, help="Attempts per phase before giving up.")
+@click.option("--allow", multiple=True, metavar="ACTION", help="Allow a guardrail action by name (repeatable).")
+@click.option("--resume", "resume_id", metavar="RUN_ID", help="Continue a run that was interrupted.")
+@click.option("--report", "report_path", type=click.Path(path_type=Path), help="Write the JSON report here.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Directory for the verified policies "
+              "(default: policies/<service>).")
+@click.option("--profile", help="[aws] AWS profile of the operator.")
+@click.option("--endpoint-url", help="[aws] Endpoint URL (LocalStack, moto server).")
+@click.option("--account-guard", help="[aws] The account id the operator must be in; required with --target aws.")
+@click.option("--deploy-command", help="[aws] Deploy with this command instead of the built-in deployer.")
+@click.option("--keep", is_flag=True, help="[aws] Keep the discovery stack and roles (default: delete them).")
+def discover_command(
+    service_path: Path,
+    stage: str | None,
+    region: str | None,
+    account: str | None,
+    target_name: str,
+    from_scratch: bool,
+    prune: bool,
+    max_attempts: int,
+    allow: tuple[str, ...],
+    resume_id: str | None,
+    report_path: Path | None,
+    out_dir: Path | None,
+    profile: str | None,
+    endpoint_url: str | None,
+    account_guard: str | None,
+    deploy_command: str | None,
+    keep: bool,
+) -> None:
+    """Find the deploy policy of SERVICE_DIR by deploying it: each attempt's denials (stack events,
+    CloudTrail, CLI output) are granted at once, scoped to the service's ARNs, and the deploy is retried in
+    place, through create, update (code, configuration and a replacement) and remove.
+
+    The journal in .iamfit/runs/<run-id>/ lets --resume continue a killed run. Exit 0 when verified,
+    1 when the loop stopped (guardrail, explicit deny, no progress, --max-attempts).
+    """
+    service = load(service_path, stage, region, account)
+    echo_warnings(service.warnings)
+    root = Path.cwd()
+    journal = Journal.open(root, resume_id) if resume_id else Journal.create(root)
+    if resume_id:
+        first = journal.get("run")
+        if first and first.get("service") != service.name:
+            raise UsageError(f"run {resume_id} was for service {first.get('service')}, not {service.name}")
+        if first:
+            from_scratch, prune, max_attempts = first["from_scratch"], first["prune"], first["max_attempts"]
+            allow = tuple(first.get("allow", ()))
+            target_name = first.get("target", target_name)
+    aws = {"profile": profile, "endpoint_url": endpoint_url, "account_guard": account_guard,
+           "deploy_command": deploy_command, "keep": keep}
+    target = make_target(service, target_name, journal.run_id, aws)
+
+    def on_term(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        result = discover(service, target, journal, from_scratch=from_scratch, prune=prune,
+                          max_attempts=max_attempts, allow=allow, progress=_Progress())
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    rep = report(result, by_hand_estimate(result))
+    journal.write_file("report.json", json.dumps(rep, indent=2) + "\n")
+    if report_path:
+        write_json(report_path, rep)
+    target_dir = out_dir or Path("policies") / service.name
+    if result.verified:
+        target_dir.mkdir(parents=True, exist_ok=True)
+        for principal, doc in result.policies.items():
+            (target_dir / f"{principal}.json").write_text(doc.dumps(), encoding="utf-8")
+    click.echo(summary(result, rep))
+    if result.verified:
+        click.echo(f"policies written to {target_dir}/")
+    else:
+        sys.exit(EXIT_FINDINGS)
+
