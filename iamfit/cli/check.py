@@ -1,0 +1,216 @@
+"""``iamfit check``: CI drift check of a committed policy or a live role against what the service needs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from iamfit.cli.options import (
+    account_option,
+    commands_option,
+    echo_warnings,
+    load,
+    parse_commands,
+    region_option,
+    service_argument,
+    stage_option,
+)
+from iamfit.errors import EXIT_FINDINGS, UsageError
+
+
+def parse_fail_on(value: str) -> frozenset[str]:
+    from iamfit.check import KINDS
+
+    if value.strip().lower() in ("", "none"):
+        return frozenset()
+    kinds = frozenset(k.strip().lower() for k in value.split(",") if k.strip())
+    unknown = sorted(kinds - set(KINDS))
+    if unknown:
+        raise UsageError(
+            f"--fail-on takes a comma-separated list of {', '.join(KINDS)} (or none); unknown: {', '.join(unknown)}"
+        )
+    return kinds
+
+
+def _iam_client(profile: str | None, region: str | None, endpoint_url: str | None) -> Any:
+    import boto3
+    from botocore.exceptions import BotoCoreError
+
+    from iamfit.errors import AwsError
+
+    try:
+        session = boto3.Session(profile_name=profile, region_name=region or "us-east-1")
+        return session.client("iam", endpoint_url=endpoint_url)
+    except BotoCoreError as exc:
+        raise AwsError(f"AWS session: {exc}") from None
+
+
+@click.command("check")
+@service_argument
+@click.option(
+    "--policy",
+    "policy_files",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="The deployer's policy (JSON; repeat for several, evaluated together).",
+)
+@click.option(
+    "--boundary",
+    "boundary_file",
+    type=click.Path(path_type=Path),
+    help="A permissions boundary applied to the --policy files.",
+)
+@click.option("--role-name", help="Check the live role NAME (inline + attached managed policies + boundary).")
+@click.option(
+    "--cfn-role-policy",
+    "cfn_policy_files",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="The CloudFormation deployment role's policy (JSON; repeatable).",
+)
+@click.option("--cfn-role-name", help="Check the live CloudFormation deployment role NAME.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "sarif", "github"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+@click.option(
+    "--output", "-o", "output", type=click.Path(path_type=Path), help="Write the report to a file instead of stdout."
+)
+@click.option(
+    "--fail-on",
+    default="missing,excess,escalation",
+    show_default=True,
+    help="Finding kinds that make the exit code 1: missing, excess, escalation, lint (or none).",
+)
+@click.option(
+    "--discover-report",
+    type=click.Path(path_type=Path),
+    help="A discover report whose needs are added (default: .iamfit/reports/<service>.json when present).",
+)
+@click.option("--no-discover-report", is_flag=True, help="Do not read a discover report automatically.")
+@stage_option
+@region_option
+@account_option
+@commands_option
+@click.option("--profile", help="AWS profile for --role-name / --cfn-role-name.")
+@click.option("--endpoint-url", help="IAM endpoint for --role-name / --cfn-role-name (e.g. a local emulator).")
+def check(
+    service_path: Path,
+    policy_files: tuple[Path, ...],
+    boundary_file: Path | None,
+    role_name: str | None,
+    cfn_policy_files: tuple[Path, ...],
+    cfn_role_name: str | None,
+    fmt: str,
+    output: Path | None,
+    fail_on: str,
+    discover_report: Path | None,
+    no_discover_report: bool,
+    stage: str | None,
+    region: str | None,
+    account: str | None,
+    commands: str,
+    profile: str | None,
+    endpoint_url: str | None,
+) -> None:
+    """Check that the policies of a deploy principal fit SERVICE_DIR|TEMPLATE: report missing permissions
+    (the deploy would fail), excess grants (actions and resources nobody needs) and escalation-capable grants.
+
+    Exit codes: 0 the policies fit, 1 findings of a --fail-on kind, 2 usage, 3 bad input, 4 AWS error.
+    """
+    if bool(policy_files) == bool(role_name):
+        raise UsageError("pass exactly one of --policy FILE... and --role-name NAME")
+    if cfn_policy_files and cfn_role_name:
+        raise UsageError("pass at most one of --cfn-role-policy and --cfn-role-name")
+    if boundary_file and role_name:
+        raise UsageError("--boundary goes with --policy; a live role's boundary is read from the role")
+    kinds = parse_fail_on(fail_on)
+    command_list = parse_commands(commands)
+
+    from iamfit.check import (
+        Grants,
+        PolicyInput,
+        check_service,
+        default_discover_report,
+        read_discover_report,
+    )
+    from iamfit.report.locate import ServiceLocator
+
+    service = load(service_path, stage, region, account)
+    locator = ServiceLocator.for_service(service.source)
+    iam: Any = None
+
+    def live(name: str, principal: str) -> Any:
+        nonlocal iam
+        from iamfit.aws.iam_reader import read_role
+
+        if iam is None:
+            iam = _iam_client(profile, region or service.region, endpoint_url)
+        role = read_role(iam, name)
+        # a live role has no file: point its findings at the serverless.yml key that names the role
+        fallback = locator.locate("", "iam:PassRole" if principal == "cloudformation" else "")
+        policies = tuple(PolicyInput(f"role/{name} {p.origin}", p.document, None, fallback) for p in role.identity)
+        boundary = (
+            PolicyInput(f"role/{name} {role.boundary.origin}", role.boundary.document, None, fallback)
+            if role.boundary
+            else None
+        )
+        return Grants(policies, boundary, label=f"role/{name}")
+
+    grants = {}
+    if role_name:
+        grants["deployer"] = live(role_name, "deployer")
+    else:
+        boundary = PolicyInput.from_file(boundary_file) if boundary_file else None
+        grants["deployer"] = Grants(tuple(PolicyInput.from_file(p) for p in policy_files), boundary)
+    if cfn_role_name:
+        grants["cloudformation"] = live(cfn_role_name, "cloudformation")
+    elif cfn_policy_files:
+        grants["cloudformation"] = Grants(tuple(PolicyInput.from_file(p) for p in cfn_policy_files))
+
+    extra = []
+    report_path = discover_report
+    if report_path is None and not no_discover_report:
+        base = service.source if service.source and service.source.is_dir() else Path()
+        report_path = default_discover_report(service, [base, Path()])
+    if report_path is not None:
+        extra = read_discover_report(report_path)
+
+    result = check_service(service, grants, commands=command_list, extra_needs=extra)
+    if report_path is not None:
+        result.warnings.append(f"added {len(extra)} needs from the discover report {report_path}")
+    echo_warnings(result.warnings)
+
+    if fmt == "json":
+        from iamfit.report.formats import render_json
+
+        text = render_json(result, kinds)
+    elif fmt == "sarif":
+        from iamfit.report.sarif import render_sarif
+
+        text = render_sarif(result, kinds)
+    elif fmt == "github":
+        from iamfit.report.formats import render_github
+
+        text = render_github(result, kinds)
+    else:
+        from iamfit.report.formats import render_text
+
+        text = render_text(result, kinds)
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+        if fmt != "text":
+            from iamfit.report.formats import render_text
+
+            click.echo(render_text(result, kinds), nl=False)
+    else:
+        click.echo(text, nl=False)
+    if result.failing(kinds):
+        click.get_current_context().exit(EXIT_FINDINGS)

@@ -1,0 +1,85 @@
+"""``iamfit check`` output: text for people, JSON, GitHub workflow annotations (SARIF: ``sarif.py``)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from iamfit.check import DEFAULT_FAIL_ON, KINDS, CheckFinding, CheckResult
+
+FORMATS = ("text", "json", "sarif", "github")
+
+
+def render_json(result: CheckResult, fail_on: Iterable[str] = DEFAULT_FAIL_ON) -> str:
+    return json.dumps(result.to_json(fail_on), indent=2) + "\n"
+
+
+def _verdict(result: CheckResult, fail_on: Iterable[str]) -> str:
+    failing = result.failing(fail_on)
+    if not failing:
+        return "OK: the policies fit the service"
+    counts: dict[str, int] = {}
+    for f in failing:
+        counts[f.kind] = counts.get(f.kind, 0) + 1
+    return "FAIL: " + ", ".join(f"{counts[k]} {k}" for k in KINDS if k in counts)
+
+
+def render_text(result: CheckResult, fail_on: Iterable[str] = DEFAULT_FAIL_ON) -> str:
+    fail_on = frozenset(fail_on)
+    svc = result.service
+    lines = [f"iamfit check {svc.name} ({svc.stage}, {svc.region}, stack {svc.stack_name})"]
+    for principal, info in sorted(result.checked.items()):
+        what = ", ".join(info["policies"]) or "-"
+        boundary = f" (boundary {info['boundary']})" if info.get("boundary") else ""
+        lines.append(f"  {principal:<15} {info['met']}/{info['needs']} needs met by {what}{boundary}")
+    for kind in KINDS:
+        group = [f for f in result.findings if f.kind == kind and not f.accepted]
+        if not group:
+            continue
+        note = "" if kind in fail_on else " (reported, not failing: see --fail-on)"
+        lines.append(f"{kind.upper()} ({len(group)}){note}")
+        lines.extend(_text_finding(f) for f in group)
+    accepted = [f for f in result.findings if f.accepted]
+    if accepted:
+        lines.append(f"ACCEPTED ({len(accepted)}): escalation-capable grants the service needs")
+        lines.extend(f"  {f.rule_id} {f.principal}: {f.action} on {f.resource}" for f in accepted)
+    lines.append(_verdict(result, fail_on))
+    return "\n".join(lines) + "\n"
+
+
+def _text_finding(f: CheckFinding) -> str:
+    head = f"  {f.rule_id} {f.principal}: {f.action} on {f.resource}"
+    if f.kind == "missing":
+        return (
+            f"{head}\n      needed by {f.reason}\n      knowledge: {f.source}\n      at {f.path}:{f.line} ({f.anchor})"
+        )
+    detail = f.message.split(": ", 1)[-1]
+    out = f"{head}\n      {detail}\n      at {f.path}:{f.line}" + (f" (Sid {f.sid})" if f.sid else "")
+    return out
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def render_github(result: CheckResult, fail_on: Iterable[str] = DEFAULT_FAIL_ON) -> str:
+    """GitHub Actions workflow commands: one ``::error``/``::warning`` annotation per finding."""
+    fail_on = frozenset(fail_on)
+    lines = []
+    for f in result.findings:
+        if f.accepted:
+            continue
+        command = {"error": "error", "warning": "warning"}.get(f.level, "notice")
+        if command == "error" and f.kind not in fail_on:
+            command = "warning"
+        title = f"{f.rule_id} {f.kind}"
+        lines.append(
+            f"::{command} file={_escape_property(f.path)},line={f.line},title={_escape_property(title)}"
+            f"::{_escape_data(f.message)}"
+        )
+    lines.append(_verdict(result, fail_on))
+    return "\n".join(lines) + "\n"
