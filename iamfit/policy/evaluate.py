@@ -46,6 +46,14 @@ class Request:
     resource: str
     context: ContextPairs = ()
 
+    def __post_init__(self) -> None:
+        # Accept a mapping or un-normalised pairs too; store the canonical form (lower-cased keys, sorted).
+        ctx: object = self.context
+        if isinstance(ctx, Mapping):
+            object.__setattr__(self, "context", make_context(ctx))
+        elif ctx and any(k != k.lower() or isinstance(v, str) for k, v in self.context):
+            object.__setattr__(self, "context", make_context(dict(self.context)))
+
     @classmethod
     def of(
         cls, action: str, resource: str, context: Mapping[str, str | Sequence[str]] | None = None
