@@ -97,9 +97,7 @@ def test_not_action_and_not_resource() -> None:
     )
     assert policies.allows("s3:GetObject", BUCKET + "/k")
     assert not policies.allows("s3:GetObject", "arn:aws:s3:::other/k")
-    assert (
-        policies.evaluate(Request("s3:GetObject", "arn:aws:s3:::other/k")).decision is Decision.EXPLICIT_DENY
-    )
+    assert policies.evaluate(Request("s3:GetObject", "arn:aws:s3:::other/k")).decision is Decision.EXPLICIT_DENY
     assert not policies.allows("iam:CreateRole", ROLE)
     assert policies.allows("lambda:CreateFunction", "arn:aws:lambda:us-east-1:1:function:f")
 
@@ -120,9 +118,7 @@ def test_policy_variables_in_resources() -> None:
     assert not policies.allows("s3:GetObject", "arn:aws:s3:::home/alice/x", {"aws:username": "*"})
     assert policies.allows("s3:GetObject", "arn:aws:s3:::home/*/x", {"aws:username": "*"})
     # condition key names (and so variable names) are case-insensitive
-    assert policies.allows(
-        "sqs:SendMessage", "arn:aws:sqs:us-east-1:1:ops-q", {"aws:principaltag/TEAM": "ops"}
-    )
+    assert policies.allows("sqs:SendMessage", "arn:aws:sqs:us-east-1:1:ops-q", {"aws:principaltag/TEAM": "ops"})
     assert policies.allows("sns:Publish", "arn:aws:sns:us-east-1:1:literal-*")
     assert not policies.allows("sns:Publish", "arn:aws:sns:us-east-1:1:literal-x")
 
@@ -262,9 +258,7 @@ def statements(draw: st.DrawFn, effect: str | None = None) -> Statement:
     return Statement.from_json(raw)
 
 
-requests = st.builds(
-    Request.of, st.sampled_from(ACTIONS), st.sampled_from(RESOURCES), st.sampled_from(CONTEXTS)
-)
+requests = st.builds(Request.of, st.sampled_from(ACTIONS), st.sampled_from(RESOURCES), st.sampled_from(CONTEXTS))
 
 
 def _policy(stmts: list[Statement]) -> PolicySet:
@@ -343,3 +337,19 @@ def test_wildcards_against_a_reference_matcher(pattern: str, value: str) -> None
     resource = "arn:aws:s3:::" + value
     got = PolicySet.of(doc(allow("s3:GetObject", "arn:aws:s3:::" + pattern))).allows("s3:GetObject", resource)
     assert got is reference(pattern, value)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(ACTIONS),
+    st.lists(st.booleans(), min_size=30, max_size=30),
+    st.text(alphabet="abcXYZ-/", min_size=1, max_size=10),
+)
+def test_case_rules(action: str, flips: list[bool], name: str) -> None:
+    """Any spelling of an action name matches; an ARN differing only in case does not."""
+    respelled = "".join(c.swapcase() if f else c for c, f in zip(action, flips, strict=False))
+    respelled += action[len(flips) :]
+    policies = PolicySet.of(doc(allow(action, "arn:aws:s3:::" + name)))
+    assert policies.allows(respelled, "arn:aws:s3:::" + name)
+    if name.swapcase() != name:
+        assert not policies.allows(action, "arn:aws:s3:::" + name.swapcase())
