@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from iamfit.knowledge.resource_needs import resource_needs
+from iamfit.service.model import load_service
+
+from ..conftest import EXAMPLES
+
+
+def _needs(service, logical_id: str, op: str):  # type: ignore[no-untyped-def]
+    return resource_needs(service, service.resources[logical_id], op)
+
+
+def test_lambda_create_is_scoped_to_the_function_role_and_code() -> None:
+    svc = load_service(EXAMPLES / "vpc-kms", account="123456789012", compile_if_needed=False)
+    fn = next(lid for lid, r in svc.resources.items() if r.type == "AWS::Lambda::Function")
+    rn = _needs(svc, fn, "create")
+    by_action = {}
+    for n in rn.needs:
+        by_action.setdefault(n.action, set()).add(n.resource)
+    name = svc.physical_name(fn)
+    assert by_action["lambda:CreateFunction"] == {f"arn:aws:lambda:us-east-1:123456789012:function:{name}"}
+    assert by_action["ec2:DescribeSubnets"] == {"*"}  # no resource-level permissions
+    assert all(r.startswith("arn:aws:kms:us-east-1:123456789012:key/") for r in by_action["kms:CreateGrant"])
+    (code,) = by_action["s3:GetObject"]
+    assert code.endswith("/serverless/iamfit-vpc-kms/dev/*")
+    pass_role = [n for n in rn.needs if n.action == "iam:PassRole"]
+    assert pass_role and all(":role/" in n.resource for n in pass_role)
+    assert pass_role[0].conditions == (("StringEquals", "iam:PassedToService", ("lambda.amazonaws.com",)),)
+
+
+def test_tag_actions_follow_the_operation() -> None:
+    svc = load_service(EXAMPLES / "sqs-worker", account="123456789012", compile_if_needed=False)
+    queue = next(lid for lid, r in svc.resources.items() if r.type == "AWS::SQS::Queue")
+    create = {n.action for n in _needs(svc, queue, "create").needs}
+    delete = {n.action for n in _needs(svc, queue, "delete").needs}
+    assert "sqs:TagQueue" in create and "sqs:UntagQueue" not in create
+    assert not {a for a in delete if "Tag" in a}
+
+
+def test_unknown_types_are_reported_not_crashed(tmp_path: Path) -> None:
+    path = tmp_path / "t.json"
+    path.write_text('{"Resources": {"X": {"Type": "AWS::Nope::Thing"}, "Q": {"Type": "AWS::SQS::Queue"}}}')
+    svc = load_service(path)
+    rn = _needs(svc, "X", "create")
+    assert not rn.known_type and rn.needs == ()
+
+
+def test_custom_resources_need_invoke_on_their_service_token(tmp_path: Path) -> None:
+    path = tmp_path / "t.json"
+    path.write_text('{"Resources": {"C": {"Type": "Custom::Thing", "Properties": {"ServiceToken": '
+                    '"arn:aws:lambda:us-east-1:123456789012:function:provider"}}}}')
+    svc = load_service(path)
+    (need,) = _needs(svc, "C", "create").needs
+    assert (need.action, need.resource) == ("lambda:InvokeFunction",
+                                            "arn:aws:lambda:us-east-1:123456789012:function:provider")
