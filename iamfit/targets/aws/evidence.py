@@ -1,0 +1,187 @@
+"""Evidence of one attempt: stack events since it began, and its CloudTrail records.
+
+CloudTrail: LookupEvents with ``Username = <session name>`` (the per-attempt role session name is the
+Username of an assumed-role call), through :class:`iamfit.evidence.trail.sources.LookupSource` (2
+requests/s, NextToken pages, throttling backoff). Delivery takes minutes, so lookups repeat every
+``poll_seconds`` within a settle window of ``settle_seconds``; the window ends early once every denial the
+stack events or the CLI output reported has been seen in CloudTrail (and ``min_settle_seconds`` passed).
+Encoded authorization messages are decoded with sts:DecodeAuthorizationMessage when the operator may.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from iamfit.evidence.failure_text import parse_failure_text
+from iamfit.evidence.trail.ratelimit import TokenBucket
+from iamfit.evidence.trail.sources import LookupSource
+from iamfit.knowledge.eventnames import event_to_action
+from iamfit.targets.aws.calls import Clock, error_code, jsonable
+
+_ENCODED = re.compile(r"Encoded authorization failure message:\s*([A-Za-z0-9_\-]{20,})")
+_DENIED_CODES = ("AccessDenied", "UnauthorizedOperation", "AuthorizationError", "Forbidden")
+CFN_SESSION = "AWSCloudFormation"
+_SKEW = timedelta(minutes=5)
+
+
+def latest_event_id(cloudformation: Any, stack_name: str) -> str | None:
+    try:
+        events = cloudformation.describe_stack_events(StackName=stack_name).get("StackEvents", [])
+    except Exception as exc:
+        if error_code(exc) == "ValidationError":
+            return None
+        raise
+    return str(events[0]["EventId"]) if events else None
+
+
+def stack_events_since(
+    cloudformation: Any, stack: str, marker: str | None, since: datetime
+) -> list[dict[str, Any]]:
+    """DescribeStackEvents entries newer than ``marker`` (or than ``since`` minus clock skew), newest first."""
+    out: list[dict[str, Any]] = []
+    token: str | None = None
+    floor = since - _SKEW
+    while True:
+        kwargs: dict[str, Any] = {"StackName": stack}
+        if token:
+            kwargs["NextToken"] = token
+        try:
+            page = cloudformation.describe_stack_events(**kwargs)
+        except Exception as exc:
+            if error_code(exc) == "ValidationError":
+                return out
+            raise
+        for event in page.get("StackEvents", []):
+            stamp = event.get("Timestamp")
+            if event.get("EventId") == marker or (isinstance(stamp, datetime) and stamp < floor):
+                return out
+            out.append(jsonable(dict(event)))
+        token = page.get("NextToken")
+        if not token:
+            return out
+
+
+def first_failure(events: Iterable[dict[str, Any]]) -> str | None:
+    """The earliest *_FAILED event that is not a cancellation, as the Attempt protocol words it."""
+    for event in reversed(list(events)):
+        status = str(event.get("ResourceStatus", ""))
+        reason = str(event.get("ResourceStatusReason", ""))
+        if status.endswith("_FAILED") and "cancelled" not in reason.lower():
+            return f"{status} {event.get('LogicalResourceId')} ({event.get('ResourceType')}): {reason}"
+    return None
+
+
+def reported_denials(texts: Iterable[str], ignore_principal: str | None = None) -> set[str]:
+    """Lower-case actions the failure texts name as denied (for the settle window)."""
+    actions: set[str] = set()
+    for text in texts:
+        if not text:
+            continue
+        for denial in parse_failure_text(text).denials:
+            if denial.action is None:
+                continue
+            if ignore_principal and denial.principal and ignore_principal in denial.principal:
+                continue
+            actions.add(denial.action.lower())
+    return actions
+
+
+def denied_actions(records: Iterable[dict[str, Any]]) -> set[str]:
+    actions = set()
+    for record in records:
+        code = str(record.get("errorCode") or "")
+        if not any(c in code for c in _DENIED_CODES):
+            continue
+        action = event_to_action(
+            str(record.get("eventSource", "")), str(record.get("eventName", "")), record.get("requestParameters")
+        )
+        if action:
+            actions.add(action.lower())
+    return actions
+
+
+@dataclass
+class TrailHarvester:
+    """Collects an attempt's CloudTrail records within a settle window. ``settle_seconds=0``: one lookup."""
+
+    cloudtrail: Any
+    clock: Clock = field(default_factory=Clock)
+    settle_seconds: float = 300.0
+    min_settle_seconds: float = 0.0
+    poll_seconds: float = 20.0
+    rate: float = 2.0
+    _bucket: TokenBucket | None = None
+
+    def _source(self, username: str) -> LookupSource:
+        if self._bucket is None:  # one limiter for the whole account/region, across lookups
+            self._bucket = TokenBucket(self.rate, 1.0, clock=self.clock.monotonic, sleep=self.clock.sleep)
+        return LookupSource(
+            client=self.cloudtrail,
+            lookup_attributes=({"AttributeKey": "Username", "AttributeValue": username},),
+            rate=self.rate,
+            clock=self.clock.monotonic,
+            sleep=self.clock.sleep,
+            bucket=self._bucket,
+        )
+
+    def harvest(
+        self,
+        session_name: str,
+        since: datetime,
+        expected: set[str],
+        *,
+        cfn_role_arn: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Records of the attempt's session (and of the cfn role's CloudFormation sessions since ``since``)."""
+        start = self.clock.monotonic()
+        found: dict[str, dict[str, Any]] = {}
+        while True:
+            for record in self._lookup(session_name, since):
+                found[str(record.get("eventID") or id(record))] = record
+            if cfn_role_arn:
+                for record in self._lookup(CFN_SESSION, since):
+                    issuer = (record.get("userIdentity") or {}).get("sessionContext", {}).get("sessionIssuer", {})
+                    if issuer.get("arn") == cfn_role_arn:
+                        found[str(record.get("eventID") or id(record))] = record
+            elapsed = self.clock.monotonic() - start
+            complete = expected <= denied_actions(found.values())
+            if (complete and elapsed >= self.min_settle_seconds) or elapsed >= self.settle_seconds:
+                break
+            self.clock.sleep(min(self.poll_seconds, max(self.settle_seconds - elapsed, 0.0)) or self.poll_seconds)
+        return sorted(found.values(), key=lambda r: (str(r.get("eventTime", "")), str(r.get("eventID", ""))))
+
+    def _lookup(self, username: str, since: datetime) -> list[dict[str, Any]]:
+        records: list[dict[str, Any]] = []
+        for page in self._source(username).pages(since - _SKEW, None):
+            records.extend(r for r in page if not r.get("_unreadable"))
+        return records
+
+
+def decode_messages(sts: Any, texts: Iterable[str]) -> dict[str, str]:
+    """Encoded authorization message -> its decoded JSON, for those the operator may decode."""
+    decoded: dict[str, str] = {}
+    for text in texts:
+        for blob in _ENCODED.findall(text or ""):
+            if blob in decoded:
+                continue
+            try:
+                decoded[blob] = str(sts.decode_authorization_message(EncodedMessage=blob)["DecodedMessage"])
+            except Exception:  # noqa: BLE001 - not allowed or not decodable: the encoded text stays evidence
+                continue
+    return decoded
+
+
+def attach_decoded(events: list[dict[str, Any]], decoded: dict[str, str]) -> list[dict[str, Any]]:
+    """Stack events with ``DecodedAuthorizationMessage`` added where their reason carries an encoded one."""
+    out = []
+    for event in events:
+        reason = str(event.get("ResourceStatusReason", ""))
+        blobs = [b for b in _ENCODED.findall(reason) if b in decoded]
+        if blobs:
+            event = dict(event, DecodedAuthorizationMessage=decoded[blobs[0]])
+        out.append(event)
+    return out

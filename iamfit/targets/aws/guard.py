@@ -1,0 +1,84 @@
+"""Safety checks before the AWS target creates anything: the right account, and only iamfit's stacks."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from iamfit.errors import AwsError, SafetyError
+from iamfit.targets.aws.calls import error_code
+from iamfit.targets.aws.names import is_managed
+
+_ASSUMED = re.compile(r"^arn:(?P<p>[^:]+):sts::(?P<a>\d{12}):assumed-role/(?P<role>[^/]+)/[^/]+$")
+_ACCOUNT = re.compile(r"^\d{12}$")
+
+
+@dataclass(frozen=True)
+class Operator:
+    """Who runs iamfit: the account, the caller ARN, and the principal ARN a trust policy can name."""
+
+    account: str
+    arn: str
+    principal_arn: str
+    partition: str
+
+
+def identify(sts: Any, iam: Any | None = None) -> Operator:
+    """The operator from sts:GetCallerIdentity; an assumed-role caller is named by its role's ARN."""
+    try:
+        me = sts.get_caller_identity()
+    except Exception as exc:
+        raise AwsError(f"sts:GetCallerIdentity failed ({error_code(exc) or type(exc).__name__})") from None
+    arn = str(me["Arn"])
+    account = str(me["Account"])
+    partition = arn.split(":")[1] if arn.count(":") >= 5 else "aws"
+    principal = arn
+    m = _ASSUMED.match(arn)
+    if m:
+        role = m["role"]
+        principal = f"arn:{m['p']}:iam::{m['a']}:role/{role}"
+        if iam is not None:  # the role's real ARN, with its path, when the operator may read it
+            try:
+                principal = str(iam.get_role(RoleName=role)["Role"]["Arn"])
+            except Exception:  # noqa: BLE001 - the path-less ARN works for roles without a path
+                pass
+    return Operator(account=account, arn=arn, principal_arn=principal, partition=partition)
+
+
+def check_account(operator: Operator, account_guard: str | None) -> None:
+    """SafetyError unless ``account_guard`` is given and is the operator's account."""
+    if not account_guard:
+        raise SafetyError(
+            "the AWS target needs --account-guard ACCOUNT_ID (the sandbox account iamfit may deploy to)"
+        )
+    if not _ACCOUNT.match(account_guard):
+        raise SafetyError(f"--account-guard must be a 12-digit account id, got {account_guard!r}")
+    if operator.account != account_guard:
+        raise SafetyError(
+            f"the operator credentials are for account {operator.account}, not the guarded account "
+            f"{account_guard}; refusing to create anything"
+        )
+
+
+def describe_stack(cloudformation: Any, stack_name: str) -> dict[str, Any] | None:
+    """The stack (DescribeStacks entry), or None when it does not exist (or is deleted)."""
+    try:
+        stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
+    except Exception as exc:
+        if error_code(exc) == "ValidationError" and "does not exist" in str(exc):
+            return None
+        raise AwsError(f"cloudformation:DescribeStacks {stack_name} failed: {exc}") from None
+    for stack in stacks:
+        if stack.get("StackStatus") != "DELETE_COMPLETE":
+            return dict(stack)
+    return None
+
+
+def check_stack_owned(stack: dict[str, Any] | None, stack_name: str) -> None:
+    """SafetyError when a stack of this name exists and iamfit did not create it."""
+    if stack is not None and not is_managed(stack.get("Tags")):
+        raise SafetyError(
+            f"stack {stack_name} exists and is not tagged iamfit:managed=true; iamfit touches only stacks "
+            "it created"
+        )
