@@ -12,6 +12,7 @@ knowledge lookups (catalog, cfn-lint schemas) cached per distinct value.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 import urllib.parse
@@ -103,6 +104,7 @@ _TAG_NO_ACTION = re.compile(
     r"|UnauthorizedTaggingOperation)",
     re.IGNORECASE,
 )
+_NEWLINE = re.compile(r"\n")
 _TAIL_LINE = re.compile(
     r"\s*(?:\w+\s+)?(?:Error\s+(?:Code|Message)|Encoded\s+authorization|status\s+code)", re.I
 )
@@ -170,25 +172,25 @@ def _parse(text: Any, source: str, catalog: Any) -> FailureReading:
         return FailureReading(False, ())
     clean = _clean(text)
     canon = _canonicaliser(catalog)
-    spans: list[tuple[int, int]] = []
+    spans = _Spans()
     found: list[Denial] = []
     for m in _DENIAL.finditer(clean):
         found.append(_from_denial_match(clean, m, source, canon))
-        spans.append((m.start(), m.end()))
+        spans.add(m.start(), m.end())
     for m in _API_PREFIX.finditer(clean):
-        if _overlaps(m.start(), m.end(), spans) or not _GENERIC.search(m.group("rest")):
+        if spans.overlaps(m.start(), m.end()) or not _GENERIC.search(m.group("rest")):
             continue
         cause = find_cause(m.group("rest"))
         found.append(Denial(_spell(m.group("action"), canon), None, None, cause, source, raw=_raw(clean, m)))
-        spans.append((m.start(), m.end()))
+        spans.add(m.start(), m.end())
     for m in _DENIED_BY.finditer(clean):
-        if _overlaps(m.start(), m.end(), spans):
+        if spans.overlaps(m.start(), m.end()):
             continue
         prefix = _service_prefix(m.group("service"))
         action = _spell(f"{prefix}:{m.group('op')}", canon) if prefix else None
         resource = _denied_by_resource(prefix, m.group("resource"))
         found.append(Denial(action, resource, None, Cause.UNKNOWN, source, raw=_raw(clean, m)))
-        spans.append((m.start(), m.end()))
+        spans.add(m.start(), m.end())
     found.extend(_generic_denials(clean, spans, source, canon))
     if not found:
         return FailureReading(False, ())
@@ -334,30 +336,34 @@ def _denied_by_resource(prefix: str | None, raw: str | None) -> str | None:
     return None
 
 
-def _overlaps(start: int, end: int, spans: Iterable[tuple[int, int]]) -> bool:
-    return any(start < e and s < end for s, e in spans)
+class _Spans:
+    """Disjoint character spans of the matches so far, sorted: overlap checks in O(log n)."""
+
+    def __init__(self) -> None:
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+
+    def add(self, start: int, end: int) -> None:
+        i = bisect.bisect_left(self.starts, start)
+        self.starts.insert(i, start)
+        self.ends.insert(i, end)
+
+    def overlaps(self, start: int, end: int) -> bool:
+        i = bisect.bisect_left(self.starts, end) - 1  # the last span starting before `end`
+        return i >= 0 and self.ends[i] > start
 
 
-def _generic_denials(
-    text: str, spans: list[tuple[int, int]], source: str, canon: _Canonicaliser | None
-) -> list[Denial]:
+def _generic_denials(text: str, spans: _Spans, source: str, canon: _Canonicaliser | None) -> list[Denial]:
     """One action-less denial per block of lines that signals a permission failure no match explains."""
     out: list[Denial] = []
+    line_starts = [0] + [m.end() for m in _NEWLINE.finditer(text)]
+    ends = [s - 1 for s in line_starts[1:]] + [len(text)]
+    lines = list(zip(line_starts, ends, strict=True))
     covered_lines: set[int] = set()
-    line_starts = [0]
-    for i, c in enumerate(text):
-        if c == "\n":
-            line_starts.append(i + 1)
-    if len(line_starts) == 1:
-        lines = [(0, len(text))]
-    else:
-        lines = [
-            (s, (line_starts[i + 1] - 1) if i + 1 < len(line_starts) else len(text))
-            for i, s in enumerate(line_starts)
-        ]
-    for idx, (ls, le) in enumerate(lines):
-        if _overlaps(ls, le + 1, spans):
-            covered_lines.add(idx)
+    for s, e in zip(spans.starts, spans.ends, strict=True):
+        first = bisect.bisect_right(line_starts, s) - 1
+        last = bisect.bisect_right(line_starts, max(s, e - 1)) - 1
+        covered_lines.update(range(first, last + 1))
     previous_generic = False
     for idx, (ls, le) in enumerate(lines):
         line = text[ls:le]

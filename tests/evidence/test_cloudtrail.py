@@ -114,30 +114,84 @@ def test_successful_versioned_event_is_usage_with_resource_from_params() -> None
 @pytest.mark.parametrize(
     ("source", "name", "params", "action", "resource"),
     [
-        ("s3.amazonaws.com", "ListObjects", {"bucketName": "orders-deploys"}, "s3:ListBucket",
-         "arn:aws:s3:::orders-deploys"),
-        ("s3.amazonaws.com", "HeadObject", {"bucketName": "orders-deploys", "key": "a/b.zip"}, "s3:GetObject",
-         "arn:aws:s3:::orders-deploys/a/b.zip"),
-        ("iam.amazonaws.com", "GetRole", {"roleName": "orders-role"}, "iam:GetRole",
-         f"arn:aws:iam::{ACCT}:role/orders-role"),
-        ("cloudformation.amazonaws.com", "DescribeStacks", {"stackName": "orders-dev"},
-         "cloudformation:DescribeStacks", f"arn:aws:cloudformation:eu-west-1:{ACCT}:stack/orders-dev/*"),
-        ("sqs.amazonaws.com", "GetQueueAttributes",
-         {"queueUrl": f"https://sqs.eu-west-1.amazonaws.com/{ACCT}/orders-q"}, "sqs:GetQueueAttributes",
-         f"arn:aws:sqs:eu-west-1:{ACCT}:orders-q"),
-        ("sns.amazonaws.com", "Subscribe", {"topicArn": f"arn:aws:sns:eu-west-1:{ACCT}:t"}, "sns:Subscribe",
-         f"arn:aws:sns:eu-west-1:{ACCT}:t"),
-        ("dynamodb.amazonaws.com", "DescribeTable", {"tableName": "orders"}, "dynamodb:DescribeTable",
-         f"arn:aws:dynamodb:eu-west-1:{ACCT}:table/orders"),
-        ("logs.amazonaws.com", "CreateLogGroup", {"logGroupName": "/aws/lambda/orders"}, "logs:CreateLogGroup",
-         f"arn:aws:logs:eu-west-1:{ACCT}:log-group:/aws/lambda/orders"),
-        ("apigateway.amazonaws.com", "GetResource", {"restApiId": "a1b2c3", "resourceId": "r9"},
-         "apigateway:GET", "arn:aws:apigateway:eu-west-1::/restapis/a1b2c3/resources/r9"),
-        ("apigateway.amazonaws.com", "CreateDeployment", {"restApiId": "a1b2c3"}, "apigateway:POST",
-         "arn:aws:apigateway:eu-west-1::/restapis/a1b2c3"),
+        (
+            "s3.amazonaws.com",
+            "ListObjects",
+            {"bucketName": "orders-deploys"},
+            "s3:ListBucket",
+            "arn:aws:s3:::orders-deploys",
+        ),
+        (
+            "s3.amazonaws.com",
+            "HeadObject",
+            {"bucketName": "orders-deploys", "key": "a/b.zip"},
+            "s3:GetObject",
+            "arn:aws:s3:::orders-deploys/a/b.zip",
+        ),
+        (
+            "iam.amazonaws.com",
+            "GetRole",
+            {"roleName": "orders-role"},
+            "iam:GetRole",
+            f"arn:aws:iam::{ACCT}:role/orders-role",
+        ),
+        (
+            "cloudformation.amazonaws.com",
+            "DescribeStacks",
+            {"stackName": "orders-dev"},
+            "cloudformation:DescribeStacks",
+            f"arn:aws:cloudformation:eu-west-1:{ACCT}:stack/orders-dev/*",
+        ),
+        (
+            "sqs.amazonaws.com",
+            "GetQueueAttributes",
+            {"queueUrl": f"https://sqs.eu-west-1.amazonaws.com/{ACCT}/orders-q"},
+            "sqs:GetQueueAttributes",
+            f"arn:aws:sqs:eu-west-1:{ACCT}:orders-q",
+        ),
+        (
+            "sns.amazonaws.com",
+            "Subscribe",
+            {"topicArn": f"arn:aws:sns:eu-west-1:{ACCT}:t"},
+            "sns:Subscribe",
+            f"arn:aws:sns:eu-west-1:{ACCT}:t",
+        ),
+        (
+            "dynamodb.amazonaws.com",
+            "DescribeTable",
+            {"tableName": "orders"},
+            "dynamodb:DescribeTable",
+            f"arn:aws:dynamodb:eu-west-1:{ACCT}:table/orders",
+        ),
+        (
+            "logs.amazonaws.com",
+            "CreateLogGroup",
+            {"logGroupName": "/aws/lambda/orders"},
+            "logs:CreateLogGroup",
+            f"arn:aws:logs:eu-west-1:{ACCT}:log-group:/aws/lambda/orders",
+        ),
+        (
+            "apigateway.amazonaws.com",
+            "GetResource",
+            {"restApiId": "a1b2c3", "resourceId": "r9"},
+            "apigateway:GET",
+            "arn:aws:apigateway:eu-west-1::/restapis/a1b2c3/resources/r9",
+        ),
+        (
+            "apigateway.amazonaws.com",
+            "CreateDeployment",
+            {"restApiId": "a1b2c3"},
+            "apigateway:POST",
+            "arn:aws:apigateway:eu-west-1::/restapis/a1b2c3",
+        ),
         ("monitoring.amazonaws.com", "PutMetricAlarm", {"alarmName": "x"}, "cloudwatch:PutMetricAlarm", None),
-        ("sts.amazonaws.com", "AssumeRole", {"roleArn": f"arn:aws:iam::{ACCT}:role/r"}, "sts:AssumeRole",
-         f"arn:aws:iam::{ACCT}:role/r"),
+        (
+            "sts.amazonaws.com",
+            "AssumeRole",
+            {"roleArn": f"arn:aws:iam::{ACCT}:role/r"},
+            "sts:AssumeRole",
+            f"arn:aws:iam::{ACCT}:role/r",
+        ),
     ],
 )
 def test_usage_mapping(source: str, name: str, params: dict[str, Any], action: str, resource: str | None) -> None:
@@ -154,16 +208,25 @@ def test_resources_array_wins() -> None:
 
 @pytest.mark.parametrize("code", ["Client.UnauthorizedOperation", "UnauthorizedOperation", "AccessDeniedException"])
 def test_error_codes_that_are_denials(code: str) -> None:
-    r = record(eventSource="ec2.amazonaws.com", eventName="DescribeVpcs", requestParameters={},
-               errorCode=code, errorMessage="You are not authorized to perform this operation.")
+    r = record(
+        eventSource="ec2.amazonaws.com",
+        eventName="DescribeVpcs",
+        requestParameters={},
+        errorCode=code,
+        errorMessage="You are not authorized to perform this operation.",
+    )
     d = read_record(r)
     assert isinstance(d, Denial) and d.action == "ec2:DescribeVpcs" and d.cause is Cause.UNKNOWN
 
 
 def test_vpce_denial_and_plain_s3_access_denied() -> None:
-    r = record(eventSource="s3.amazonaws.com", eventName="GetObject", errorCode="VpceAccessDenied",
-               errorMessage="The request was denied due to a VPC endpoint policy",
-               requestParameters={"bucketName": "orders-data", "key": "k.csv"})
+    r = record(
+        eventSource="s3.amazonaws.com",
+        eventName="GetObject",
+        errorCode="VpceAccessDenied",
+        errorMessage="The request was denied due to a VPC endpoint policy",
+        requestParameters={"bucketName": "orders-data", "key": "k.csv"},
+    )
     d = read_record(r)
     assert isinstance(d, Denial)
     assert (d.action, d.resource, d.cause) == ("s3:GetObject", "arn:aws:s3:::orders-data/k.csv", Cause.VPC_ENDPOINT)
@@ -176,15 +239,22 @@ def test_other_errors_are_neither() -> None:
     r = record(errorCode="ResourceConflictException", errorMessage="Function already exist: orders-dev-api")
     assert read_record(r) is None
     # Cognito's NotAuthorizedException is a wrong password, not an IAM denial.
-    r2 = record(eventSource="cognito-idp.amazonaws.com", eventName="InitiateAuth", errorCode="NotAuthorizedException",
-                errorMessage="Incorrect username or password.")
+    r2 = record(
+        eventSource="cognito-idp.amazonaws.com",
+        eventName="InitiateAuth",
+        errorCode="NotAuthorizedException",
+        errorMessage="Incorrect username or password.",
+    )
     assert read_record(r2) is None
 
 
 def test_aws_service_principal_is_none_and_invoked_by_kept() -> None:
-    r = record(eventSource="sts.amazonaws.com", eventName="AssumeRole",
-               userIdentity={"type": "AWSService", "invokedBy": "lambda.amazonaws.com"},
-               requestParameters={"roleArn": f"arn:aws:iam::{ACCT}:role/orders-fn-role", "roleSessionName": "x"})
+    r = record(
+        eventSource="sts.amazonaws.com",
+        eventName="AssumeRole",
+        userIdentity={"type": "AWSService", "invokedBy": "lambda.amazonaws.com"},
+        requestParameters={"roleArn": f"arn:aws:iam::{ACCT}:role/orders-fn-role", "roleSessionName": "x"},
+    )
     u = read_record(r)
     assert isinstance(u, Usage)
     assert u.principal is None and u.invoked_by == "lambda.amazonaws.com"

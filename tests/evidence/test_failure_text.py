@@ -199,8 +199,7 @@ CASES = [
         id="trust-policy",
     ),
     pytest.param(
-        f"User: {USER} is not authorized to perform: sts:AssumeRole on resource: "
-        f"arn:aws:iam::{ACCT}:role/orders-admin",
+        f"User: {USER} is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::{ACCT}:role/orders-admin",
         "sts:AssumeRole",
         f"arn:aws:iam::{ACCT}:role/orders-admin",
         USER,
@@ -218,7 +217,7 @@ CASES = [
         id="resource-policy-implicit",
     ),
     pytest.param(
-        "Resource handler returned message: \"Your access has been denied by S3, please make sure your request "
+        'Resource handler returned message: "Your access has been denied by S3, please make sure your request '
         "credentials have permission to GetObject for orders-artifacts/serverless/orders/dev/code.zip. S3 Error "
         'Code: AccessDenied. S3 Error Message: Access Denied (Service: Lambda, Status Code: 403)"',
         "s3:GetObject",
@@ -297,8 +296,9 @@ def test_instance_profile_name_normalised() -> None:
 
 
 def test_several_denials_and_exact_duplicates() -> None:
-    line1 = f"User: {USER} is not authorized to perform: logs:CreateLogGroup on resource: arn:aws:logs:us-east-1:{ACCT}:log-group:/aws/lambda/orders-dev-api"
-    line2 = f"User: {USER} is not authorized to perform: lambda:CreateFunction on resource: arn:aws:lambda:us-east-1:{ACCT}:function:orders-dev-api"
+    head = f"User: {USER} is not authorized to perform: "
+    line1 = f"{head}logs:CreateLogGroup on resource: arn:aws:logs:us-east-1:{ACCT}:log-group:/aws/lambda/orders-api"
+    line2 = f"{head}lambda:CreateFunction on resource: arn:aws:lambda:us-east-1:{ACCT}:function:orders-api"
     reading = parse_failure_text("\n".join([line1, line2, line1, "Resource creation cancelled"]))
     assert reading.permission_related
     assert [d.action for d in reading.denials] == ["logs:CreateLogGroup", "lambda:CreateFunction"]
@@ -327,7 +327,7 @@ def test_tag_permission_without_action_lists_tag_actions_as_candidates() -> None
 
 def test_tag_wrapper_takes_type_from_previous_line() -> None:
     text = (
-        "CREATE_FAILED: DeploymentBucket (AWS::S3::Bucket)\nResource handler returned message: \"Encountered a "
+        'CREATE_FAILED: DeploymentBucket (AWS::S3::Bucket)\nResource handler returned message: "Encountered a '
         "permissions error performing a tagging operation, please add required tag permissions. Resource handler "
         'returned message: "Access Denied (Service: S3, Status Code: 403)"" (HandlerErrorCode: '
         "UnauthorizedTaggingOperation)"
@@ -337,7 +337,9 @@ def test_tag_wrapper_takes_type_from_previous_line() -> None:
 
 
 def test_s3_operation_candidates() -> None:
-    text = "An error occurred (AccessDenied) when calling the ListObjectsV2 operation: Access Denied (Service: Amazon S3)"
+    text = (
+        "An error occurred (AccessDenied) when calling the ListObjectsV2 operation: Access Denied (Service: Amazon S3)"
+    )
     (d,) = parse_failure_text(text).denials
     assert d.action is None and d.candidates == ("s3:ListBucket",)
 
@@ -454,8 +456,15 @@ def test_never_raises_on_binary_ish_text(data: bytes) -> None:
 
 def test_huge_input_is_read() -> None:
     filler = "x" * 200_000
-    text = filler + "\n" + f"User: {USER} is not authorized to perform: sqs:SendMessage on resource: " + (
-        "arn:aws:sqs:us-east-1:" + ACCT + ":q"
-    ) + "\n" + "User: " + "y" * 100_000 + " is not authorized to perform: "
+    text = (
+        filler
+        + "\n"
+        + f"User: {USER} is not authorized to perform: sqs:SendMessage on resource: "
+        + ("arn:aws:sqs:us-east-1:" + ACCT + ":q")
+        + "\n"
+        + "User: "
+        + "y" * 100_000
+        + " is not authorized to perform: "
+    )
     reading = parse_failure_text(text)
     assert any(d.action == "sqs:SendMessage" for d in reading.denials)

@@ -150,7 +150,9 @@ def test_every_operation_of_the_deploy_services_maps_to_a_known_action() -> None
     assert unmapped == [], f"{len(unmapped)} operations map to no known action: {unmapped[:40]}"
     # The exception list stays honest: every entry is still an operation that needs it.
     assert len(EXCEPTIONS) <= 30
-    stale = [k for k in EXCEPTIONS if k not in seen_exceptions or (
-        (a := event_to_action(SERVICES[k[0]], k[1])) is not None and catalog.exists(a)
-    )]
+    stale = [
+        k
+        for k in EXCEPTIONS
+        if k not in seen_exceptions or ((a := event_to_action(SERVICES[k[0]], k[1])) is not None and catalog.exists(a))
+    ]
     assert stale == [], f"exceptions that now map fine or no longer exist: {stale}"
