@@ -38,14 +38,57 @@ def _prop_names(paths: Any) -> frozenset[str]:
 
 
 @functools.cache
-def schema(type_name: str, region: str = "us-east-1") -> TypeSchema | None:
-    """The registry schema of a type, or None when the registry has no such type."""
-    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER  # lazy
-    from cfnlint.schema import ResourceNotFoundError
+def _bundled_providers(region: str) -> tuple[str, dict[str, str]] | None:
+    """cfn-lint's bundled schema directory and its type -> schema-file index for a region, read without
+    importing cfn-lint (its import costs ~0.7 s, most of a CLI run). None when the layout is not there."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("cfnlint")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    base = Path(next(iter(spec.submodule_search_locations))) / "data" / "schemas"
+    try:
+        index = json.loads((base / "providers" / f"{region}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return (str(base / "resources"), index) if isinstance(index, dict) else None
+
+
+def _raw_schema(type_name: str, region: str) -> dict[str, Any] | None:
+    bundled = _bundled_providers(region)
+    if bundled is not None:  # fast path: the same files cfn-lint's schema manager reads
+        import json
+        from pathlib import Path
+
+        directory, index = bundled
+        digest = index.get(type_name)
+        if digest is None:
+            return None
+        try:
+            raw = json.loads((Path(directory) / f"{digest}.json").read_text(encoding="utf-8"))
+            if isinstance(raw, dict):
+                return raw
+        except (OSError, ValueError):
+            pass
+    from cfnlint.schema import (
+        PROVIDER_SCHEMA_MANAGER,  # lazy
+        ResourceNotFoundError,
+    )
 
     try:
-        raw = PROVIDER_SCHEMA_MANAGER.get_resource_schema(region, type_name).schema
+        found: dict[str, Any] = PROVIDER_SCHEMA_MANAGER.get_resource_schema(region, type_name).schema
     except ResourceNotFoundError:
+        return None
+    return found
+
+
+@functools.cache
+def schema(type_name: str, region: str = "us-east-1") -> TypeSchema | None:
+    """The registry schema of a type, or None when the registry has no such type."""
+    raw = _raw_schema(type_name, region)
+    if raw is None:
         return None
     handlers = {
         op: tuple(dict.fromkeys(body.get("permissions", [])))
