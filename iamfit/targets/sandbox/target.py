@@ -258,20 +258,30 @@ class SandboxTarget:
             first_failure=None if error is None else first,
         )
 
+    def ready_for(self, phase: Phase) -> bool:
+        """Whether the stack is where ``phase`` starts: none (create), the service fully deployed (update), a
+        stack (remove)."""
+        stack = self.stack
+        if phase == "create":
+            return stack is None or stack.status in GONE | RESUMABLE
+        if phase == "update":
+            return (stack is not None and stack.status in COMPLETE
+                    and set(self.service.resources) <= set(stack.live))
+        return stack is not None and stack.status not in GONE
+
     def provision(self, phase: Phase) -> None:
         """Bring the stack to where ``phase`` starts, without permission checks (``plan --phase update``)."""
         admin: dict[str, PolicyDocument] = {DEPLOYER: _ADMIN, CLOUDFORMATION: _ADMIN}
         keep = self.exhaustive
         self.exhaustive = False
         try:
-            if phase in ("update", "remove") and (self.stack is None or self.stack.status in GONE):
-                self.attempt("create", admin, attempt_id="provision-create", session_name="iamfit-provision")
-            if phase == "remove" and self.stack is not None and self.stack.status in RESUMABLE:
-                self.attempt("create", admin, attempt_id="provision-retry", session_name="iamfit-provision")
+            for n in range(2):
+                if self.ready_for(phase):
+                    break
+                self.attempt("create", admin, attempt_id=f"provision-{n}", session_name="iamfit-provision")
+                self.verdicts.pop(f"provision-{n}", None)
         finally:
             self.exhaustive = keep
-        self.verdicts.pop("provision-create", None)
-        self.verdicts.pop("provision-retry", None)
 
     def cleanup(self) -> None:
         """Forget the stack (the sandbox created nothing outside this process)."""
