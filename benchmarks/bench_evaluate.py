@@ -70,8 +70,7 @@ def main() -> None:
     warm = 3 * len(requests) / (time.perf_counter() - started)
 
     print(
-        f"policy: {len(document.statements)} statements, {document.size()} characters; "
-        f"compile {compile_s * 1e3:.1f} ms"
+        f"policy: {len(document.statements)} statements, {document.size()} characters; compile {compile_s * 1e3:.1f} ms"
     )
     print(f"cold (distinct requests): {cold:,.0f} evaluations/s ({allowed} of {len(requests)} allowed)")
     print(f"warm (memoised repeats):  {warm:,.0f} evaluations/s")

@@ -55,9 +55,7 @@ class Request:
             object.__setattr__(self, "context", make_context(dict(self.context)))
 
     @classmethod
-    def of(
-        cls, action: str, resource: str, context: Mapping[str, str | Sequence[str]] | None = None
-    ) -> Request:
+    def of(cls, action: str, resource: str, context: Mapping[str, str | Sequence[str]] | None = None) -> Request:
         return cls(action, resource, make_context(context))
 
 
@@ -248,18 +246,14 @@ class CompiledPolicy:
             deny_any=tuple(index[True][1]),
         )
 
-    def first_deny(
-        self, service: str, action_lower: str, resource: str, ctx: Context
-    ) -> CompiledStatement | None:
+    def first_deny(self, service: str, action_lower: str, resource: str, ctx: Context) -> CompiledStatement | None:
         for group in (self.deny_by_service.get(service, ()), self.deny_any):
             for s in group:
                 if s.matches(action_lower, resource, ctx):
                     return s
         return None
 
-    def first_allow(
-        self, service: str, action_lower: str, resource: str, ctx: Context
-    ) -> CompiledStatement | None:
+    def first_allow(self, service: str, action_lower: str, resource: str, ctx: Context) -> CompiledStatement | None:
         for group in (self.allow_by_service.get(service, ()), self.allow_any):
             for s in group:
                 if s.matches(action_lower, resource, ctx):
@@ -296,9 +290,7 @@ class PolicySet:
             self, "_boundary", CompiledPolicy.of((self.boundary,)) if self.boundary is not None else None
         )
         object.__setattr__(self, "_scps", tuple(CompiledPolicy.of((d,)) for d in self.scps))
-        object.__setattr__(
-            self, "_session", CompiledPolicy.of((self.session,)) if self.session is not None else None
-        )
+        object.__setattr__(self, "_session", CompiledPolicy.of((self.session,)) if self.session is not None else None)
 
     @classmethod
     def of(cls, *identity: PolicyDocument) -> PolicySet:
@@ -313,9 +305,7 @@ class PolicySet:
             self._cache[request] = found
         return found
 
-    def allows(
-        self, action: str, resource: str, context: Mapping[str, str | Sequence[str]] | None = None
-    ) -> bool:
+    def allows(self, action: str, resource: str, context: Mapping[str, str | Sequence[str]] | None = None) -> bool:
         return self.evaluate(Request.of(action, resource, context)).allowed
 
     def _evaluate(self, request: Request) -> Evaluation:
@@ -349,6 +339,4 @@ class PolicySet:
 
 def statement_matches(statement: Statement, request: Request) -> bool:
     """Whether one statement applies to a request (its effect aside). Compiles on every call: not hot-path."""
-    return CompiledStatement.of(statement).matches(
-        request.action.lower(), request.resource, dict(request.context)
-    )
+    return CompiledStatement.of(statement).matches(request.action.lower(), request.resource, dict(request.context))

@@ -223,9 +223,7 @@ def _cfn_resources(policies: Mapping[str, PolicyDocument], context: RenderContex
 
 
 def _yaml(data: Any) -> str:
-    text: str = yaml.safe_dump(
-        data, sort_keys=False, default_flow_style=False, width=4096, allow_unicode=True
-    )
+    text: str = yaml.safe_dump(data, sort_keys=False, default_flow_style=False, width=4096, allow_unicode=True)
     return text
 
 

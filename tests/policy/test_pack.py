@@ -68,9 +68,7 @@ requests = st.lists(
     st.builds(
         Request.of,
         st.sampled_from(ACTIONS),
-        st.sampled_from(
-            [*RESOURCES, *(f"{r}-{j}" for r in RESOURCES[::3] for j in (0, 5, 9)), "arn:aws:s3:::b/k-1"]
-        ),
+        st.sampled_from([*RESOURCES, *(f"{r}-{j}" for r in RESOURCES[::3] for j in (0, 5, 9)), "arn:aws:s3:::b/k-1"]),
         st.sampled_from(CONTEXTS),
     ),
     min_size=30,
@@ -137,9 +135,7 @@ def test_small_documents_stay_whole() -> None:
 def _big(count: int) -> PolicyDocument:
     return PolicyDocument(
         tuple(
-            Statement(
-                "Allow", actions=(f"lambda:Get{i}Function",), resources=(f"arn:aws:lambda:::function:f{i}-*",)
-            )
+            Statement("Allow", actions=(f"lambda:Get{i}Function",), resources=(f"arn:aws:lambda:::function:f{i}-*",))
             for i in range(count)
         )
     )

@@ -102,9 +102,7 @@ def test_cloudformation_passes_cfn_lint_and_carries_the_policies() -> None:
     template = yaml.safe_load(text)
     resources = template["Resources"]
     assert PolicyDocument.from_json(resources["DeployerPolicy"]["Properties"]["PolicyDocument"]) == DEPLOYER
-    assert (
-        PolicyDocument.from_json(resources["CloudFormationRolePolicy"]["Properties"]["PolicyDocument"]) == CFN
-    )
+    assert PolicyDocument.from_json(resources["CloudFormationRolePolicy"]["Properties"]["PolicyDocument"]) == CFN
     role = resources["CloudFormationRole"]["Properties"]
     assert role["ManagedPolicyArns"] == [{"Ref": "CloudFormationRolePolicy"}]
     trusted = role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"]
@@ -114,9 +112,7 @@ def test_cloudformation_passes_cfn_lint_and_carries_the_policies() -> None:
 def _big(count: int) -> PolicyDocument:
     return PolicyDocument(
         tuple(
-            Statement(
-                "Allow", actions=(f"lambda:Get{i}Function",), resources=(f"arn:aws:lambda:::function:f{i}-*",)
-            )
+            Statement("Allow", actions=(f"lambda:Get{i}Function",), resources=(f"arn:aws:lambda:::function:f{i}-*",))
             for i in range(count)
         )
     )
