@@ -19,6 +19,7 @@ from iamfit.evidence.model import SOURCE_CLI, SOURCE_STACK_EVENT, Denial, Usage
 from iamfit.generate import policies_from_needs
 from iamfit.journal import Journal
 from iamfit.knowledge.catalog import Catalog, default_catalog
+from iamfit.knowledge.resource_needs import resource_needs
 from iamfit.needs import Condition, Need
 from iamfit.policy.document import PolicyDocument
 from iamfit.policy.guardrails import guardrail_violation
@@ -137,6 +138,23 @@ def _attempt_from_json(d: dict[str, Any]) -> Attempt:
     )
 
 
+_OPERATION_OF_STATUS = {"CREATE_FAILED": "create", "UPDATE_FAILED": "update", "DELETE_FAILED": "delete"}
+
+
+def failed_operations(attempt: Attempt, catalog: Catalog) -> list[tuple[str, str]]:
+    """(logical id, operation) of every resource operation that failed on a permission denial."""
+    out = []
+    for event in attempt.stack_events:
+        operation = _OPERATION_OF_STATUS.get(str(event.get("ResourceStatus", "")))
+        reason = event.get("ResourceStatusReason")
+        logical_id = event.get("LogicalResourceId")
+        if operation and isinstance(reason, str) and isinstance(logical_id, str) and logical_id != event.get(
+            "StackName"
+        ) and parse_failure_text(reason, source=SOURCE_STACK_EVENT, catalog=catalog).permission_related:
+            out.append((logical_id, operation))
+    return sorted(set(out))
+
+
 def read_evidence(attempt: Attempt, catalog: Catalog) -> tuple[list[Denial], list[Usage]]:
     """Every denial and every successful call an attempt left, from all three sources."""
     denials: list[Denial] = []
@@ -192,6 +210,7 @@ class Discovery:
             key=lambda p: (p.count("*"), -len(p)),
         )
         self.attempts: list[AttemptRecord] = []
+        self._update_service: Service | None = None
         self.used: dict[str, set[str]] = {DEPLOYER: set(), CLOUDFORMATION: set()}
 
     # --- evidence → needs ------------------------------------------------------------------------------
@@ -239,8 +258,25 @@ class Discovery:
             for n in self.prediction.needs
         )
 
+    def _predicted_for(self, service: Service, logical_id: str, operation: str) -> list[Need]:
+        """What the knowledge base predicts for one resource operation, for the principal that performs it."""
+        resource = service.resources.get(logical_id) or service.core_resources.get(logical_id)
+        if resource is None:
+            return []
+        principal = CLOUDFORMATION if self.separate else DEPLOYER
+        return [
+            Need(principal, n.action, n.resource, f"{n.reason} (predicted; the operation was denied)", n.source,
+                 n.conditions)
+            for n in resource_needs(service, resource, operation, self.catalog).needs
+        ]
+
     def decide(
-        self, phase: Phase, number: int, denials: list[Denial], current: set[Need]
+        self,
+        phase: Phase,
+        number: int,
+        denials: list[Denial],
+        current: set[Need],
+        failed_ops: list[tuple[str, str]] = (),  # type: ignore[assignment]
     ) -> tuple[list[Grant], Stop | None]:
         blocked = [d for d in denials if not d.cause.fixable_by_grant]
         if blocked:
@@ -284,6 +320,18 @@ class Discovery:
             grants.append(Grant(need, sources, is_inferred, violation if expected else None))
         if guarded:
             return [], Stop(STOP_GUARDRAIL, "a needed grant trips a safety guardrail", guarded)
+        # A resource operation that failed on a denial will need what the knowledge base predicts for it: grant
+        # that too, so one attempt settles each failed operation (not one action per attempt).
+        have = granted_keys | {(g.need.principal, g.need.action.lower(), g.need.resource) for g in grants}
+        service = self._phase_service(phase)
+        for logical_id, operation in failed_ops:
+            for need in self._predicted_for(service, logical_id, operation):
+                key = (need.principal, need.action.lower(), need.resource)
+                if key in have:
+                    continue
+                have.add(key)
+                violation = guardrail_violation(need.action, need.resource, need.conditions, self.allow)
+                grants.append(Grant(need, ("knowledge",), False, violation))
         if not grants:
             if not denials:
                 return [], None
@@ -291,6 +339,15 @@ class Discovery:
                      "permissions boundaries and SCPs" for d in named]
             return [], Stop(STOP_NO_PROGRESS, "the attempt was denied again for what is already granted", items)
         return grants, None
+
+    def _phase_service(self, phase: Phase) -> Service:
+        if phase != "update":
+            return self.service
+        if self._update_service is None:
+            from iamfit.service.mutate import update_variant
+
+            self._update_service = update_variant(self.service)
+        return self._update_service
 
     # --- the loop --------------------------------------------------------------------------------------
     def _policies(self, needs: set[Need]) -> dict[str, PolicyDocument]:
@@ -342,7 +399,8 @@ class Discovery:
                     ]
                     stop = Stop(**journaled["stop"]) if journaled["stop"] else None
                 else:
-                    grants, stop = self.decide(phase, number, denials, needs)
+                    grants, stop = self.decide(phase, number, denials, needs,
+                                               failed_operations(attempt, self.catalog))
                     if stop is None and not grants:
                         stop = Stop(STOP_NOT_PERMISSION, f"{phase} failed without a permission denial: "
                                     f"{attempt.first_failure or 'no failure reason reported'}",
