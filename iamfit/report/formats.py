@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from pathlib import Path
 
 from iamfit.check import DEFAULT_FAIL_ON, KINDS, CheckFinding, CheckResult
+from iamfit.report.locate import relative_path
 
 FORMATS = ("text", "json", "sarif", "github")
 
@@ -66,9 +68,11 @@ def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def render_github(result: CheckResult, fail_on: Iterable[str] = DEFAULT_FAIL_ON) -> str:
-    """GitHub Actions workflow commands: one ``::error``/``::warning`` annotation per finding."""
+def render_github(result: CheckResult, fail_on: Iterable[str] = DEFAULT_FAIL_ON, root: Path | None = None) -> str:
+    """GitHub Actions workflow commands: one ``::error``/``::warning`` annotation per finding (accepted
+    findings left out); file paths relative to ``root`` (default: the working directory, the checkout)."""
     fail_on = frozenset(fail_on)
+    root = root or Path.cwd()
     lines = []
     for f in result.findings:
         if f.accepted:
@@ -77,9 +81,7 @@ def render_github(result: CheckResult, fail_on: Iterable[str] = DEFAULT_FAIL_ON)
         if command == "error" and f.kind not in fail_on:
             command = "warning"
         title = f"{f.rule_id} {f.kind}"
-        lines.append(
-            f"::{command} file={_escape_property(f.path)},line={f.line},title={_escape_property(title)}"
-            f"::{_escape_data(f.message)}"
-        )
+        where = f"file={_escape_property(relative_path(f.path, root))},line={f.line}"
+        lines.append(f"::{command} {where},title={_escape_property(title)}::{_escape_data(f.message)}")
     lines.append(_verdict(result, fail_on))
     return "\n".join(lines) + "\n"

@@ -119,6 +119,17 @@ class ServiceLocator:
         return Location(self.display, self.index.line(anchor) or 1)
 
 
+def relative_path(path: str, root: Path) -> str:
+    """``path`` relative to ``root`` (POSIX separators) when it lies inside it, else as given."""
+    p = Path(path)
+    if p.is_absolute():
+        try:
+            p = p.resolve().relative_to(root.resolve())
+        except ValueError:
+            return path
+    return p.as_posix()
+
+
 def policy_line(text: str, action: str, sid: str = "") -> int:
     """The line of a policy file naming ``action`` (after the statement ``sid`` when given), else 1."""
     lines = text.splitlines()

@@ -11,12 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from iamfit import __version__
 from iamfit.check import CHECK_RULES, DEFAULT_FAIL_ON, CheckFinding, CheckResult, rule_kind
 from iamfit.policy.lint import RULES as LINT_RULES
+from iamfit.report.locate import relative_path
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 VERSION = "2.1.0"
@@ -46,13 +47,8 @@ def _rule(rule_id: str) -> dict[str, Any]:
 
 
 def _uri(path: str, root: Path) -> str:
-    p = Path(path)
-    if p.is_absolute():
-        try:
-            p = p.resolve().relative_to(root.resolve())
-        except ValueError:
-            return p.resolve().as_uri()
-    return str(PurePosixPath(*p.parts)) if p.parts else "."
+    rel = relative_path(path, root)
+    return Path(rel).resolve().as_uri() if Path(rel).is_absolute() else rel
 
 
 def _fingerprint(f: CheckFinding) -> str:

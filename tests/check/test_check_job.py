@@ -80,8 +80,9 @@ def test_removing_any_needed_action_is_missing_and_says_where_from(name: str) ->
 def test_extra_unrelated_action_is_excess(name: str) -> None:
     doc = document(name, "deployer")
     extra = Statement("Allow", ("ec2:RunInstances",), ("*",), sid="Extra")
-    result = check_service(service(name), dict(grants_for(name), **grants_for(name, {"deployer": with_statement(
-        doc, extra)})))
+    result = check_service(
+        service(name), dict(grants_for(name), **grants_for(name, {"deployer": with_statement(doc, extra)}))
+    )
     excess = [f for f in result.failing() if f.kind == "excess"]
     assert [(f.rule_id, f.action, f.sid) for f in excess] == [("IAMFIT-C002", "ec2:RunInstances", "Extra")]
     text = with_statement(doc, extra).dumps()
@@ -107,8 +108,9 @@ def test_missing_need_points_at_its_function_in_serverless_yml() -> None:
 def test_star_resource_is_broader_than_needed_with_the_needed_scope_suggested() -> None:
     doc = document("sqs-worker", "deployer")
     target = next(s for s in doc.statements if "sqs:CreateQueue" in s.actions)
-    widened = PolicyDocument(tuple(dataclasses.replace(s, resources=("*",)) if s is target else s
-                                   for s in doc.statements))
+    widened = PolicyDocument(
+        tuple(dataclasses.replace(s, resources=("*",)) if s is target else s for s in doc.statements)
+    )
     result = check_service(service("sqs-worker"), grants_for("sqs-worker", {"deployer": widened}))
     broad = [f for f in result.failing() if f.rule_id == "IAMFIT-C003"]
     assert len(broad) == 1 and broad[0].resource == "*"
@@ -140,8 +142,7 @@ def test_escalation_beyond_needs_fails_but_needed_escalation_is_accepted() -> No
 
 def test_permissions_boundary_limits_what_is_met() -> None:
     doc = document("vpc-kms", "deployer")
-    boundary = PolicyDocument((Statement("Allow", ("*",), ("*",)),
-                               Statement("Deny", ("kms:*",), ("*",))))
+    boundary = PolicyDocument((Statement("Allow", ("*",), ("*",)), Statement("Deny", ("kms:*",), ("*",))))
     grants = {"deployer": Grants((PolicyInput("p.json", doc, doc.dumps()),), PolicyInput("b.json", boundary))}
     result = check_service(service("vpc-kms"), grants)
     missing = [f for f in result.failing() if f.kind == "missing"]
@@ -151,49 +152,84 @@ def test_permissions_boundary_limits_what_is_met() -> None:
 
 
 def test_passrole_needs_the_passed_to_service_context() -> None:
-    need = Need("deployer", "iam:PassRole", "arn:aws:iam::123456789012:role/r-*", "why", "src",
-                (("StringEquals", "iam:PassedToService", ("cloudformation.amazonaws.com",)),))
+    need = Need(
+        "deployer",
+        "iam:PassRole",
+        "arn:aws:iam::123456789012:role/r-*",
+        "why",
+        "src",
+        (("StringEquals", "iam:PassedToService", ("cloudformation.amazonaws.com",)),),
+    )
     request = request_for(need, "eu-west-1", via_cloudformation=False)
     assert request.resource == "arn:aws:iam::123456789012:role/r-x1"
     assert dict(request.context)["iam:passedtoservice"] == ("cloudformation.amazonaws.com",)
     assert dict(request.context)["aws:requestedregion"] == ("us-east-1",)  # IAM is global
     assert concrete("*") == "*"
     svc = service("deployment-role")
-    wrong = PolicyDocument.from_json(json.loads(policy_texts("deployment-role")["deployer"].replace(
-        "cloudformation.amazonaws.com", "lambda.amazonaws.com")))
-    result = check_service(svc, grants_for("deployment-role", {"deployer": wrong,
-                                                               "cloudformation": document("deployment-role",
-                                                                                          "cloudformation")}))
+    wrong = PolicyDocument.from_json(
+        json.loads(
+            policy_texts("deployment-role")["deployer"].replace("cloudformation.amazonaws.com", "lambda.amazonaws.com")
+        )
+    )
+    result = check_service(
+        svc,
+        grants_for(
+            "deployment-role", {"deployer": wrong, "cloudformation": document("deployment-role", "cloudformation")}
+        ),
+    )
     assert [f.action for f in result.failing() if f.kind == "missing"] == ["iam:PassRole"]
 
 
 def test_merged_mode_resource_work_carries_called_via_cloudformation() -> None:
     """Without a deploymentRole CloudFormation acts with the deployer's session: aws:CalledVia holds."""
     doc = document("sqs-worker", "deployer")
-    only_via_cfn = PolicyDocument(tuple(
-        dataclasses.replace(s, conditions=(("ForAnyValue:StringEquals",
-                                            (("aws:CalledVia", ("cloudformation.amazonaws.com",)),)),))
-        if "sqs:CreateQueue" in s.actions else s
-        for s in doc.statements))
+    only_via_cfn = PolicyDocument(
+        tuple(
+            dataclasses.replace(
+                s, conditions=(("ForAnyValue:StringEquals", (("aws:CalledVia", ("cloudformation.amazonaws.com",)),)),)
+            )
+            if "sqs:CreateQueue" in s.actions
+            else s
+            for s in doc.statements
+        )
+    )
     result = check_service(service("sqs-worker"), grants_for("sqs-worker", {"deployer": only_via_cfn}))
     assert result.failing() == ()
 
 
 def test_discover_report_adds_needs(tmp_path: Path) -> None:
     report = tmp_path / "r.json"
-    report.write_text(json.dumps({"needs": [{
-        "principal": "cloudformation", "action": "sqs:TagQueue",
-        "resource": "arn:aws:sqs:us-east-1:123456789012:other-*", "reason": "AWS::SQS::Queue JobsQueue create",
-        "source": "evidence:attempt-2"}]}))
+    report.write_text(
+        json.dumps(
+            {
+                "needs": [
+                    {
+                        "principal": "cloudformation",
+                        "action": "sqs:TagQueue",
+                        "resource": "arn:aws:sqs:us-east-1:123456789012:other-*",
+                        "reason": "AWS::SQS::Queue JobsQueue create",
+                        "source": "evidence:attempt-2",
+                    }
+                ]
+            }
+        )
+    )
     extra = read_discover_report(report)
     result = check_service(service("sqs-worker"), grants_for("sqs-worker"), extra_needs=extra)
     missing = [f for f in result.failing() if f.kind == "missing"]
     assert [(f.action, f.source, f.principal) for f in missing] == [("sqs:TagQueue", "evidence:attempt-2", "deployer")]
 
 
-@pytest.mark.parametrize("content", ["{", "[]", '{"needs": [{"action": 3}]}',
-                                     '{"needs": [{"action": "a:b", "resource": "*", "principal": "x"}]}',
-                                     '{"needs": [{"action": "a:b", "resource": "*", "conditions": ["x"]}]}'])
+@pytest.mark.parametrize(
+    "content",
+    [
+        "{",
+        "[]",
+        '{"needs": [{"action": 3}]}',
+        '{"needs": [{"action": "a:b", "resource": "*", "principal": "x"}]}',
+        '{"needs": [{"action": "a:b", "resource": "*", "conditions": ["x"]}]}',
+    ],
+)
 def test_malformed_discover_report_is_bad_input(tmp_path: Path, content: str) -> None:
     report = tmp_path / "r.json"
     report.write_text(content)
@@ -219,6 +255,8 @@ def test_deployment_role_without_cfn_policy_checks_the_deployer_only_and_warns()
 
 def test_output_is_deterministic() -> None:
     doc = with_statement(document("http-api-jwt", "deployer"), Statement("Allow", ("s3:*", "ec2:*"), ("*",)))
-    runs = [json.dumps(check_service(service("http-api-jwt"), grants_for("http-api-jwt", {"deployer": doc})
-                                     ).to_json()) for _ in range(2)]
+    runs = [
+        json.dumps(check_service(service("http-api-jwt"), grants_for("http-api-jwt", {"deployer": doc})).to_json())
+        for _ in range(2)
+    ]
     assert runs[0] == runs[1]
