@@ -34,6 +34,8 @@ def identify(sts: Any, iam: Any | None = None) -> Operator:
     account = str(me["Account"])
     partition = arn.split(":")[1] if arn.count(":") >= 5 else "aws"
     principal = arn
+    if re.match(r"^arn:[^:]+:sts::\d{12}:user/", arn):  # emulators spell a user's ARN with sts
+        principal = arn.replace(":sts::", ":iam::", 1)
     m = _ASSUMED.match(arn)
     if m:
         role = m["role"]

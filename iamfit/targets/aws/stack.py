@@ -139,7 +139,7 @@ class StackDeployer:
     def _rollback_failed_resources(self, cloudformation: Any) -> list[str]:
         resources = cloudformation.describe_stack_resources(StackName=self.stack_name).get("StackResources", [])
         return sorted(
-            r["LogicalResourceId"] for r in resources if r.get("ResourceStatus") == "UPDATE_FAILED"
+            r.get("LogicalResourceId", "?") for r in resources if r.get("ResourceStatus") == "UPDATE_FAILED"
         )
 
     def delete(self, cloudformation: Any, log: list[str]) -> None:

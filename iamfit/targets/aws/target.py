@@ -244,7 +244,7 @@ class AwsTarget:
             if attempt == 1:
                 continue  # DELETE_FAILED: retry once with the operator's credentials
             failed = [
-                r["LogicalResourceId"]
+                r.get("LogicalResourceId", "?")
                 for r in cfn.describe_stack_resources(StackName=self.names.stack_name).get("StackResources", [])
                 if r.get("ResourceStatus") == "DELETE_FAILED"
             ]
