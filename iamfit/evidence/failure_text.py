@@ -174,16 +174,16 @@ def _parse(text: Any, source: str, catalog: Any) -> FailureReading:
     canon = _canonicaliser(catalog)
     spans = _Spans()
     found: list[Denial] = []
-    for m in _DENIAL.finditer(clean):
+    for m in _DENIAL.finditer(clean) if "authori" in low else ():
         found.append(_from_denial_match(clean, m, source, canon))
         spans.add(m.start(), m.end())
-    for m in _API_PREFIX.finditer(clean):
+    for m in _API_PREFIX.finditer(clean) if "api" in low else ():
         if spans.overlaps(m.start(), m.end()) or not _GENERIC.search(m.group("rest")):
             continue
         cause = find_cause(m.group("rest"))
         found.append(Denial(_spell(m.group("action"), canon), None, None, cause, source, raw=_raw(clean, m)))
         spans.add(m.start(), m.end())
-    for m in _DENIED_BY.finditer(clean):
+    for m in _DENIED_BY.finditer(clean) if "denied" in low else ():
         if spans.overlaps(m.start(), m.end()):
             continue
         prefix = _service_prefix(m.group("service"))

@@ -170,3 +170,10 @@ def test_cli_never_crashes(data: bytes) -> None:
     assert result.exit_code in (0, 3), (result.exit_code, result.stderr, result.exception)
     if result.exit_code == 0:
         assert set(json.loads(result.stdout)) == {"permission_related", "denials", "usage", "fix"}
+
+
+def test_one_record_per_line_is_cloudtrail() -> None:
+    denied = dict(RECORD, errorCode="AccessDenied", errorMessage="Access Denied")
+    code, out, _ = run(["--json", "-"], json.dumps(RECORD) + "\n" + json.dumps(denied) + "\n")
+    data = json.loads(out)
+    assert code == 0 and len(data["usage"]) == 1 and data["denials"][0]["action"] == "s3:ListBucket"

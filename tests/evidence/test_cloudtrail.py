@@ -324,3 +324,25 @@ def test_reader_never_raises_anything_but_bad_input(value: Any) -> None:
         read_records(value)
     except BadInputError:
         pass
+
+
+def test_error_message_names_win_over_the_record() -> None:
+    other = "arn:aws:sts::999900001111:assumed-role/orders-ci/run-7"
+    r = record(
+        eventSource="ec2.amazonaws.com",
+        eventName="RunInstances",
+        requestParameters={"instanceType": "t3.micro"},
+        errorCode="Client.UnauthorizedOperation",
+        errorMessage=(
+            f"You are not authorized to perform this operation. User: {other} is not authorized to perform: "
+            "ec2:RunInstances on resource: arn:aws:ec2:eu-west-1:999900001111:instance/* with an explicit deny "
+            "in a permissions boundary. Encoded authorization failure message: QUJD-_x"
+        ),
+    )
+    d = read_record(r)
+    assert isinstance(d, Denial)
+    assert (d.principal, d.resource, d.cause) == (
+        other,
+        "arn:aws:ec2:eu-west-1:999900001111:instance/*",
+        Cause.PERMISSIONS_BOUNDARY,
+    )

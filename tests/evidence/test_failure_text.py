@@ -468,3 +468,26 @@ def test_huge_input_is_read() -> None:
     )
     reading = parse_failure_text(text)
     assert any(d.action == "sqs:SendMessage" for d in reading.denials)
+
+
+def test_ec2_prose_wrapped_by_the_cli_box_is_one_denial() -> None:
+    text = (
+        "An error occurred while provisioning your stack: ApiLambdaFunction\n"
+        "     - Your access has been denied by EC2, please make sure\n"
+        "     your request credentials have permission to DescribeSubnets\n"
+        "     for subnet-0abc. EC2 Error Code: UnauthorizedOperation.\n"
+        "     EC2 Error Message: You are not authorized to perform\n"
+        "     this operation.."
+    )
+    reading = parse_failure_text(text)
+    assert [(d.action, d.resource) for d in reading.denials] == [("ec2:DescribeSubnets", None)]
+
+
+def test_a_separate_action_less_line_after_a_denial_is_kept() -> None:
+    text = (
+        f"User: {USER} is not authorized to perform: sqs:CreateQueue on resource: arn:aws:sqs:us-east-1:{ACCT}:q\n"
+        "Did not have IAM permissions to process tags on AWS::IAM::Role resource."
+    )
+    denials = parse_failure_text(text).denials
+    assert [d.action for d in denials] == ["sqs:CreateQueue", None]
+    assert "iam:TagRole" in denials[1].candidates
