@@ -321,10 +321,11 @@ def test_decision_is_independent_of_statement_order_and_document_split(
 
 @settings(max_examples=200, deadline=None)
 @given(
-    st.text(alphabet="ab.*+?()[]$^\\|{}", min_size=1, max_size=8),
-    st.text(alphabet="ab.*+?()[]$^\\|{}", min_size=0, max_size=8),
+    st.text(alphabet="ab.*+?()[]$^\\|}", min_size=1, max_size=8),
+    st.text(alphabet="ab.*+?()[]$^\\|}", min_size=0, max_size=8),
 )
 def test_wildcards_against_a_reference_matcher(pattern: str, value: str) -> None:
+    """Every character but * and ? is literal ('{' is left out: '${...}' is policy-variable syntax)."""
     def reference(p: str, v: str) -> bool:  # straightforward recursive matcher
         if not p:
             return not v
