@@ -234,6 +234,11 @@ class Discovery:
             for pattern in self._known_patterns:
                 if fnmatch.fnmatchcase(resource, pattern):
                     return pattern
+            if self.service.account is None:  # the target's account is not the user's: do not pin it
+                parts = resource.split(":", 5)
+                if len(parts) == 6 and parts[4]:
+                    parts[4] = "*"
+                    return ":".join(parts)
             return resource
         if info is not None:
             for rt in info.resource_types:

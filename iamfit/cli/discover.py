@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import signal
 import sys
@@ -44,14 +45,16 @@ def by_hand_estimate(result: DiscoveryResult) -> dict[str, Any]:
 
 def make_target(service: Service, name: str, run_id: str, aws: dict[str, Any]) -> Target:
     if name == "sandbox":
-        from iamfit.targets.sandbox import SandboxTarget
+        from iamfit.targets.sandbox import SANDBOX_ACCOUNT, SandboxTarget
 
+        if service.account is None:  # the sandbox names its resources in an account of its own
+            service = dataclasses.replace(service, account=SANDBOX_ACCOUNT, warnings=[])
         return SandboxTarget(service, seed=run_id)
+    if not aws.get("account_guard"):
+        raise UsageError("--target aws needs --account-guard ACCOUNT_ID (the sandbox account you mean to use)")
     from iamfit.aws.session import operator_session
     from iamfit.targets.aws import make_aws_target
 
-    if not aws.get("account_guard"):
-        raise UsageError("--target aws needs --account-guard ACCOUNT_ID (the sandbox account you mean to use)")
     session = operator_session(profile=aws.get("profile"), region=service.region,
                                endpoint_url=aws.get("endpoint_url"))
     target: Target = make_aws_target(service, session=session, account_guard=aws["account_guard"],

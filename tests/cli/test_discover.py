@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from iamfit.cli import cli
+
+from ..conftest import EXAMPLES
+
+
+def test_discover_on_the_sandbox_writes_verified_policies_and_a_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["discover", str(EXAMPLES / "http-api-jwt"), "--account", "123456789012",
+                                      "--out", "out", "--report", "report.json"])
+    assert result.exit_code == 0, result.output
+    assert "VERIFIED" in result.stdout
+    report = json.loads(Path("report.json").read_text())
+    assert report["schema"] == "iamfit.discover/1" and report["verified"] is True
+    assert report["totals"]["failed_attempts"] == 0
+    assert report["totals"]["by_hand"]["attempts"] > report["totals"]["attempts"]
+    assert set(report["phases"]["discover"]) == {"create", "update", "remove"}
+    assert json.loads(Path("out/deployer.json").read_text())["Statement"]
+    (run,) = Path(".iamfit/runs").iterdir()
+    assert (run / "journal.jsonl").exists() and (run / "report.json").exists()
+
+
+def test_a_stopped_loop_exits_1_and_says_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["discover", str(EXAMPLES / "sqs-worker"), "--account", "123456789012",
+                                      "--from-scratch", "--max-attempts", "2", "--report", "r.json"])
+    assert result.exit_code == 1
+    assert "STOPPED (max-attempts)" in result.stdout and "--max-attempts" in result.stdout
+    report = json.loads(Path("r.json").read_text())
+    assert report["verified"] is False and report["stop"]["what_to_do"]
+    assert not Path("policies").exists()  # nothing unverified is written as a policy
+
+
+def test_aws_target_requires_an_account_guard(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["discover", str(EXAMPLES / "sqs-worker"), "--account", "123456789012",
+                                      "--target", "aws"])
+    assert result.exit_code == 2 and "--account-guard" in result.stderr
+
+
+def test_bad_resume_ids(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["discover", str(EXAMPLES / "sqs-worker"), "--account", "123456789012",
+                                      "--resume", "nope"])
+    assert result.exit_code == 2 and result.stderr.startswith("iamfit: error:")
