@@ -89,7 +89,8 @@ def _human(data: dict[str, Any], missing_cfn_policy: bool) -> str:
     actions = data["denied_actions"]
     lines.append("")
     if data["fits"]:
-        lines.append(f"The policy fits: every phase succeeds with no denial (modeled {_minutes(data['modeled_seconds'])}).")
+        total = _minutes(data["modeled_seconds"])
+        lines.append(f"The policy fits: every phase succeeds with no denial (modeled {total}).")
     else:
         lines.append(f"The policy does not fit: {len(actions)} denied action(s): {', '.join(actions) or '-'}.")
     return "\n".join(lines)

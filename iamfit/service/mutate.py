@@ -7,6 +7,10 @@ Derived from the service by rules, not written per example:
   ``AWS::ApiGateway::Deployment`` logical id (the Framework names deployments by timestamp);
 * a **configuration change**: the first Lambda function (by logical id) gets +128 MB ``MemorySize``,
   +1 s ``Timeout`` and an ``IAMFIT_UPDATE`` environment variable;
+* a **tag change**: every resource whose type is taggable (registry ``tagging``) gets an ``iamfit-update``
+  tag, as a change of ``provider.stackTags`` propagates to every taggable resource -- this runs the update
+  handler of every such resource, so update permissions are exercised stack-wide;
+* an **in-place change** for untaggable types with an update handler (:data:`UPDATE_RULES`);
 * a **replacement**: one create-only property (per the registry schema) changes on a resource whose name
   CloudFormation generates -- CloudFormation refuses to replace a custom-named resource -- using the first
   rule of :data:`REPLACEMENT_RULES` that applies.
@@ -62,6 +66,31 @@ def _swap_function_reference(body: dict[str, Any]) -> str | None:
     return None
 
 
+def _swap_key_reference(body: dict[str, Any]) -> str | None:
+    """KMS::Alias TargetKeyId: ``Ref K`` (key id) <-> ``Fn::GetAtt [K, Arn]`` (same key, new value)."""
+    props = body.get("Properties") or {}
+    value = props.get("TargetKeyId")
+    if isinstance(value, dict) and isinstance(value.get("Ref"), str):
+        props["TargetKeyId"] = {"Fn::GetAtt": [value["Ref"], "Arn"]}
+        return f"TargetKeyId: Ref {value['Ref']} -> Fn::GetAtt {value['Ref']}.Arn"
+    if isinstance(value, dict) and isinstance(value.get("Fn::GetAtt"), list):
+        props["TargetKeyId"] = {"Ref": value["Fn::GetAtt"][0]}
+        return f"TargetKeyId: Fn::GetAtt {value['Fn::GetAtt'][0]}.Arn -> Ref {value['Fn::GetAtt'][0]}"
+    return None
+
+
+def _bump(prop: str, default: int) -> Callable[[dict[str, Any]], str | None]:
+    def change(body: dict[str, Any]) -> str | None:
+        props = body.setdefault("Properties", {})
+        value = props.get(prop, default)
+        if not isinstance(value, int):
+            return None
+        props[prop] = value + 1
+        return f"{prop}: {value} -> {value + 1}"
+
+    return change
+
+
 def _rename_property(prop: str) -> Callable[[dict[str, Any]], str | None]:
     def change(body: dict[str, Any]) -> str | None:
         props = body.get("Properties") or {}
@@ -95,6 +124,13 @@ REPLACEMENT_RULES: tuple[tuple[str, str, Callable[[dict[str, Any]], str | None]]
 )
 
 
+# In-place changes for types that take no tags (so the tag change does not reach their update handler).
+UPDATE_RULES: tuple[tuple[str, Callable[[dict[str, Any]], str | None]], ...] = (
+    ("AWS::KMS::Alias", _swap_key_reference),
+    ("AWS::Cognito::UserPoolClient", _bump("RefreshTokenValidity", 30)),
+)
+
+
 def _custom_named(type_name: str, properties: dict[str, Any]) -> bool:
     rule = NAME_RULES.get(type_name)
     return bool(rule and rule.name_property and rule.name_property in properties)
@@ -107,6 +143,46 @@ def _new_dir(artifact_dir: str) -> str:
     ms = int(m["ms"]) + ONE_DAY_MS
     iso = dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
     return f"{m['prefix']}{ms}-{iso}"
+
+
+def _tag_format(type_name: str, region: str) -> tuple[str, str] | None:
+    """(tag property, "array" / "object") of a taggable type whose tags can be updated in place."""
+    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER, ResourceNotFoundError  # lazy
+
+    type_schema = schema(type_name, region)
+    if type_schema is None or not type_schema.taggable or not type_schema.tag_property:
+        return None
+    prop = type_schema.tag_property
+    if prop in type_schema.create_only:
+        return None
+    try:
+        raw = PROVIDER_SCHEMA_MANAGER.get_resource_schema(region, type_name).schema
+    except ResourceNotFoundError:
+        return None
+    kind = (raw.get("properties") or {}).get(prop, {}).get("type")
+    return (prop, kind) if kind in ("array", "object") else None
+
+
+def _add_tag(type_name: str, body: dict[str, Any], region: str) -> str | None:
+    found = _tag_format(type_name, region)
+    if found is None:
+        return None
+    prop, kind = found
+    props = body.setdefault("Properties", {})
+    tags = props.get(prop)
+    if kind == "array":
+        if tags is None:
+            tags = props[prop] = []
+        if not isinstance(tags, list):
+            return None
+        tags.append({"Key": "iamfit-update", "Value": "1"})
+    else:
+        if tags is None:
+            tags = props[prop] = {}
+        if not isinstance(tags, dict):
+            return None
+        tags["iamfit-update"] = "1"
+    return f"{prop}: + iamfit-update=1"
 
 
 def update_changes(service: Service) -> tuple[dict[str, Any], str | None, tuple[Change, ...]]:
@@ -137,6 +213,17 @@ def update_changes(service: Service) -> tuple[dict[str, Any], str | None, tuple[
         env["IAMFIT_UPDATE"] = "1"
         changes.append(Change("configuration", functions[0],
                               f"MemorySize {memory}, Timeout {timeout}, Environment IAMFIT_UPDATE=1"))
+    for lid in sorted(resources):
+        body = resources[lid]
+        detail = _add_tag(str(body.get("Type")), body, service.region)
+        if detail is not None:
+            changes.append(Change("tags", lid, detail))
+            continue
+        for type_name, rule in UPDATE_RULES:
+            if body.get("Type") == type_name:
+                detail = rule(body)
+                if detail is not None:
+                    changes.append(Change("configuration", lid, detail))
     for type_name, prop, change in REPLACEMENT_RULES:
         type_schema = schema(type_name, service.region)
         if type_schema is None or prop not in type_schema.create_only:
@@ -163,8 +250,24 @@ def update_changes(service: Service) -> tuple[dict[str, Any], str | None, tuple[
     return json.loads(text), new_dir, tuple(sorted(changes))
 
 
+_VARIANTS: dict[int, tuple[Service, Service]] = {}
+
+
 def update_variant(service: Service) -> Service:
-    """The service as its next deploy would change it (code, configuration, one replacement)."""
+    """The service as its next deploy would change it (code, configuration, tags, one replacement).
+
+    The same service object gives the same variant object (so per-service caches stay warm)."""
+    cached = _VARIANTS.get(id(service))
+    if cached is not None and cached[0] is service:
+        return cached[1]
+    if len(_VARIANTS) > 64:
+        _VARIANTS.clear()
+    variant = _make_variant(service)
+    _VARIANTS[id(service)] = (service, variant)
+    return variant
+
+
+def _make_variant(service: Service) -> Service:
     template, new_dir, _ = update_changes(service)
     variant = Service(
         name=service.name,

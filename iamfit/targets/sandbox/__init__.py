@@ -5,5 +5,5 @@ from iamfit.targets.sandbox.world import ExtendedWorld, ExtraNeed, KnowledgeWorl
 
 SANDBOX_ACCOUNT = "123456789012"  # the account the sandbox names resources in when the user gives none
 
-__all__ = ["SANDBOX_ACCOUNT", "ExtendedWorld", "ExtraNeed", "KnowledgeWorld", "Names", "Requirement", "SandboxTarget", "Verdict",
-           "World"]
+__all__ = ["SANDBOX_ACCOUNT", "ExtendedWorld", "ExtraNeed", "KnowledgeWorld", "Names", "Requirement", "SandboxTarget",
+           "Verdict", "World"]

@@ -17,8 +17,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
-import json
 from typing import Any
 
 from iamfit.evidence.model import Cause
@@ -68,11 +68,13 @@ _SERVICE_NAME = {"s3": "S3", "iam": "Iam", "lambda": "Lambda", "logs": "CloudWat
                  "events": "EventBridge", "ec2": "Ec2", "cognito-idp": "CognitoIdentityProvider"}
 
 
+@functools.lru_cache(maxsize=65536)
 def timestamp(seconds: float) -> str:
     """AWS CLI JSON form of a datetime."""
     return (EPOCH + dt.timedelta(seconds=seconds)).isoformat(timespec="microseconds")
 
 
+@functools.lru_cache(maxsize=65536)
 def trail_time(seconds: float) -> str:
     return (EPOCH + dt.timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -252,12 +254,12 @@ def stack_event(
     resource_type: str,
     status: str,
     reason: str | None,
-    properties: dict[str, Any] | None,
+    properties: str | None,
     event_id: str | None,
 ) -> dict[str, Any]:
     """One DescribeStackEvents entry. Resource events are named ``LogicalId-STATUS-time``, stack events by uuid."""
     when = timestamp(seconds)
-    moment = (EPOCH + dt.timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
+    moment = when[:23]
     event: dict[str, Any] = {
         "StackId": stack_id,
         "EventId": event_id or f"{logical_id}-{status}-{moment}Z",
@@ -271,7 +273,7 @@ def stack_event(
     if reason is not None:
         event["ResourceStatusReason"] = reason
     if properties is not None:
-        event["ResourceProperties"] = json.dumps(properties, sort_keys=True, separators=(",", ":"))
+        event["ResourceProperties"] = properties
     return event
 
 

@@ -173,6 +173,7 @@ class SandboxTarget:
         self._variant: Service | None = None
         self._seq = 0
         self.verdicts: dict[str, tuple[Verdict, ...]] = {}
+        self._props_json: dict[int, str] = {}
 
     # --- the protocol ---------------------------------------------------------------------------------
     @property
@@ -469,12 +470,15 @@ class SandboxTarget:
             denial = denial or text
         physical = self.names.physical_id(op.service, op.resource)
         props = op.resource.properties
+        props_json = self._props_json.get(id(props))
+        if props_json is None:
+            props_json = self._props_json[id(props)] = json.dumps(props, sort_keys=True, separators=(",", ":"))
 
         def event(when: float, status: str, reason: str | None, phys: str) -> None:
             run.events.append(shapes.stack_event(
                 stack_id=self.names.stack_id, stack_name=self.service.stack_name, seconds=when,
                 logical_id=op.logical_id, physical_id=phys, resource_type=op.resource.type, status=status,
-                reason=reason, properties=props, event_id=None))
+                reason=reason, properties=props_json, event_id=None))
 
         if op.retained:
             event(r.start, "DELETE_SKIPPED", None, physical)
