@@ -298,8 +298,7 @@ def normalise_resource(raw: str, principal: str | None = None) -> str | None:
             partition = _partition_of(principal)
             return f"arn:{partition}:iam::{account}:{kind}/{named.group(2)}"
         return value
-    if value.startswith("/restapis") or value.startswith("/apis") or value.startswith("/domainnames"):
-        return value  # an API Gateway path without its region: keep as written
+    # An API Gateway path without "arn:aws:apigateway:REGION::" stays as written: the text gives no region.
     return value
 
 
@@ -309,8 +308,7 @@ def _account_of(principal: str | None) -> str | None:
     m = _ACCOUNT.match(principal)
     if m is None:
         return None
-    account = m.group(1)
-    return account if account and account.isdigit() else account if account else None
+    return m.group(1) or None
 
 
 def _partition_of(principal: str | None) -> str:
