@@ -36,8 +36,17 @@ def main() -> None:
     for example in sorted(p for p in (REPO / "examples").iterdir() if (p / "serverless.yml").exists()):
         cmd = ["iamfit", "generate", str(example), "--account", "123456789012", "--out", f"{out}/{example.name}"]
         times = [timed(cmd) for _ in range(args.runs)]
-        rows.append((example.name, len(json.loads((example / ".serverless" /
-                     "cloudformation-template-update-stack.json").read_text())["Resources"]), statistics.median(times)))
+        rows.append(
+            (
+                example.name,
+                len(
+                    json.loads((example / ".serverless" / "cloudformation-template-update-stack.json").read_text())[
+                        "Resources"
+                    ]
+                ),
+                statistics.median(times),
+            )
+        )
     for n in (250, 500, 1000, 2000):
         path = Path(out) / f"synthetic-{n}.json"
         path.write_text(json.dumps(make_template(n)))

@@ -97,8 +97,13 @@ class DiscoveryResult:
 
 
 def _need_json(need: Need) -> dict[str, Any]:
-    out: dict[str, Any] = {"principal": need.principal, "action": need.action, "resource": need.resource,
-                           "reason": need.reason, "source": need.source}
+    out: dict[str, Any] = {
+        "principal": need.principal,
+        "action": need.action,
+        "resource": need.resource,
+        "reason": need.reason,
+        "source": need.source,
+    }
     if need.conditions:
         out["conditions"] = [[op, key, list(values)] for op, key, values in need.conditions]
     return out
@@ -108,13 +113,19 @@ def _need_from_json(data: dict[str, Any]) -> Need:
     conditions: tuple[Condition, ...] = tuple(
         (str(op), str(key), tuple(str(v) for v in values)) for op, key, values in data.get("conditions", [])
     )
-    return Need(data["principal"], data["action"], data["resource"], data.get("reason", ""),
-                data.get("source", ""), conditions)
+    return Need(
+        data["principal"], data["action"], data["resource"], data.get("reason", ""), data.get("source", ""), conditions
+    )
 
 
 def _denial_json(d: Denial) -> dict[str, Any]:
-    out: dict[str, Any] = {"action": d.action, "resource": d.resource, "principal": d.principal,
-                           "cause": d.cause.value, "source": d.source}
+    out: dict[str, Any] = {
+        "action": d.action,
+        "resource": d.resource,
+        "principal": d.principal,
+        "cause": d.cause.value,
+        "source": d.source,
+    }
     if d.candidates:
         out["candidates"] = list(d.candidates)
     return out
@@ -122,19 +133,35 @@ def _denial_json(d: Denial) -> dict[str, Any]:
 
 def _attempt_to_json(a: Attempt) -> dict[str, Any]:
     return {
-        "phase": a.phase, "attempt_id": a.attempt_id, "session_name": a.session_name, "succeeded": a.succeeded,
-        "stack_status": a.stack_status, "stack_events": list(a.stack_events), "trail_records": list(a.trail_records),
-        "cli_output": a.cli_output, "cli_exit_code": a.cli_exit_code, "reached_stack": a.reached_stack,
-        "modeled_seconds": a.modeled_seconds, "first_failure": a.first_failure,
+        "phase": a.phase,
+        "attempt_id": a.attempt_id,
+        "session_name": a.session_name,
+        "succeeded": a.succeeded,
+        "stack_status": a.stack_status,
+        "stack_events": list(a.stack_events),
+        "trail_records": list(a.trail_records),
+        "cli_output": a.cli_output,
+        "cli_exit_code": a.cli_exit_code,
+        "reached_stack": a.reached_stack,
+        "modeled_seconds": a.modeled_seconds,
+        "first_failure": a.first_failure,
     }
 
 
 def _attempt_from_json(d: dict[str, Any]) -> Attempt:
     return Attempt(
-        phase=d["phase"], attempt_id=d["attempt_id"], session_name=d["session_name"], succeeded=d["succeeded"],
-        stack_status=d["stack_status"], stack_events=tuple(d["stack_events"]),
-        trail_records=tuple(d["trail_records"]), cli_output=d["cli_output"], cli_exit_code=d["cli_exit_code"],
-        reached_stack=d["reached_stack"], modeled_seconds=d["modeled_seconds"], first_failure=d["first_failure"],
+        phase=d["phase"],
+        attempt_id=d["attempt_id"],
+        session_name=d["session_name"],
+        succeeded=d["succeeded"],
+        stack_status=d["stack_status"],
+        stack_events=tuple(d["stack_events"]),
+        trail_records=tuple(d["trail_records"]),
+        cli_output=d["cli_output"],
+        cli_exit_code=d["cli_exit_code"],
+        reached_stack=d["reached_stack"],
+        modeled_seconds=d["modeled_seconds"],
+        first_failure=d["first_failure"],
     )
 
 
@@ -148,9 +175,13 @@ def failed_operations(attempt: Attempt, catalog: Catalog) -> list[tuple[str, str
         operation = _OPERATION_OF_STATUS.get(str(event.get("ResourceStatus", "")))
         reason = event.get("ResourceStatusReason")
         logical_id = event.get("LogicalResourceId")
-        if operation and isinstance(reason, str) and isinstance(logical_id, str) and logical_id != event.get(
-            "StackName"
-        ) and parse_failure_text(reason, source=SOURCE_STACK_EVENT, catalog=catalog).permission_related:
+        if (
+            operation
+            and isinstance(reason, str)
+            and isinstance(logical_id, str)
+            and logical_id != event.get("StackName")
+            and parse_failure_text(reason, source=SOURCE_STACK_EVENT, catalog=catalog).permission_related
+        ):
             out.append((logical_id, operation))
     return sorted(set(out))
 
@@ -243,17 +274,25 @@ class Discovery:
         if info is not None:
             for rt in info.resource_types:
                 if rt.arn_format != "*":
-                    return re.sub(r"\$\{[^}]+\}", "*", rt.arn_format.replace("${Partition}", self.service.partition)
-                                  .replace("${Region}", self.service.region)
-                                  .replace("${Account}", self.service.account_or_wildcard))
+                    return re.sub(
+                        r"\$\{[^}]+\}",
+                        "*",
+                        rt.arn_format.replace("${Partition}", self.service.partition)
+                        .replace("${Region}", self.service.region)
+                        .replace("${Account}", self.service.account_or_wildcard),
+                    )
         return "*"
 
     def _conditions_for(self, principal: str, action: str, resource: str) -> tuple[Condition, ...]:
         for need in self.prediction.needs:
             if need.action.lower() == action.lower() and need.resource == resource and need.conditions:
                 return need.conditions
-        if action.lower() == "iam:passrole" and principal == DEPLOYER and self.separate and \
-                resource == self.prediction.cloudformation_role_arn:
+        if (
+            action.lower() == "iam:passrole"
+            and principal == DEPLOYER
+            and self.separate
+            and resource == self.prediction.cloudformation_role_arn
+        ):
             return (("StringEquals", "iam:PassedToService", (_CFN,)),)
         return ()
 
@@ -270,8 +309,14 @@ class Discovery:
             return []
         principal = CLOUDFORMATION if self.separate else DEPLOYER
         return [
-            Need(principal, n.action, n.resource, f"{n.reason} (predicted; the operation was denied)", n.source,
-                 n.conditions)
+            Need(
+                principal,
+                n.action,
+                n.resource,
+                f"{n.reason} (predicted; the operation was denied)",
+                n.source,
+                n.conditions,
+            )
             for n in resource_needs(service, resource, operation, self.catalog).needs
         ]
 
@@ -313,15 +358,21 @@ class Discovery:
             violation = guardrail_violation(action, resource, conditions, self.allow)
             expected = self._predicted(action, resource)
             if violation and not expected:
-                guarded.append(f"{action} on {resource}: {violation}; allow it by name with --allow {action} "
-                               "after review")
+                guarded.append(
+                    f"{action} on {resource}: {violation}; allow it by name with --allow {action} after review"
+                )
                 continue
             sources = tuple(sorted({d.source for d in seen}))
             is_inferred = all(not d.action for d in seen)
-            need = Need(CLOUDFORMATION if principal == CLOUDFORMATION else DEPLOYER, action, resource,
-                        f"denied in {phase} attempt {number}" + (" (inferred from a text naming no action)"
-                                                                   if is_inferred else ""),
-                        f"evidence:{'+'.join(sources)}", conditions)
+            need = Need(
+                CLOUDFORMATION if principal == CLOUDFORMATION else DEPLOYER,
+                action,
+                resource,
+                f"denied in {phase} attempt {number}"
+                + (" (inferred from a text naming no action)" if is_inferred else ""),
+                f"evidence:{'+'.join(sources)}",
+                conditions,
+            )
             grants.append(Grant(need, sources, is_inferred, violation if expected else None))
         if guarded:
             return [], Stop(STOP_GUARDRAIL, "a needed grant trips a safety guardrail", guarded)
@@ -340,8 +391,11 @@ class Discovery:
         if not grants:
             if not denials:
                 return [], None
-            items = [f"{d.action} on {d.resource} is denied although the policy grants it: check conditions, "
-                     "permissions boundaries and SCPs" for d in named]
+            items = [
+                f"{d.action} on {d.resource} is denied although the policy grants it: check conditions, "
+                "permissions boundaries and SCPs"
+                for d in named
+            ]
             return [], Stop(STOP_NO_PROGRESS, "the attempt was denied again for what is already granted", items)
         return grants, None
 
@@ -367,9 +421,16 @@ class Discovery:
             if self.replay_target:
                 self.target.attempt(phase, policies, attempt_id=attempt_id, session_name=session)
             return _attempt_from_json(done["attempt"])
-        self.journal.append("attempt-start", f"attempt-start:{key}", round=round_name, phase=phase, number=number,
-                            attempt_id=attempt_id, session_name=session,
-                            policies={p: d.to_json() for p, d in policies.items()})
+        self.journal.append(
+            "attempt-start",
+            f"attempt-start:{key}",
+            round=round_name,
+            phase=phase,
+            number=number,
+            attempt_id=attempt_id,
+            session_name=session,
+            policies={p: d.to_json() for p, d in policies.items()},
+        )
         attempt = self.target.attempt(phase, policies, attempt_id=attempt_id, session_name=session)
         self.journal.append("attempt-result", f"attempt-result:{key}", attempt=_attempt_to_json(attempt))
         return attempt
@@ -380,17 +441,31 @@ class Discovery:
             while True:
                 number += 1
                 if number > self.max_attempts:
-                    return Stop(STOP_MAX_ATTEMPTS, f"{phase} did not pass within {self.max_attempts} attempts",
-                                ["raise --max-attempts, or read the journal for what keeps failing"])
+                    return Stop(
+                        STOP_MAX_ATTEMPTS,
+                        f"{phase} did not pass within {self.max_attempts} attempts",
+                        ["raise --max-attempts, or read the journal for what keeps failing"],
+                    )
                 self.progress("attempt", {"round": round_name, "phase": phase, "number": number})
                 attempt = self._attempt(round_name, phase, number, self._policies(needs))
                 denials, usage = read_evidence(attempt, self.catalog)
                 for u in usage:
                     principal = CLOUDFORMATION if self.separate and u.invoked_by == _CFN else DEPLOYER
                     self.used[principal].add(u.action.lower())
-                record = AttemptRecord(phase, number, round_name, attempt.attempt_id, attempt.session_name,
-                                       attempt.succeeded, attempt.reached_stack, attempt.stack_status,
-                                       attempt.modeled_seconds, attempt.first_failure, denials, used=len(usage))
+                record = AttemptRecord(
+                    phase,
+                    number,
+                    round_name,
+                    attempt.attempt_id,
+                    attempt.session_name,
+                    attempt.succeeded,
+                    attempt.reached_stack,
+                    attempt.stack_status,
+                    attempt.modeled_seconds,
+                    attempt.first_failure,
+                    denials,
+                    used=len(usage),
+                )
                 self.attempts.append(record)
                 if attempt.succeeded:
                     self.progress("passed", {"round": round_name, "phase": phase, "number": number})
@@ -404,19 +479,39 @@ class Discovery:
                     ]
                     stop = Stop(**journaled["stop"]) if journaled["stop"] else None
                 else:
-                    grants, stop = self.decide(phase, number, denials, needs,
-                                               failed_operations(attempt, self.catalog))
+                    grants, stop = self.decide(phase, number, denials, needs, failed_operations(attempt, self.catalog))
                     if stop is None and not grants:
-                        stop = Stop(STOP_NOT_PERMISSION, f"{phase} failed without a permission denial: "
-                                    f"{attempt.first_failure or 'no failure reason reported'}",
-                                    ["fix the template or the environment; iamfit only fixes permissions"])
-                    self.journal.append("decision", key, grants=[
-                        {"need": _need_json(g.need), "evidence": list(g.evidence), "inferred": g.inferred,
-                         "escalation": g.escalation} for g in grants],
-                        stop=stop.__dict__ if stop else None)
+                        stop = Stop(
+                            STOP_NOT_PERMISSION,
+                            f"{phase} failed without a permission denial: "
+                            f"{attempt.first_failure or 'no failure reason reported'}",
+                            ["fix the template or the environment; iamfit only fixes permissions"],
+                        )
+                    self.journal.append(
+                        "decision",
+                        key,
+                        grants=[
+                            {
+                                "need": _need_json(g.need),
+                                "evidence": list(g.evidence),
+                                "inferred": g.inferred,
+                                "escalation": g.escalation,
+                            }
+                            for g in grants
+                        ],
+                        stop=stop.__dict__ if stop else None,
+                    )
                 record.grants = grants
-                self.progress("denials", {"round": round_name, "phase": phase, "number": number,
-                                          "denials": len(denials), "granted": len(grants)})
+                self.progress(
+                    "denials",
+                    {
+                        "round": round_name,
+                        "phase": phase,
+                        "number": number,
+                        "denials": len(denials),
+                        "granted": len(grants),
+                    },
+                )
                 if stop is not None:
                     return stop
                 needs.update(g.need for g in grants)
@@ -424,16 +519,25 @@ class Discovery:
 
     def run(self) -> DiscoveryResult:
         seed = set() if self.from_scratch else set(self.prediction.needs)
-        self.journal.append("run", "run", service=self.service.name, stage=self.service.stage,
-                            target=self.target.name, from_scratch=self.from_scratch, prune=self.prune,
-                            max_attempts=self.max_attempts, allow=sorted(self.allow))
+        self.journal.append(
+            "run",
+            "run",
+            service=self.service.name,
+            stage=self.service.stage,
+            target=self.target.name,
+            from_scratch=self.from_scratch,
+            prune=self.prune,
+            max_attempts=self.max_attempts,
+            allow=sorted(self.allow),
+        )
         needs = set(seed)
         stop = self._run_phases("discover", needs)
         pruned: list[str] = []
         if stop is None and self.prune:
             used = {(p, a) for p, acts in self.used.items() for a in acts}
             keep = {
-                n for n in needs
+                n
+                for n in needs
                 if (n.principal, n.action.lower()) in used
                 or n.source.startswith("evidence:")
                 or n.action.lower() == "iam:passrole"  # never in CloudTrail
@@ -446,8 +550,15 @@ class Discovery:
                 stop = self._run_phases("prune", needs)
         self.journal.append("done", "done", verified=stop is None, stop=stop.__dict__ if stop else None)
         return DiscoveryResult(
-            service=self.service, target=self.target.name, run_id=self.journal.run_id, seeded=not self.from_scratch,
-            attempts=self.attempts, needs=sorted(needs), policies=self._policies(needs), stop=stop, pruned=pruned,
+            service=self.service,
+            target=self.target.name,
+            run_id=self.journal.run_id,
+            seeded=not self.from_scratch,
+            attempts=self.attempts,
+            needs=sorted(needs),
+            policies=self._policies(needs),
+            stop=stop,
+            pruned=pruned,
             used_actions={p: sorted(a) for p, a in self.used.items()},
         )
 
@@ -465,8 +576,17 @@ def discover(
     progress: ProgressCallback | None = None,
 ) -> DiscoveryResult:
     """Run (or, with a journal that has entries, resume) a discovery; the target is always cleaned up."""
-    run = Discovery(service, target, journal, from_scratch=from_scratch, prune=prune, max_attempts=max_attempts,
-                    allow=allow, catalog=catalog, progress=progress)
+    run = Discovery(
+        service,
+        target,
+        journal,
+        from_scratch=from_scratch,
+        prune=prune,
+        max_attempts=max_attempts,
+        allow=allow,
+        catalog=catalog,
+        progress=progress,
+    )
     try:
         return run.run()
     finally:
@@ -484,13 +604,22 @@ def report(result: DiscoveryResult, by_hand: dict[str, Any] | None = None) -> di
             phases.setdefault(round_name, {})[phase] = {
                 "attempts": [
                     {
-                        "number": a.number, "attempt_id": a.attempt_id, "session_name": a.session_name,
-                        "succeeded": a.succeeded, "reached_stack": a.reached_stack, "stack_status": a.stack_status,
-                        "modeled_seconds": round(a.modeled_seconds, 1), "first_failure": a.first_failure,
+                        "number": a.number,
+                        "attempt_id": a.attempt_id,
+                        "session_name": a.session_name,
+                        "succeeded": a.succeeded,
+                        "reached_stack": a.reached_stack,
+                        "stack_status": a.stack_status,
+                        "modeled_seconds": round(a.modeled_seconds, 1),
+                        "first_failure": a.first_failure,
                         "denials": [_denial_json(d) for d in a.denials],
                         "granted": [
-                            {**_need_json(g.need), "evidence": list(g.evidence), "inferred": g.inferred,
-                             **({"escalation": g.escalation} if g.escalation else {})}
+                            {
+                                **_need_json(g.need),
+                                "evidence": list(g.evidence),
+                                "inferred": g.inferred,
+                                **({"escalation": g.escalation} if g.escalation else {}),
+                            }
                             for g in a.grants
                         ],
                     }
@@ -510,8 +639,9 @@ def report(result: DiscoveryResult, by_hand: dict[str, Any] | None = None) -> di
         "target": result.target,
         "seeded": result.seeded,
         "verified": result.verified,
-        "stop": None if result.stop is None else {
-            "reason": result.stop.reason, "message": result.stop.message, "what_to_do": result.stop.action_items},
+        "stop": None
+        if result.stop is None
+        else {"reason": result.stop.reason, "message": result.stop.message, "what_to_do": result.stop.action_items},
         "phases": phases,
         "pruned": result.pruned,
         "totals": {

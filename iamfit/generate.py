@@ -36,8 +36,11 @@ class GeneratedPolicies:
                 if "*" in st.resources:
                     for action in st.actions:
                         info = catalog.info(action)
-                        why = ("supports no resource-level permissions" if info and not info.supports_resource_level
-                               else "resource not knowable before deploy")
+                        why = (
+                            "supports no resource-level permissions"
+                            if info and not info.supports_resource_level
+                            else "resource not knowable before deploy"
+                        )
                         out.append((principal, action, why))
         return sorted(out)
 
@@ -60,15 +63,23 @@ class GeneratedPolicies:
             "deployment_role": self.prediction.cloudformation_role_arn,
             "principals": {
                 p: {
-                    "actions": {a: sorted(v, key=lambda e: (e["resource"], e["reason"])) for a, v in sorted(acts.items())},
+                    "actions": {
+                        a: sorted(v, key=lambda e: (e["resource"], e["reason"])) for a, v in sorted(acts.items())
+                    },
                     "action_count": len(acts),
                     "policy_size": self.policies[p].size() if p in self.policies else 0,
                 }
                 for p, acts in sorted(per_principal.items())
             },
             "pruned": [
-                {"resource": d.logical_id, "type": d.type_name, "operation": d.operation, "action": d.action,
-                 "why": d.why, "source": d.source}
+                {
+                    "resource": d.logical_id,
+                    "type": d.type_name,
+                    "operation": d.operation,
+                    "action": d.action,
+                    "why": d.why,
+                    "source": d.source,
+                }
                 for d in sorted(self.prediction.dropped, key=lambda d: (d.logical_id, d.operation, d.action))
             ],
             "precision": {

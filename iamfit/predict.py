@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from iamfit.errors import BadInputError
 from iamfit.knowledge.catalog import Catalog, default_catalog
-from iamfit.knowledge.resource_needs import Dropped, resource_needs
+from iamfit.knowledge.resource_needs import resource_needs
 from iamfit.knowledge.serverless_cli import COMMANDS, all_cli_calls
 from iamfit.needs import Need
 from iamfit.principals import CLOUDFORMATION, DEPLOYER
@@ -90,9 +90,16 @@ def predict(
     if split and not service.deployment_role and prediction.cloudformation_role_arn:
         for command in commands:
             if command in ("deploy", "remove", "rollback"):
-                needs.append(Need(DEPLOYER, "iam:PassRole", prediction.cloudformation_role_arn,
-                                  f"serverless {command}: RoleARN on the stack call (recommended deploymentRole)",
-                                  "serverless-cli.md §2", PASS_TO_CLOUDFORMATION))
+                needs.append(
+                    Need(
+                        DEPLOYER,
+                        "iam:PassRole",
+                        prediction.cloudformation_role_arn,
+                        f"serverless {command}: RoleARN on the stack call (recommended deploymentRole)",
+                        "serverless-cli.md §2",
+                        PASS_TO_CLOUDFORMATION,
+                    )
+                )
     # the CloudFormation principal's work on every resource
     naive: set[str] = set()
     resources = dict(service.core_resources)
@@ -107,8 +114,7 @@ def predict(
                 continue
             naive.update(a for a in rn.raw_actions)
             for need in rn.needs:
-                needs.append(Need(cfn_principal, need.action, need.resource, need.reason, need.source,
-                                  need.conditions))
+                needs.append(Need(cfn_principal, need.action, need.resource, need.reason, need.source, need.conditions))
             for d in rn.dropped:
                 prediction.dropped.append(DroppedAction(logical_id, res.type, operation, d.action, d.why, d.source))
     for type_name in sorted(unknown_types):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from iamfit.generate import generate_policies
@@ -28,9 +26,7 @@ def test_committed_policies_match_generate(name: str) -> None:
     """policies/<example>/ is exactly what generate produces (regenerate with scripts/update-policies)."""
     result = _generate(name)
     golden = REPO / "policies" / name
-    assert sorted(p.name for p in golden.glob("*.json")) == sorted(
-        f"{p}.json" for p in result.policies
-    )
+    assert sorted(p.name for p in golden.glob("*.json")) == sorted(f"{p}.json" for p in result.policies)
     for principal, doc in result.policies.items():
         assert (golden / f"{principal}.json").read_text() == doc.dumps(), f"{name}/{principal}.json drifted"
 

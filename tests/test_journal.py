@@ -23,8 +23,14 @@ ARGS = [str(EXAMPLES / "sqs-worker"), "--account", "123456789012", "--from-scrat
 
 def _iamfit(cwd: Path, *args: str) -> subprocess.Popen[str]:
     env = dict(os.environ)
-    return subprocess.Popen([sys.executable, "-m", "iamfit", "discover", *args], cwd=cwd, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "iamfit", "discover", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _policies(directory: Path) -> dict[str, str]:

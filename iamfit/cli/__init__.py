@@ -16,9 +16,17 @@ from iamfit.errors import EXIT_BAD_INPUT, IamfitError
 # `iamfit --help` stays fast and a command's heavy dependencies load only for that command.
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "generate": ("iamfit.cli.generate", "generate", "Predict the deploy policy from a compiled Serverless package."),
-    "explain": ("iamfit.cli.explain", "explain", "Read a permission failure (text or CloudTrail) and say how to fix it."),
+    "explain": (
+        "iamfit.cli.explain",
+        "explain",
+        "Read a permission failure (text or CloudTrail) and say how to fix it.",
+    ),
     "plan": ("iamfit.cli.plan", "plan", "Deploy in the sandbox with a policy and report every denial."),
-    "discover": ("iamfit.cli.discover", "discover_command", "Run the deploy -> fail -> grant -> retry loop until the policy verifies."),
+    "discover": (
+        "iamfit.cli.discover",
+        "discover_command",
+        "Run the deploy -> fail -> grant -> retry loop until the policy verifies.",
+    ),
     "check": ("iamfit.cli.check", "check", "CI drift check: missing, excess and escalation-capable grants."),
     "replay": ("iamfit.cli.replay", "replay", "A policy from what a principal did, read from CloudTrail."),
     "audit": ("iamfit.cli.audit", "audit", "Granted vs used for an existing role or policy."),

@@ -38,9 +38,12 @@ def by_hand_estimate(result: DiscoveryResult) -> dict[str, Any]:
     final = {a.phase: a.modeled_seconds for a in result.attempts if a.succeeded and a.round == "discover"}
     create = final.get("create", 0.0)
     seconds = timing.by_hand_seconds(rounds, create / 2, timing.rollback_seconds(), sum(final.values()))
-    return {"attempts": rounds + len(final), "modeled_seconds": round(seconds, 1),
-            "assumes": "one grant per failed deploy (failing halfway through a create on average), "
-                       "a typical rollback after each, then one clean deploy per phase"}
+    return {
+        "attempts": rounds + len(final),
+        "modeled_seconds": round(seconds, 1),
+        "assumes": "one grant per failed deploy (failing halfway through a create on average), "
+        "a typical rollback after each, then one clean deploy per phase",
+    }
 
 
 def make_target(service: Service, name: str, run_id: str, aws: dict[str, Any]) -> Target:
@@ -55,11 +58,15 @@ def make_target(service: Service, name: str, run_id: str, aws: dict[str, Any]) -
     from iamfit.aws.session import operator_session
     from iamfit.targets.aws import make_aws_target
 
-    session = operator_session(profile=aws.get("profile"), region=service.region,
-                               endpoint_url=aws.get("endpoint_url"))
-    target: Target = make_aws_target(service, session=session, account_guard=aws["account_guard"],
-                                     deploy_command=aws.get("deploy_command"), keep=aws.get("keep", False),
-                                     run_id=run_id)
+    session = operator_session(profile=aws.get("profile"), region=service.region, endpoint_url=aws.get("endpoint_url"))
+    target: Target = make_aws_target(
+        service,
+        session=session,
+        account_guard=aws["account_guard"],
+        deploy_command=aws.get("deploy_command"),
+        keep=aws.get("keep", False),
+        run_id=run_id,
+    )
     return target
 
 
@@ -93,8 +100,10 @@ def summary(result: DiscoveryResult, rep: dict[str, Any]) -> str:
                 f"failed, {granted} grant(s), {body['modeled_seconds']:.0f} s modeled"
             )
     totals = rep["totals"]
-    lines.append(f"  total: {totals['attempts']} attempts ({totals['attempts_reaching_cloudformation']} reached "
-                 f"CloudFormation), {totals['modeled_seconds'] / 60:.1f} min modeled")
+    lines.append(
+        f"  total: {totals['attempts']} attempts ({totals['attempts_reaching_cloudformation']} reached "
+        f"CloudFormation), {totals['modeled_seconds'] / 60:.1f} min modeled"
+    )
     if totals.get("by_hand"):
         bh = totals["by_hand"]
         lines.append(f"  by hand: ~{bh['attempts']} attempts, {bh['modeled_seconds'] / 60:.1f} min modeled")
@@ -114,16 +123,26 @@ def summary(result: DiscoveryResult, rep: dict[str, Any]) -> str:
 @stage_option
 @region_option
 @account_option
-@click.option("--target", "target_name", type=click.Choice(["sandbox", "aws"]), default="sandbox", show_default=True,
-              help="Where attempts run: the built-in sandbox (no AWS account) or a real sandbox account.")
+@click.option(
+    "--target",
+    "target_name",
+    type=click.Choice(["sandbox", "aws"]),
+    default="sandbox",
+    show_default=True,
+    help="Where attempts run: the built-in sandbox (no AWS account) or a real sandbox account.",
+)
 @click.option("--from-scratch", is_flag=True, help="Start from an empty policy instead of the prediction.")
 @click.option("--prune", is_flag=True, help="After all phases pass, drop predicted actions no attempt used, re-verify.")
 @click.option("--max-attempts", default=25, show_default=True, help="Attempts per phase before giving up.")
 @click.option("--allow", multiple=True, metavar="ACTION", help="Allow a guardrail action by name (repeatable).")
 @click.option("--resume", "resume_id", metavar="RUN_ID", help="Continue a run that was interrupted.")
 @click.option("--report", "report_path", type=click.Path(path_type=Path), help="Write the JSON report here.")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Directory for the verified policies "
-              "(default: policies/<service>).")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    help="Directory for the verified policies (default: policies/<service>).",
+)
 @click.option("--profile", help="[aws] AWS profile of the operator.")
 @click.option("--endpoint-url", help="[aws] Endpoint URL (LocalStack, moto server).")
 @click.option("--account-guard", help="[aws] The account id the operator must be in; required with --target aws.")
@@ -167,8 +186,13 @@ def discover_command(
             from_scratch, prune, max_attempts = first["from_scratch"], first["prune"], first["max_attempts"]
             allow = tuple(first.get("allow", ()))
             target_name = first.get("target", target_name)
-    aws = {"profile": profile, "endpoint_url": endpoint_url, "account_guard": account_guard,
-           "deploy_command": deploy_command, "keep": keep}
+    aws = {
+        "profile": profile,
+        "endpoint_url": endpoint_url,
+        "account_guard": account_guard,
+        "deploy_command": deploy_command,
+        "keep": keep,
+    }
     target = make_target(service, target_name, journal.run_id, aws)
 
     def on_term(signum: int, frame: FrameType | None) -> None:
@@ -176,8 +200,16 @@ def discover_command(
 
     previous = signal.signal(signal.SIGTERM, on_term)
     try:
-        result = discover(service, target, journal, from_scratch=from_scratch, prune=prune,
-                          max_attempts=max_attempts, allow=allow, progress=_Progress())
+        result = discover(
+            service,
+            target,
+            journal,
+            from_scratch=from_scratch,
+            prune=prune,
+            max_attempts=max_attempts,
+            allow=allow,
+            progress=_Progress(),
+        )
     finally:
         signal.signal(signal.SIGTERM, previous)
     rep = report(result, by_hand_estimate(result))
@@ -194,4 +226,3 @@ def discover_command(
         click.echo(f"policies written to {target_dir}/")
     else:
         sys.exit(EXIT_FINDINGS)
-

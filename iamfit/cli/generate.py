@@ -42,8 +42,10 @@ def summary(result: GeneratedPolicies, out_dir: Path) -> str:
         for principal, action, why in wild:
             lines.append(f"    {principal}: {action} ({why})")
     if result.prediction.cloudformation_role_arn:
-        lines.append(f"  deploymentRole: {result.prediction.cloudformation_role_arn} "
-                     "(deployer has iam:PassRole on it, iam:PassedToService=cloudformation.amazonaws.com)")
+        lines.append(
+            f"  deploymentRole: {result.prediction.cloudformation_role_arn} "
+            "(deployer has iam:PassRole on it, iam:PassedToService=cloudformation.amazonaws.com)"
+        )
     return "\n".join(lines)
 
 
@@ -54,8 +56,12 @@ def summary(result: GeneratedPolicies, out_dir: Path) -> str:
 @account_option
 @commands_option
 @click.option("--split", is_flag=True, help="Recommend a deploymentRole: separate CloudFormation policy + PassRole.")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Directory for the policies "
-              "(default: policies/<service>).")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    help="Directory for the policies (default: policies/<service>).",
+)
 @click.option("--report", "report_path", type=click.Path(path_type=Path), help="Write every action's reasons (JSON).")
 def generate(
     service_path: Path,

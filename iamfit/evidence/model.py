@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class Cause(str, Enum):
+class Cause(StrEnum):
     """Why a request was denied, as the failure text words it."""
 
     IDENTITY_NO_ALLOW = "identity-no-allow"

@@ -31,9 +31,7 @@ _APIGW_V2 = NameRule("arn:{partition}:apigateway:{region}::/apis/*", None, ref="
 
 NAME_RULES: dict[str, NameRule] = {
     "AWS::S3::Bucket": NameRule("arn:{partition}:s3:::{name}", "BucketName", 63, lowercase=True),
-    "AWS::Logs::LogGroup": NameRule(
-        "arn:{partition}:logs:{region}:{account}:log-group:{name}:*", "LogGroupName", 512
-    ),
+    "AWS::Logs::LogGroup": NameRule("arn:{partition}:logs:{region}:{account}:log-group:{name}:*", "LogGroupName", 512),
     "AWS::IAM::Role": NameRule("arn:{partition}:iam::{account}:role/{name}", "RoleName", 64),
     "AWS::IAM::ManagedPolicy": NameRule(
         "arn:{partition}:iam::{account}:policy/{name}", "ManagedPolicyName", 128, ref="arn"
@@ -41,9 +39,7 @@ NAME_RULES: dict[str, NameRule] = {
     "AWS::IAM::InstanceProfile": NameRule(
         "arn:{partition}:iam::{account}:instance-profile/{name}", "InstanceProfileName", 128
     ),
-    "AWS::Lambda::Function": NameRule(
-        "arn:{partition}:lambda:{region}:{account}:function:{name}", "FunctionName", 64
-    ),
+    "AWS::Lambda::Function": NameRule("arn:{partition}:lambda:{region}:{account}:function:{name}", "FunctionName", 64),
     "AWS::Lambda::LayerVersion": NameRule(
         "arn:{partition}:lambda:{region}:{account}:layer:{name}:*", "LayerName", 140, ref="arn"
     ),
@@ -52,9 +48,7 @@ NAME_RULES: dict[str, NameRule] = {
     ),
     "AWS::SQS::Queue": NameRule("arn:{partition}:sqs:{region}:{account}:{name}", "QueueName", 80, ref="url"),
     "AWS::SNS::Topic": NameRule("arn:{partition}:sns:{region}:{account}:{name}", "TopicName", 256, ref="arn"),
-    "AWS::DynamoDB::Table": NameRule(
-        "arn:{partition}:dynamodb:{region}:{account}:table/{name}", "TableName", 255
-    ),
+    "AWS::DynamoDB::Table": NameRule("arn:{partition}:dynamodb:{region}:{account}:table/{name}", "TableName", 255),
     "AWS::Events::Rule": NameRule("arn:{partition}:events:{region}:{account}:rule/{name}", "Name", 64),
     "AWS::Events::EventBus": NameRule("arn:{partition}:events:{region}:{account}:event-bus/{name}", "Name", 256),
     "AWS::KMS::Key": NameRule("arn:{partition}:kms:{region}:{account}:key/*", None, ref="id", generated=False),
@@ -63,9 +57,7 @@ NAME_RULES: dict[str, NameRule] = {
     "AWS::StepFunctions::StateMachine": NameRule(
         "arn:{partition}:states:{region}:{account}:stateMachine:{name}", "StateMachineName", 80, ref="arn"
     ),
-    "AWS::CloudWatch::Alarm": NameRule(
-        "arn:{partition}:cloudwatch:{region}:{account}:alarm:{name}", "AlarmName", 255
-    ),
+    "AWS::CloudWatch::Alarm": NameRule("arn:{partition}:cloudwatch:{region}:{account}:alarm:{name}", "AlarmName", 255),
     "AWS::Cognito::UserPool": NameRule(
         "arn:{partition}:cognito-idp:{region}:{account}:userpool/*", None, ref="id", generated=False
     ),

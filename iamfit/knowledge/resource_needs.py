@@ -96,8 +96,11 @@ def _kms_keys(service: Service, resource: Resource) -> tuple[str, ...]:
         candidates.append(sse.get("KMSMasterKeyId"))
     for value in candidates:
         for s in service.resolve(value):
-            keys.add(s if s.startswith("arn:") and ":key/" in s else service.arn(
-                "arn:{partition}:kms:{region}:{account}:key/*"))
+            keys.add(
+                s
+                if s.startswith("arn:") and ":key/" in s
+                else service.arn("arn:{partition}:kms:{region}:{account}:key/*")
+            )
     return tuple(sorted(keys)) or (service.arn("arn:{partition}:kms:{region}:{account}:key/*"),)
 
 
@@ -123,7 +126,7 @@ def scope(
     own = service.resource_arns(resource.logical_id)
     res_service = resource.type.split("::")[1].lower() if resource.type.count("::") == 2 else ""
     if info is not None and not info.supports_resource_level:
-        return ("*",), (), f"{action} supports no resource-level permissions (IAM: Resource \"*\" only)"
+        return ("*",), (), f'{action} supports no resource-level permissions (IAM: Resource "*" only)'
     if action.lower() == "iam:passrole":
         roles = _role_arns(service, resource)
         passed_to = PASSED_TO.get(res_service)
@@ -155,18 +158,26 @@ def scope(
     if info is not None:
         required = [rt for rt in info.resource_types if rt.arn_format != "*"]
         if required:
-            filled = tuple(sorted({
-                _VAR.sub("*", rt.arn_format.replace("${Partition}", service.partition)
-                         .replace("${Region}", service.region).replace("${Account}", service.account_or_wildcard))
-                for rt in required
-            }))
+            filled = tuple(
+                sorted(
+                    {
+                        _VAR.sub(
+                            "*",
+                            rt.arn_format.replace("${Partition}", service.partition)
+                            .replace("${Region}", service.region)
+                            .replace("${Account}", service.account_or_wildcard),
+                        )
+                        for rt in required
+                    }
+                )
+            )
             return filled, (), "the action's resource types in this account and region (names not knowable)"
     return ("*",), (), "no ARN format known for this action"
 
 
-def _tag_filter(type_tags: tuple[str, ...], operation: str, actions: tuple[str, ...]) -> tuple[
-    tuple[str, ...], tuple[Dropped, ...]
-]:
+def _tag_filter(
+    type_tags: tuple[str, ...], operation: str, actions: tuple[str, ...]
+) -> tuple[tuple[str, ...], tuple[Dropped, ...]]:
     """Tag actions: on create every taggable resource gets the stack tags (the Framework always sends
     ``STAGE``, and CloudFormation propagates stack tags); Untag only on update; none on delete."""
     tag_set = {a.lower() for a in type_tags}
@@ -175,8 +186,13 @@ def _tag_filter(type_tags: tuple[str, ...], operation: str, actions: tuple[str, 
         low = action.lower()
         is_tag = low in tag_set or ":tag" in low or ":untag" in low
         if is_tag and operation == "delete" or is_tag and operation == "create" and ":untag" in low:
-            dropped.append(Dropped(action, f"tag action not used on {operation}",
-                                   "registry tagging; serverless-cli.md §1 stack tags, §4.7"))
+            dropped.append(
+                Dropped(
+                    action,
+                    f"tag action not used on {operation}",
+                    "registry tagging; serverless-cli.md §1 stack tags, §4.7",
+                )
+            )
         else:
             kept.append(action)
     return tuple(kept), tuple(dropped)
@@ -192,8 +208,15 @@ def resource_needs(
         token = service.resolve_one(resource.properties.get("ServiceToken"))
         needs = ()
         if token.startswith("arn:") and ":lambda:" in token:
-            needs = (Need(CLOUDFORMATION, "lambda:InvokeFunction", token, reason,
-                          "CloudFormation custom resources: the stack's principal invokes the ServiceToken"),)
+            needs = (
+                Need(
+                    CLOUDFORMATION,
+                    "lambda:InvokeFunction",
+                    token,
+                    reason,
+                    "CloudFormation custom resources: the stack's principal invokes the ServiceToken",
+                ),
+            )
         return ResourceNeeds(resource, operation, needs, (), ("lambda:InvokeFunction",), True)
     if type_schema is None:
         return ResourceNeeds(resource, operation, (), (), (), False)
@@ -206,11 +229,13 @@ def resource_needs(
     for action in kept:
         info = catalog.info(action)
         if info is None:
-            dropped.append(Dropped(action, "not an IAM action (the catalog does not know it)",
-                                   f"registry:{resource.type}"))
+            dropped.append(
+                Dropped(action, "not an IAM action (the catalog does not know it)", f"registry:{resource.type}")
+            )
             continue
         arns, conditions, _note = scope(service, resource, info.action, info)
         for arn in arns:
-            needs.append(Need(CLOUDFORMATION, info.action, arn, reason,
-                              f"registry:{resource.type}#{operation}", conditions))
+            needs.append(
+                Need(CLOUDFORMATION, info.action, arn, reason, f"registry:{resource.type}#{operation}", conditions)
+            )
     return ResourceNeeds(resource, operation, tuple(sorted(needs)), tuple(dropped), raw, True)

@@ -58,28 +58,68 @@ def deploy_calls(service: Service, *, first_deploy: bool) -> list[CliCall]:
     stack, bucket, objects = service.stack_arn, service.bucket_arn, service.artifacts_arn
     change_set = service.deployment_method == "changesets"
     calls: list[CliCall] = [
-        CliCall(c, "CloudFormation.DescribeStacks", "cloudformation:DescribeStacks", stack, "serverless-cli.md §3.1 #2"),
+        CliCall(
+            c, "CloudFormation.DescribeStacks", "cloudformation:DescribeStacks", stack, "serverless-cli.md §3.1 #2"
+        ),
     ]
     if first_deploy and not service.custom_bucket:
         # the core stack (deployment bucket) is created first, from the create-stack template
         calls += _pass_role(service, c)
         if change_set:
             calls += [
-                CliCall(c, "CloudFormation.CreateChangeSet", "cloudformation:CreateChangeSet", stack,
-                        "serverless-cli.md §3.1 #3a"),
-                CliCall(c, "CloudFormation.DescribeChangeSet", "cloudformation:DescribeChangeSet", stack,
-                        "serverless-cli.md §3.1 #3b"),
-                CliCall(c, "CloudFormation.ExecuteChangeSet", "cloudformation:ExecuteChangeSet", stack,
-                        "serverless-cli.md §3.1 #3d", stack_op="create-stack"),
+                CliCall(
+                    c,
+                    "CloudFormation.CreateChangeSet",
+                    "cloudformation:CreateChangeSet",
+                    stack,
+                    "serverless-cli.md §3.1 #3a",
+                ),
+                CliCall(
+                    c,
+                    "CloudFormation.DescribeChangeSet",
+                    "cloudformation:DescribeChangeSet",
+                    stack,
+                    "serverless-cli.md §3.1 #3b",
+                ),
+                CliCall(
+                    c,
+                    "CloudFormation.ExecuteChangeSet",
+                    "cloudformation:ExecuteChangeSet",
+                    stack,
+                    "serverless-cli.md §3.1 #3d",
+                    stack_op="create-stack",
+                ),
             ]
         else:
-            calls.append(CliCall(c, "CloudFormation.CreateStack", "cloudformation:CreateStack", stack,
-                                 "serverless-cli.md §3.1 #3e", stack_op="create-stack"))
-        calls.append(CliCall(c, "CloudFormation.DescribeStackEvents", "cloudformation:DescribeStackEvents", stack,
-                             "serverless-cli.md §3.1 #3f"))
+            calls.append(
+                CliCall(
+                    c,
+                    "CloudFormation.CreateStack",
+                    "cloudformation:CreateStack",
+                    stack,
+                    "serverless-cli.md §3.1 #3e",
+                    stack_op="create-stack",
+                )
+            )
+        calls.append(
+            CliCall(
+                c,
+                "CloudFormation.DescribeStackEvents",
+                "cloudformation:DescribeStackEvents",
+                stack,
+                "serverless-cli.md §3.1 #3f",
+            )
+        )
     if not service.custom_bucket:
-        calls.append(CliCall(c, "CloudFormation.DescribeStackResource", "cloudformation:DescribeStackResource",
-                             stack, "serverless-cli.md §3.1 #4"))
+        calls.append(
+            CliCall(
+                c,
+                "CloudFormation.DescribeStackResource",
+                "cloudformation:DescribeStackResource",
+                stack,
+                "serverless-cli.md §3.1 #4",
+            )
+        )
         calls.append(CliCall(c, "S3.HeadBucket", "s3:ListBucket", bucket, "serverless-cli.md §3.1 #5"))
     else:
         calls.append(CliCall(c, "S3.HeadBucket", "s3:ListBucket", bucket, "serverless-cli.md §3.1 #5'"))
@@ -89,47 +129,127 @@ def deploy_calls(service: Service, *, first_deploy: bool) -> list[CliCall]:
     if not first_deploy:
         calls.append(CliCall(c, "S3.HeadObject", "s3:GetObject", objects, "serverless-cli.md §3.1 #7"))
     for fn in service.function_names:
-        calls.append(CliCall(c, "Lambda.GetFunction", "lambda:GetFunction",
-                             service.arn("arn:{partition}:lambda:{region}:{account}:function:{name}", fn),
-                             "serverless-cli.md §3.1 #8", tolerated=True))
+        calls.append(
+            CliCall(
+                c,
+                "Lambda.GetFunction",
+                "lambda:GetFunction",
+                service.arn("arn:{partition}:lambda:{region}:{account}:function:{name}", fn),
+                "serverless-cli.md §3.1 #8",
+                tolerated=True,
+            )
+        )
     calls += [
         CliCall(c, "S3.PutObject (upload artifacts)", "s3:PutObject", objects, "serverless-cli.md §3.1 #10"),
-        CliCall(c, "S3.AbortMultipartUpload (failed large upload)", "s3:AbortMultipartUpload", objects,
-                "serverless-cli.md §4.2", tolerated=True),
-        CliCall(c, "CloudFormation.ValidateTemplate", "cloudformation:ValidateTemplate", "*",
-                "serverless-cli.md §3.1 #11"),
-        CliCall(c, "S3.GetObject (template read by CloudFormation as the caller)", "s3:GetObject", objects,
-                "serverless-cli.md §2, §4.1"),
+        CliCall(
+            c,
+            "S3.AbortMultipartUpload (failed large upload)",
+            "s3:AbortMultipartUpload",
+            objects,
+            "serverless-cli.md §4.2",
+            tolerated=True,
+        ),
+        CliCall(
+            c, "CloudFormation.ValidateTemplate", "cloudformation:ValidateTemplate", "*", "serverless-cli.md §3.1 #11"
+        ),
+        CliCall(
+            c,
+            "S3.GetObject (template read by CloudFormation as the caller)",
+            "s3:GetObject",
+            objects,
+            "serverless-cli.md §2, §4.1",
+        ),
     ]
     calls += _pass_role(service, c)
     late_create = first_deploy and bool(service.custom_bucket)
     if change_set:
         calls += [
-            CliCall(c, "CloudFormation.DeleteChangeSet", "cloudformation:DeleteChangeSet", stack,
-                    "serverless-cli.md §3.1 #12a"),
-            CliCall(c, "CloudFormation.CreateChangeSet", "cloudformation:CreateChangeSet", stack,
-                    "serverless-cli.md §3.1 #12b" + (" / #12e" if late_create else "")),
-            CliCall(c, "CloudFormation.DescribeChangeSet", "cloudformation:DescribeChangeSet", stack,
-                    "serverless-cli.md §3.1 #12c"),
-            CliCall(c, "CloudFormation.ExecuteChangeSet", "cloudformation:ExecuteChangeSet", stack,
-                    "serverless-cli.md §3.1 #12c", stack_op="create-stack" if late_create else "update-stack"),
+            CliCall(
+                c,
+                "CloudFormation.DeleteChangeSet",
+                "cloudformation:DeleteChangeSet",
+                stack,
+                "serverless-cli.md §3.1 #12a",
+            ),
+            CliCall(
+                c,
+                "CloudFormation.CreateChangeSet",
+                "cloudformation:CreateChangeSet",
+                stack,
+                "serverless-cli.md §3.1 #12b" + (" / #12e" if late_create else ""),
+            ),
+            CliCall(
+                c,
+                "CloudFormation.DescribeChangeSet",
+                "cloudformation:DescribeChangeSet",
+                stack,
+                "serverless-cli.md §3.1 #12c",
+            ),
+            CliCall(
+                c,
+                "CloudFormation.ExecuteChangeSet",
+                "cloudformation:ExecuteChangeSet",
+                stack,
+                "serverless-cli.md §3.1 #12c",
+                stack_op="create-stack" if late_create else "update-stack",
+            ),
         ]
     elif late_create:
-        calls.append(CliCall(c, "CloudFormation.CreateStack", "cloudformation:CreateStack", stack,
-                             "serverless-cli.md §3.1 #12e", stack_op="create-stack"))
+        calls.append(
+            CliCall(
+                c,
+                "CloudFormation.CreateStack",
+                "cloudformation:CreateStack",
+                stack,
+                "serverless-cli.md §3.1 #12e",
+                stack_op="create-stack",
+            )
+        )
     else:
-        calls.append(CliCall(c, "CloudFormation.UpdateStack", "cloudformation:UpdateStack", stack,
-                             "serverless-cli.md §3.1 #12d", stack_op="update-stack"))
-    calls.append(CliCall(c, "CloudFormation.DescribeStackEvents", "cloudformation:DescribeStackEvents", stack,
-                         "serverless-cli.md §3.1 #12f"))
+        calls.append(
+            CliCall(
+                c,
+                "CloudFormation.UpdateStack",
+                "cloudformation:UpdateStack",
+                stack,
+                "serverless-cli.md §3.1 #12d",
+                stack_op="update-stack",
+            )
+        )
+    calls.append(
+        CliCall(
+            c,
+            "CloudFormation.DescribeStackEvents",
+            "cloudformation:DescribeStackEvents",
+            stack,
+            "serverless-cli.md §3.1 #12f",
+        )
+    )
     if service.provider.get("stackPolicy") and change_set:
-        calls.append(CliCall(c, "CloudFormation.SetStackPolicy", "cloudformation:SetStackPolicy", stack,
-                             "serverless-cli.md §3.1 #12g"))
+        calls.append(
+            CliCall(
+                c,
+                "CloudFormation.SetStackPolicy",
+                "cloudformation:SetStackPolicy",
+                stack,
+                "serverless-cli.md §3.1 #12g",
+            )
+        )
     calls += [
-        CliCall(c, "CloudFormation.DescribeStacks (info)", "cloudformation:DescribeStacks", stack,
-                "serverless-cli.md §3.1 #13"),
-        CliCall(c, "CloudFormation.ListStackResources (info)", "cloudformation:ListStackResources", stack,
-                "serverless-cli.md §3.1 #14"),
+        CliCall(
+            c,
+            "CloudFormation.DescribeStacks (info)",
+            "cloudformation:DescribeStacks",
+            stack,
+            "serverless-cli.md §3.1 #13",
+        ),
+        CliCall(
+            c,
+            "CloudFormation.ListStackResources (info)",
+            "cloudformation:ListStackResources",
+            stack,
+            "serverless-cli.md §3.1 #14",
+        ),
     ]
     if service.api_gateway_stage_update:
         apis = service.arn("arn:{partition}:apigateway:{region}::/restapis")
@@ -143,10 +263,17 @@ def deploy_calls(service: Service, *, first_deploy: bool) -> list[CliCall]:
             CliCall(c, "APIGateway.UpdateStage", "apigateway:PATCH", sub, row),
             CliCall(c, "APIGateway.TagResource", "apigateway:PUT", tags, row),
             CliCall(c, "APIGateway.UntagResource", "apigateway:DELETE", tags, row),
-            CliCall(c, "CloudWatchLogs.DeleteLogGroup (access logs off)", "logs:DeleteLogGroup",
-                    service.arn("arn:{partition}:logs:{region}:{account}:log-group:{name}:*",
-                                f"/aws/api-gateway/{service.name}-{service.stage}"),
-                    row, tolerated=True),
+            CliCall(
+                c,
+                "CloudWatchLogs.DeleteLogGroup (access logs off)",
+                "logs:DeleteLogGroup",
+                service.arn(
+                    "arn:{partition}:logs:{region}:{account}:log-group:{name}:*",
+                    f"/aws/api-gateway/{service.name}-{service.stage}",
+                ),
+                row,
+                tolerated=True,
+            ),
         ]
     calls += [
         CliCall(c, "S3.ListObjectsV2 (cleanup)", "s3:ListBucket", bucket, "serverless-cli.md §3.1 #20"),
@@ -160,16 +287,36 @@ def remove_calls(service: Service) -> list[CliCall]:
     stack, bucket, objects = service.stack_arn, service.bucket_arn, service.artifacts_arn
     versioned = bool(service.bucket_settings.get("versioning"))
     calls = [
-        CliCall(c, "ECR.DescribeRepositories", "ecr:DescribeRepositories",
-                service.arn("arn:{partition}:ecr:{region}:{account}:repository/{name}",
-                            f"serverless-{service.name}-{service.stage}".lower()),
-                "serverless-cli.md §3.3", tolerated=True),
-        CliCall(c, "CloudFormation.DescribeStacks (termination protection)", "cloudformation:DescribeStacks",
-                stack, "serverless-cli.md §3.3 (osls 4.x)", tolerated=True),
+        CliCall(
+            c,
+            "ECR.DescribeRepositories",
+            "ecr:DescribeRepositories",
+            service.arn(
+                "arn:{partition}:ecr:{region}:{account}:repository/{name}",
+                f"serverless-{service.name}-{service.stage}".lower(),
+            ),
+            "serverless-cli.md §3.3",
+            tolerated=True,
+        ),
+        CliCall(
+            c,
+            "CloudFormation.DescribeStacks (termination protection)",
+            "cloudformation:DescribeStacks",
+            stack,
+            "serverless-cli.md §3.3 (osls 4.x)",
+            tolerated=True,
+        ),
     ]
     if not service.custom_bucket:
-        calls.append(CliCall(c, "CloudFormation.DescribeStackResource", "cloudformation:DescribeStackResource",
-                             stack, "serverless-cli.md §3.3"))
+        calls.append(
+            CliCall(
+                c,
+                "CloudFormation.DescribeStackResource",
+                "cloudformation:DescribeStackResource",
+                stack,
+                "serverless-cli.md §3.3",
+            )
+        )
     calls.append(CliCall(c, "S3.HeadBucket", "s3:ListBucket", bucket, "serverless-cli.md §3.3"))
     if versioned:
         calls += [
@@ -184,69 +331,131 @@ def remove_calls(service: Service) -> list[CliCall]:
         ]
     calls += _pass_role(service, c)
     calls += [
-        CliCall(c, "CloudFormation.DeleteStack", "cloudformation:DeleteStack", stack, "serverless-cli.md §3.3",
-                stack_op="delete-stack"),
-        CliCall(c, "CloudFormation.DescribeStackEvents", "cloudformation:DescribeStackEvents", stack,
-                "serverless-cli.md §3.3"),
+        CliCall(
+            c,
+            "CloudFormation.DeleteStack",
+            "cloudformation:DeleteStack",
+            stack,
+            "serverless-cli.md §3.3",
+            stack_op="delete-stack",
+        ),
+        CliCall(
+            c,
+            "CloudFormation.DescribeStackEvents",
+            "cloudformation:DescribeStackEvents",
+            stack,
+            "serverless-cli.md §3.3",
+        ),
     ]
     return calls
 
 
 def other_calls(service: Service, command: str) -> list[CliCall]:
     stack, bucket, objects = service.stack_arn, service.bucket_arn, service.artifacts_arn
-    fns = [service.arn("arn:{partition}:lambda:{region}:{account}:function:{name}", f)
-           for f in service.function_names]
+    fns = [service.arn("arn:{partition}:lambda:{region}:{account}:function:{name}", f) for f in service.function_names]
     if command == "info":
         return [
-            CliCall(command, "CloudFormation.DescribeStacks", "cloudformation:DescribeStacks", stack,
-                    "serverless-cli.md §3.4"),
-            CliCall(command, "CloudFormation.ListStackResources", "cloudformation:ListStackResources", stack,
-                    "serverless-cli.md §3.4"),
+            CliCall(
+                command,
+                "CloudFormation.DescribeStacks",
+                "cloudformation:DescribeStacks",
+                stack,
+                "serverless-cli.md §3.4",
+            ),
+            CliCall(
+                command,
+                "CloudFormation.ListStackResources",
+                "cloudformation:ListStackResources",
+                stack,
+                "serverless-cli.md §3.4",
+            ),
         ]
     if command == "deploy-function":
         out = []
         for fn in fns:
             out += [
                 CliCall(command, "Lambda.GetFunction", "lambda:GetFunction", fn, "serverless-cli.md §3.2"),
-                CliCall(command, "Lambda.UpdateFunctionCode", "lambda:UpdateFunctionCode", fn,
-                        "serverless-cli.md §3.2"),
-                CliCall(command, "Lambda.UpdateFunctionConfiguration", "lambda:UpdateFunctionConfiguration", fn,
-                        "serverless-cli.md §3.2"),
+                CliCall(
+                    command, "Lambda.UpdateFunctionCode", "lambda:UpdateFunctionCode", fn, "serverless-cli.md §3.2"
+                ),
+                CliCall(
+                    command,
+                    "Lambda.UpdateFunctionConfiguration",
+                    "lambda:UpdateFunctionConfiguration",
+                    fn,
+                    "serverless-cli.md §3.2",
+                ),
             ]
         return out
     if command == "logs":
-        groups = [service.arn("arn:{partition}:logs:{region}:{account}:log-group:{name}:*",
-                              f"/aws/lambda/{f}") for f in service.function_names]
+        groups = [
+            service.arn("arn:{partition}:logs:{region}:{account}:log-group:{name}:*", f"/aws/lambda/{f}")
+            for f in service.function_names
+        ]
         out = []
         for group in groups:
             out += [
-                CliCall(command, "CloudWatchLogs.DescribeLogStreams", "logs:DescribeLogStreams", group,
-                        "serverless-cli.md §3.4"),
-                CliCall(command, "CloudWatchLogs.FilterLogEvents", "logs:FilterLogEvents", group,
-                        "serverless-cli.md §3.4"),
+                CliCall(
+                    command,
+                    "CloudWatchLogs.DescribeLogStreams",
+                    "logs:DescribeLogStreams",
+                    group,
+                    "serverless-cli.md §3.4",
+                ),
+                CliCall(
+                    command, "CloudWatchLogs.FilterLogEvents", "logs:FilterLogEvents", group, "serverless-cli.md §3.4"
+                ),
             ]
         return out
     if command == "rollback":
         out = []
         if not service.custom_bucket:
-            out.append(CliCall(command, "CloudFormation.DescribeStackResource",
-                               "cloudformation:DescribeStackResource", stack, "serverless-cli.md §3.4"))
+            out.append(
+                CliCall(
+                    command,
+                    "CloudFormation.DescribeStackResource",
+                    "cloudformation:DescribeStackResource",
+                    stack,
+                    "serverless-cli.md §3.4",
+                )
+            )
         out += [
             CliCall(command, "S3.ListObjectsV2", "s3:ListBucket", bucket, "serverless-cli.md §3.4"),
-            CliCall(command, "S3.GetObject (serverless-state.json)", "s3:GetObject", objects,
-                    "serverless-cli.md §3.4"),
+            CliCall(command, "S3.GetObject (serverless-state.json)", "s3:GetObject", objects, "serverless-cli.md §3.4"),
         ]
         out += _pass_role(service, command)
         if service.deployment_method == "changesets":
             for api in ("DeleteChangeSet", "CreateChangeSet", "DescribeChangeSet", "ExecuteChangeSet"):
-                out.append(CliCall(command, f"CloudFormation.{api}", f"cloudformation:{api}", stack,
-                                   "serverless-cli.md §3.4",
-                                   stack_op="update-stack" if api == "ExecuteChangeSet" else None))
+                out.append(
+                    CliCall(
+                        command,
+                        f"CloudFormation.{api}",
+                        f"cloudformation:{api}",
+                        stack,
+                        "serverless-cli.md §3.4",
+                        stack_op="update-stack" if api == "ExecuteChangeSet" else None,
+                    )
+                )
         else:
-            out.append(CliCall(command, "CloudFormation.UpdateStack", "cloudformation:UpdateStack", stack,
-                               "serverless-cli.md §3.4", stack_op="update-stack"))
-        out.append(CliCall(command, "CloudFormation.DescribeStackEvents", "cloudformation:DescribeStackEvents",
-                           stack, "serverless-cli.md §3.4"))
+            out.append(
+                CliCall(
+                    command,
+                    "CloudFormation.UpdateStack",
+                    "cloudformation:UpdateStack",
+                    stack,
+                    "serverless-cli.md §3.4",
+                    stack_op="update-stack",
+                )
+            )
+        out.append(
+            CliCall(
+                command,
+                "CloudFormation.DescribeStackEvents",
+                "cloudformation:DescribeStackEvents",
+                stack,
+                "serverless-cli.md §3.4",
+            )
+        )
         return out
     raise ValueError(f"unknown command {command!r}")
 

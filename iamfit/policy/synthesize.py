@@ -11,7 +11,9 @@ from iamfit.needs import Condition, Need
 from iamfit.policy.document import PolicyDocument, Statement
 
 
-def _condition_block(conditions: tuple[Condition, ...]) -> tuple[tuple[str, tuple[tuple[str, tuple[str, ...]], ...]], ...]:
+def _condition_block(
+    conditions: tuple[Condition, ...],
+) -> tuple[tuple[str, tuple[tuple[str, tuple[str, ...]], ...]], ...]:
     by_op: dict[str, dict[str, tuple[str, ...]]] = defaultdict(dict)
     for op, key, values in conditions:
         by_op[op][key] = tuple(sorted(set(by_op[op].get(key, ()) + values)))
@@ -23,9 +25,7 @@ def _covered(resource: str, others: Iterable[str]) -> bool:
 
     With ``*`` as the only wildcard, pattern P is within pattern O exactly when O, as a glob, matches
     P's text (each ``*`` of P is absorbed by a ``*`` of O)."""
-    return any(
-        o != resource and "?" not in o and "[" not in o and fnmatch.fnmatchcase(resource, o) for o in others
-    )
+    return any(o != resource and "?" not in o and "[" not in o and fnmatch.fnmatchcase(resource, o) for o in others)
 
 
 def _sid(actions: tuple[str, ...], index: int) -> str:
@@ -57,8 +57,13 @@ def synthesize(needs: Iterable[Need], principal: str) -> PolicyDocument:
         acts = tuple(sorted(actions, key=str.lower))
         base = _sid(acts, 0)[:-1]
         counters[base] += 1
-        statements.append(Statement(
-            effect="Allow", actions=acts, resources=resources, conditions=_condition_block(conditions),
-            sid=f"{base}{counters[base]}",
-        ))
+        statements.append(
+            Statement(
+                effect="Allow",
+                actions=acts,
+                resources=resources,
+                conditions=_condition_block(conditions),
+                sid=f"{base}{counters[base]}",
+            )
+        )
     return PolicyDocument(tuple(statements))

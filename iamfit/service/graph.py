@@ -21,7 +21,7 @@ def references(value: Any) -> set[str]:
         node = stack.pop()
         if isinstance(node, dict):
             if len(node) == 1:
-                (key, arg), = node.items()
+                ((key, arg),) = node.items()
                 if key == "Ref" and isinstance(arg, str):
                     found.add(arg)
                 elif key == "Fn::GetAtt":

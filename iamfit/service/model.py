@@ -286,7 +286,7 @@ class Service:
         if isinstance(value, (int, float, bool)):
             return str(value).lower() if isinstance(value, bool) else str(value)
         if isinstance(value, dict) and len(value) == 1:
-            (fn, arg), = value.items()
+            ((fn, arg),) = value.items()
             if fn == "Ref" and isinstance(arg, str):
                 return self._ref(arg)
             if fn == "Fn::GetAtt":

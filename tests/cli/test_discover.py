@@ -11,10 +11,23 @@ from iamfit.cli import cli
 from ..conftest import EXAMPLES
 
 
-def test_discover_on_the_sandbox_writes_verified_policies_and_a_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_discover_on_the_sandbox_writes_verified_policies_and_a_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(cli, ["discover", str(EXAMPLES / "http-api-jwt"), "--account", "123456789012",
-                                      "--out", "out", "--report", "report.json"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "discover",
+            str(EXAMPLES / "http-api-jwt"),
+            "--account",
+            "123456789012",
+            "--out",
+            "out",
+            "--report",
+            "report.json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "VERIFIED" in result.stdout
     report = json.loads(Path("report.json").read_text())
@@ -29,8 +42,20 @@ def test_discover_on_the_sandbox_writes_verified_policies_and_a_report(tmp_path:
 
 def test_a_stopped_loop_exits_1_and_says_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(cli, ["discover", str(EXAMPLES / "sqs-worker"), "--account", "123456789012",
-                                      "--from-scratch", "--max-attempts", "2", "--report", "r.json"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "discover",
+            str(EXAMPLES / "sqs-worker"),
+            "--account",
+            "123456789012",
+            "--from-scratch",
+            "--max-attempts",
+            "2",
+            "--report",
+            "r.json",
+        ],
+    )
     assert result.exit_code == 1
     assert "STOPPED (max-attempts)" in result.stdout and "--max-attempts" in result.stdout
     report = json.loads(Path("r.json").read_text())
@@ -40,13 +65,15 @@ def test_a_stopped_loop_exits_1_and_says_what_to_do(tmp_path: Path, monkeypatch:
 
 def test_aws_target_requires_an_account_guard(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(cli, ["discover", str(EXAMPLES / "sqs-worker"), "--account", "123456789012",
-                                      "--target", "aws"])
+    result = CliRunner().invoke(
+        cli, ["discover", str(EXAMPLES / "sqs-worker"), "--account", "123456789012", "--target", "aws"]
+    )
     assert result.exit_code == 2 and "--account-guard" in result.stderr
 
 
 def test_bad_resume_ids(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(cli, ["discover", str(EXAMPLES / "sqs-worker"), "--account", "123456789012",
-                                      "--resume", "nope"])
+    result = CliRunner().invoke(
+        cli, ["discover", str(EXAMPLES / "sqs-worker"), "--account", "123456789012", "--resume", "nope"]
+    )
     assert result.exit_code == 2 and result.stderr.startswith("iamfit: error:")

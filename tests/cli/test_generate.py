@@ -15,8 +15,16 @@ def run(*args: str):  # type: ignore[no-untyped-def]
 
 
 def test_generate_writes_policies_report_and_summary(tmp_path: Path) -> None:
-    result = run("generate", str(EXAMPLES / "sqs-worker"), "--account", "123456789012",
-                 "--out", str(tmp_path / "out"), "--report", str(tmp_path / "report.json"))
+    result = run(
+        "generate",
+        str(EXAMPLES / "sqs-worker"),
+        "--account",
+        "123456789012",
+        "--out",
+        str(tmp_path / "out"),
+        "--report",
+        str(tmp_path / "report.json"),
+    )
     assert result.exit_code == 0, result.output
     assert "precision:" in result.output and "deployer" in result.output
     doc = json.loads((tmp_path / "out" / "deployer.json").read_text())
@@ -36,18 +44,28 @@ def test_without_account_warns_and_uses_a_wildcard(tmp_path: Path) -> None:
 
 
 def test_commands_option_narrows_the_policy(tmp_path: Path) -> None:
-    result = run("generate", str(EXAMPLES / "sqs-worker"), "--account", "123456789012", "--commands", "info",
-                 "--out", str(tmp_path))
+    result = run(
+        "generate",
+        str(EXAMPLES / "sqs-worker"),
+        "--account",
+        "123456789012",
+        "--commands",
+        "info",
+        "--out",
+        str(tmp_path),
+    )
     assert result.exit_code == 0, result.output
-    actions = {a for s in json.loads((tmp_path / "deployer.json").read_text())["Statement"]
-               for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    actions = {
+        a
+        for s in json.loads((tmp_path / "deployer.json").read_text())["Statement"]
+        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
     assert actions == {"cloudformation:DescribeStacks", "cloudformation:ListStackResources"}
 
 
 def test_unknown_resource_type_is_a_warning(tmp_path: Path) -> None:
     template = tmp_path / "t.json"
-    template.write_text(json.dumps({"Resources": {"Q": {"Type": "AWS::SQS::Queue"},
-                                                  "X": {"Type": "AWS::Made::Up"}}}))
+    template.write_text(json.dumps({"Resources": {"Q": {"Type": "AWS::SQS::Queue"}, "X": {"Type": "AWS::Made::Up"}}}))
     result = run("generate", str(template), "--out", str(tmp_path / "o"))
     assert result.exit_code == 0
     assert "unknown resource type AWS::Made::Up" in result.stderr

@@ -25,7 +25,11 @@ def test_every_rule_pattern_matches_a_handler_permission_of_its_type() -> None:
 @pytest.mark.parametrize(
     "props, present, absent",
     [
-        ({}, {"lambda:CreateFunction", "iam:PassRole"}, {"kms:Decrypt", "ec2:DescribeSubnets", "lambda:GetLayerVersion"}),
+        (
+            {},
+            {"lambda:CreateFunction", "iam:PassRole"},
+            {"kms:Decrypt", "ec2:DescribeSubnets", "lambda:GetLayerVersion"},
+        ),
         ({"KmsKeyArn": "arn:aws:kms:us-east-1:1:key/x"}, {"kms:Decrypt", "kms:CreateGrant"}, {"ec2:DescribeVpcs"}),
         ({"VpcConfig": {"SubnetIds": ["subnet-1"]}}, {"ec2:DescribeSubnets", "ec2:DescribeVpcs"}, {"kms:Encrypt"}),
         ({"Layers": ["arn:aws:lambda:us-east-1:1:layer:l:1"]}, {"lambda:GetLayerVersion"}, {"kms:Decrypt"}),

@@ -49,9 +49,13 @@ def test_unknown_types_are_reported_not_crashed(tmp_path: Path) -> None:
 
 def test_custom_resources_need_invoke_on_their_service_token(tmp_path: Path) -> None:
     path = tmp_path / "t.json"
-    path.write_text('{"Resources": {"C": {"Type": "Custom::Thing", "Properties": {"ServiceToken": '
-                    '"arn:aws:lambda:us-east-1:123456789012:function:provider"}}}}')
+    path.write_text(
+        '{"Resources": {"C": {"Type": "Custom::Thing", "Properties": {"ServiceToken": '
+        '"arn:aws:lambda:us-east-1:123456789012:function:provider"}}}}'
+    )
     svc = load_service(path)
     (need,) = _needs(svc, "C", "create").needs
-    assert (need.action, need.resource) == ("lambda:InvokeFunction",
-                                            "arn:aws:lambda:us-east-1:123456789012:function:provider")
+    assert (need.action, need.resource) == (
+        "lambda:InvokeFunction",
+        "arn:aws:lambda:us-east-1:123456789012:function:provider",
+    )

@@ -69,8 +69,10 @@ def test_remove_deletes_artifacts_before_the_stack(rest_api) -> None:  # type: i
 
 
 def test_other_commands(rest_api) -> None:  # type: ignore[no-untyped-def]
-    assert set(actions(cli_calls(rest_api, "info"))) == {"cloudformation:DescribeStacks",
-                                                          "cloudformation:ListStackResources"}
+    assert set(actions(cli_calls(rest_api, "info"))) == {
+        "cloudformation:DescribeStacks",
+        "cloudformation:ListStackResources",
+    }
     assert set(actions(cli_calls(rest_api, "logs"))) == {"logs:DescribeLogStreams", "logs:FilterLogEvents"}
     assert "lambda:UpdateFunctionCode" in actions(cli_calls(rest_api, "deploy-function"))
     with pytest.raises(ValueError):
