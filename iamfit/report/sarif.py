@@ -32,7 +32,7 @@ def _rule(rule_id: str) -> dict[str, Any]:
     else:
         lr = LINT_RULES[rule_id]
         title, description = lr.title, lr.description
-        help_uri = lr.sources[0] if lr.sources and lr.sources[0].startswith("http") else LINT_HELP + rule_id.lower()
+        help_uri = LINT_HELP + rule_id.lower()
         level = {"error": "error", "warning": "warning"}.get(lr.severity.value, "note")
     return {
         "id": rule_id,
