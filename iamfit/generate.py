@@ -91,7 +91,7 @@ class GeneratedPolicies:
 
 
 def policies_from_needs(needs: list[Need], separate: bool) -> dict[str, PolicyDocument]:
-    policies = {DEPLOYER: synthesize(needs, DEPLOYER)}
+    policies: dict[str, PolicyDocument] = {DEPLOYER: synthesize(needs, DEPLOYER)}
     if separate:
         policies[CLOUDFORMATION] = synthesize(needs, CLOUDFORMATION)
     return policies

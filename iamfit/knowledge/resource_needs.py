@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from iamfit.knowledge.catalog import ActionInfo, Catalog, default_catalog
@@ -54,16 +53,6 @@ class ResourceNeeds:
 
 def _arn_glob(arn_format: str) -> str:
     return _VAR.sub("*", arn_format)
-
-
-def _strings(value: object) -> Iterable[str]:
-    stack = [value]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
 
 
 def _role_arns(service: Service, resource: Resource) -> tuple[str, ...]:
@@ -142,6 +131,7 @@ def scope(
         return _kms_keys(service, resource), (), "the KMS key the resource uses"
     if service_prefix == "apigateway":
         base = "/apis" if res_service == "apigatewayv2" else "/restapis"
+        arns: tuple[str, ...]
         if "tag" in action.lower() or res_service not in ("apigateway", "apigatewayv2"):
             arns = (service.arn(f"arn:{{partition}}:apigateway:{{region}}::{base}/*"),)
         else:
@@ -206,9 +196,9 @@ def resource_needs(
     reason = f"{resource.type} {resource.logical_id} {operation}"
     if resource.type.startswith("Custom::") or resource.type == "AWS::CloudFormation::CustomResource":
         token = service.resolve_one(resource.properties.get("ServiceToken"))
-        needs = ()
+        invoke: tuple[Need, ...] = ()
         if token.startswith("arn:") and ":lambda:" in token:
-            needs = (
+            invoke = (
                 Need(
                     CLOUDFORMATION,
                     "lambda:InvokeFunction",
@@ -217,7 +207,7 @@ def resource_needs(
                     "CloudFormation custom resources: the stack's principal invokes the ServiceToken",
                 ),
             )
-        return ResourceNeeds(resource, operation, needs, (), ("lambda:InvokeFunction",), True)
+        return ResourceNeeds(resource, operation, invoke, (), ("lambda:InvokeFunction",), True)
     if type_schema is None:
         return ResourceNeeds(resource, operation, (), (), (), False)
     raw = type_schema.permissions(operation)

@@ -46,14 +46,14 @@ def synthesize(needs: Iterable[Need], principal: str) -> PolicyDocument:
         grants[(key, tuple(sorted(need.conditions)))].add(need.resource)
     by_target: dict[tuple[tuple[str, ...], tuple[Condition, ...]], set[str]] = defaultdict(set)
     for (action, conditions), resources in grants.items():
-        kept = tuple(sorted(r for r in resources if not _covered(r, resources)))
+        kept: tuple[str, ...] = tuple(sorted(r for r in resources if not _covered(r, resources)))
         if "*" in kept:
             kept = ("*",)
         by_target[(kept, conditions)].add(spelled[action])
     statements = []
     ordered = sorted(by_target.items(), key=lambda kv: (sorted(kv[1])[0].lower(), kv[0]))
     counters: dict[str, int] = defaultdict(int)
-    for (resources, conditions), actions in ordered:
+    for (targets, conditions), actions in ordered:
         acts = tuple(sorted(actions, key=str.lower))
         base = _sid(acts, 0)[:-1]
         counters[base] += 1
@@ -61,7 +61,7 @@ def synthesize(needs: Iterable[Need], principal: str) -> PolicyDocument:
             Statement(
                 effect="Allow",
                 actions=acts,
-                resources=resources,
+                resources=targets,
                 conditions=_condition_block(conditions),
                 sid=f"{base}{counters[base]}",
             )
