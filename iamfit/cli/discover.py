@@ -16,11 +16,13 @@ import click
 from iamfit.cli.options import (
     account_option,
     echo_warnings,
+    format_option,
     load,
     region_option,
     service_argument,
     stage_option,
     write_json,
+    write_policies,
 )
 from iamfit.discover import DiscoveryResult, discover, report
 from iamfit.errors import EXIT_FINDINGS, UsageError
@@ -148,6 +150,7 @@ def summary(result: DiscoveryResult, rep: dict[str, Any]) -> str:
 @click.option("--account-guard", help="[aws] The account id the operator must be in; required with --target aws.")
 @click.option("--deploy-command", help="[aws] Deploy with this command instead of the built-in deployer.")
 @click.option("--keep", is_flag=True, help="[aws] Keep the discovery stack and roles (default: delete them).")
+@format_option
 def discover_command(
     service_path: Path,
     stage: str | None,
@@ -166,6 +169,7 @@ def discover_command(
     account_guard: str | None,
     deploy_command: str | None,
     keep: bool,
+    fmt: str,
 ) -> None:
     """Find the deploy policy of SERVICE_DIR by deploying it: each attempt's denials (stack events,
     CloudTrail, CLI output) are granted at once, scoped to the service's ARNs, and the deploy is retried in
@@ -218,9 +222,10 @@ def discover_command(
         write_json(report_path, rep)
     target_dir = out_dir or Path("policies") / service.name
     if result.verified:
-        target_dir.mkdir(parents=True, exist_ok=True)
-        for principal, doc in result.policies.items():
-            (target_dir / f"{principal}.json").write_text(doc.dumps(), encoding="utf-8")
+        from iamfit.predict import predict
+
+        role = predict(service, commands=("deploy",)).cloudformation_role_arn
+        write_policies(target_dir, result.policies, fmt, service, role)
     click.echo(summary(result, rep))
     if result.verified:
         click.echo(f"policies written to {target_dir}/")

@@ -10,12 +10,14 @@ from iamfit.cli.options import (
     account_option,
     commands_option,
     echo_warnings,
+    format_option,
     load,
     parse_commands,
     region_option,
     service_argument,
     stage_option,
     write_json,
+    write_policies,
 )
 from iamfit.generate import INLINE_LIMIT, MANAGED_LIMIT, GeneratedPolicies, generate_policies
 
@@ -63,6 +65,7 @@ def summary(result: GeneratedPolicies, out_dir: Path) -> str:
     help="Directory for the policies (default: policies/<service>).",
 )
 @click.option("--report", "report_path", type=click.Path(path_type=Path), help="Write every action's reasons (JSON).")
+@format_option
 def generate(
     service_path: Path,
     stage: str | None,
@@ -72,6 +75,7 @@ def generate(
     split: bool,
     out_dir: Path | None,
     report_path: Path | None,
+    fmt: str,
 ) -> None:
     """Predict the least-privilege deploy policy of SERVICE_DIR (a Serverless service, compiled with
     `osls package` when needed) or TEMPLATE (a compiled CloudFormation template, JSON or YAML).
@@ -82,9 +86,9 @@ def generate(
     result = generate_policies(service, commands=parse_commands(commands), split=split)
     echo_warnings(result.prediction.warnings)
     target = out_dir or Path("policies") / service.name
-    target.mkdir(parents=True, exist_ok=True)
-    for principal, doc in result.policies.items():
-        (target / f"{principal}.json").write_text(doc.dumps(), encoding="utf-8")
+    written = write_policies(target, result.policies, fmt, service, result.prediction.cloudformation_role_arn)
     if report_path:
         write_json(report_path, result.report())
     click.echo(summary(result, target))
+    if fmt != "json":
+        click.echo(f"  {fmt}: {written[-1]}")

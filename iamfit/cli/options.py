@@ -71,3 +71,41 @@ def write_json(path: Path, data: Any) -> None:
 def echo_warnings(warnings: list[str]) -> None:
     for warning in warnings:
         click.echo(f"iamfit: warning: {warning}", err=True)
+
+
+FORMAT_FILES = {"terraform": "iamfit.tf", "cloudformation": "iamfit-roles.yml", "serverless": "serverless-iam.yml"}
+
+format_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "terraform", "cloudformation", "serverless"]),
+    default="json",
+    show_default=True,
+    help="Also render the policies as Terraform, a CloudFormation template or a serverless.yml snippet "
+    "(the per-principal JSON files are always written).",
+)
+
+
+def write_policies(
+    out_dir: Path, policies: dict[str, PolicyDocument], fmt: str, service: Service, cfn_role_arn: str | None
+) -> list[Path]:
+    """Write ``<principal>.json`` for every principal, plus the rendered file for a non-JSON ``fmt``."""
+    from iamfit.policy.render import RenderContext, render
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for principal, doc in policies.items():
+        path = out_dir / f"{principal}.json"
+        path.write_text(doc.dumps(), encoding="utf-8")
+        written.append(path)
+    if fmt != "json":
+        context = RenderContext(
+            service=service.name,
+            stage=service.stage,
+            account=service.account,
+            cfn_role_name=cfn_role_arn.rsplit("/", 1)[-1] if cfn_role_arn else None,
+        )
+        path = out_dir / FORMAT_FILES[fmt]
+        path.write_text(render(policies, fmt, context), encoding="utf-8")
+        written.append(path)
+    return written

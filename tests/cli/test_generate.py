@@ -84,3 +84,13 @@ def test_bad_input_is_one_line_and_exit_3(tmp_path: Path) -> None:
 def test_bad_commands_is_a_usage_error() -> None:
     result = run("generate", str(EXAMPLES / "sqs-worker"), "--commands", "fly")
     assert result.exit_code == 2
+
+
+def test_format_renders_terraform_cloudformation_and_serverless(tmp_path: Path) -> None:
+    for fmt, name, marker in (("terraform", "iamfit.tf", 'resource "aws_iam_policy"'),
+                              ("cloudformation", "iamfit-roles.yml", "AWS::IAM::ManagedPolicy"),
+                              ("serverless", "serverless-iam.yml", "deploymentRole")):
+        out = tmp_path / fmt
+        result = run("generate", str(EXAMPLES / "deployment-role"), "--format", fmt, "--out", str(out))
+        assert result.exit_code == 0, result.output
+        assert (out / "deployer.json").exists() and marker in (out / name).read_text()
