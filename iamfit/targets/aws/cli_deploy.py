@@ -55,9 +55,7 @@ class CliDeployer:
         return run_command(command_line(template, stage), self.cwd, env, self.timeout_seconds, phase)
 
 
-def run_command(
-    argv: Sequence[str], cwd: Path, env: Mapping[str, str], timeout: float, phase: str
-) -> CliResult:
+def run_command(argv: Sequence[str], cwd: Path, env: Mapping[str, str], timeout: float, phase: str) -> CliResult:
     environment = {k: v for k, v in os.environ.items() if k not in _DROP}
     environment.update(env)
     environment["IAMFIT_DISABLE_ROLLBACK"] = "true"

@@ -38,9 +38,7 @@ def latest_event_id(cloudformation: Any, stack_name: str) -> str | None:
     return str(events[0]["EventId"]) if events else None
 
 
-def stack_events_since(
-    cloudformation: Any, stack: str, marker: str | None, since: datetime
-) -> list[dict[str, Any]]:
+def stack_events_since(cloudformation: Any, stack: str, marker: str | None, since: datetime) -> list[dict[str, Any]]:
     """DescribeStackEvents entries newer than ``marker`` (or than ``since`` minus clock skew), newest first."""
     out: list[dict[str, Any]] = []
     token: str | None = None

@@ -51,9 +51,7 @@ def identify(sts: Any, iam: Any | None = None) -> Operator:
 def check_account(operator: Operator, account_guard: str | None) -> None:
     """SafetyError unless ``account_guard`` is given and is the operator's account."""
     if not account_guard:
-        raise SafetyError(
-            "the AWS target needs --account-guard ACCOUNT_ID (the sandbox account iamfit may deploy to)"
-        )
+        raise SafetyError("the AWS target needs --account-guard ACCOUNT_ID (the sandbox account iamfit may deploy to)")
     if not _ACCOUNT.match(account_guard):
         raise SafetyError(f"--account-guard must be a 12-digit account id, got {account_guard!r}")
     if operator.account != account_guard:
@@ -63,13 +61,16 @@ def check_account(operator: Operator, account_guard: str | None) -> None:
         )
 
 
-def describe_stack(cloudformation: Any, stack_name: str) -> dict[str, Any] | None:
-    """The stack (DescribeStacks entry), or None when it does not exist (or is deleted)."""
+def describe_stack(cloudformation: Any, stack_name: str, *, evidence: bool = False) -> dict[str, Any] | None:
+    """The stack (DescribeStacks entry), or None when it does not exist (or is deleted). Other errors:
+    AwsError, or (``evidence=True``, a candidate's call) the botocore error itself, for the output."""
     try:
         stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
     except Exception as exc:
         if error_code(exc) == "ValidationError" and "does not exist" in str(exc):
             return None
+        if evidence:
+            raise
         raise AwsError(f"cloudformation:DescribeStacks {stack_name} failed: {exc}") from None
     for stack in stacks:
         if stack.get("StackStatus") != "DELETE_COMPLETE":
@@ -81,6 +82,5 @@ def check_stack_owned(stack: dict[str, Any] | None, stack_name: str) -> None:
     """SafetyError when a stack of this name exists and iamfit did not create it."""
     if stack is not None and not is_managed(stack.get("Tags")):
         raise SafetyError(
-            f"stack {stack_name} exists and is not tagged iamfit:managed=true; iamfit touches only stacks "
-            "it created"
+            f"stack {stack_name} exists and is not tagged iamfit:managed=true; iamfit touches only stacks it created"
         )

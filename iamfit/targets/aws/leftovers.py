@@ -16,10 +16,22 @@ from iamfit.targets.aws.roles import delete_managed_policy, delete_role
 from iamfit.targets.aws.stack import empty_prefix
 
 LIVE_STATUSES = [
-    "CREATE_IN_PROGRESS", "CREATE_FAILED", "CREATE_COMPLETE", "ROLLBACK_IN_PROGRESS", "ROLLBACK_FAILED",
-    "ROLLBACK_COMPLETE", "DELETE_IN_PROGRESS", "DELETE_FAILED", "UPDATE_IN_PROGRESS",
-    "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", "UPDATE_COMPLETE", "UPDATE_FAILED", "UPDATE_ROLLBACK_IN_PROGRESS",
-    "UPDATE_ROLLBACK_FAILED", "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS", "UPDATE_ROLLBACK_COMPLETE",
+    "CREATE_IN_PROGRESS",
+    "CREATE_FAILED",
+    "CREATE_COMPLETE",
+    "ROLLBACK_IN_PROGRESS",
+    "ROLLBACK_FAILED",
+    "ROLLBACK_COMPLETE",
+    "DELETE_IN_PROGRESS",
+    "DELETE_FAILED",
+    "UPDATE_IN_PROGRESS",
+    "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",
+    "UPDATE_COMPLETE",
+    "UPDATE_FAILED",
+    "UPDATE_ROLLBACK_IN_PROGRESS",
+    "UPDATE_ROLLBACK_FAILED",
+    "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS",
+    "UPDATE_ROLLBACK_COMPLETE",
 ]
 
 
@@ -67,7 +79,11 @@ def find_leftovers(cloudformation: Any, iam: Any) -> list[Leftover]:
 
 
 def delete_leftovers(
-    leftovers: list[Leftover], cloudformation: Any, iam: Any, s3: Any, clock: Clock | None = None,
+    leftovers: list[Leftover],
+    cloudformation: Any,
+    iam: Any,
+    s3: Any,
+    clock: Clock | None = None,
     timeout_seconds: float = 1800.0,
 ) -> tuple[list[str], list[str]]:
     """Delete stacks (after emptying their deployment bucket), then roles, then policies.

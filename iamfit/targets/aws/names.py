@@ -39,9 +39,7 @@ def _bounded(name: str, limit: int) -> str:
 
 def check_session_name(session_name: str) -> str:
     if not _SESSION_NAME.match(session_name):
-        raise UsageError(
-            f"role session name {session_name!r} must be 2-64 characters of letters, digits and +=,.@_-"
-        )
+        raise UsageError(f"role session name {session_name!r} must be 2-64 characters of letters, digits and +=,.@_-")
     return session_name
 
 
@@ -76,11 +74,7 @@ def tags_of(tag_list: object) -> dict[str, str]:
     """``[{"Key": k, "Value": v}, ...]`` as a dict (anything else: empty)."""
     if not isinstance(tag_list, list):
         return {}
-    return {
-        str(t["Key"]): str(t.get("Value", ""))
-        for t in tag_list
-        if isinstance(t, dict) and "Key" in t
-    }
+    return {str(t["Key"]): str(t.get("Value", "")) for t in tag_list if isinstance(t, dict) and "Key" in t}
 
 
 def is_managed(tag_list: object) -> bool:

@@ -31,9 +31,18 @@ def operator_policy(
             "Sid": "CandidateRoles",
             "Effect": "Allow",
             "Action": [
-                "iam:AttachRolePolicy", "iam:CreateRole", "iam:DeleteRole", "iam:DeleteRolePolicy",
-                "iam:DetachRolePolicy", "iam:GetRole", "iam:GetRolePolicy", "iam:ListAttachedRolePolicies",
-                "iam:ListRolePolicies", "iam:ListRoleTags", "iam:PutRolePolicy", "iam:TagRole",
+                "iam:AttachRolePolicy",
+                "iam:CreateRole",
+                "iam:DeleteRole",
+                "iam:DeleteRolePolicy",
+                "iam:DetachRolePolicy",
+                "iam:GetRole",
+                "iam:GetRolePolicy",
+                "iam:ListAttachedRolePolicies",
+                "iam:ListRolePolicies",
+                "iam:ListRoleTags",
+                "iam:PutRolePolicy",
+                "iam:TagRole",
             ],
             "Resource": f"{iam}:role/iamfit-*",
         },
@@ -41,8 +50,14 @@ def operator_policy(
             "Sid": "CandidatePolicies",
             "Effect": "Allow",
             "Action": [
-                "iam:CreatePolicy", "iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion",
-                "iam:GetPolicy", "iam:ListPolicyTags", "iam:ListPolicyVersions", "iam:TagPolicy",
+                "iam:CreatePolicy",
+                "iam:CreatePolicyVersion",
+                "iam:DeletePolicy",
+                "iam:DeletePolicyVersion",
+                "iam:GetPolicy",
+                "iam:ListPolicyTags",
+                "iam:ListPolicyVersions",
+                "iam:TagPolicy",
             ],
             "Resource": f"{iam}:policy/iamfit-*",
         },
@@ -59,7 +74,9 @@ def operator_policy(
             "Sid": "Evidence",
             "Effect": "Allow",
             "Action": [
-                "cloudformation:ListStacks", "cloudtrail:LookupEvents", "sts:DecodeAuthorizationMessage",
+                "cloudformation:ListStacks",
+                "cloudtrail:LookupEvents",
+                "sts:DecodeAuthorizationMessage",
                 "sts:GetCallerIdentity",
             ],
             "Resource": "*",
@@ -68,9 +85,12 @@ def operator_policy(
             "Sid": "DiscoveryStacks",
             "Effect": "Allow",
             "Action": [
-                "cloudformation:ContinueUpdateRollback", "cloudformation:DeleteStack",
-                "cloudformation:DescribeStackEvents", "cloudformation:DescribeStackResource",
-                "cloudformation:DescribeStackResources", "cloudformation:DescribeStacks",
+                "cloudformation:ContinueUpdateRollback",
+                "cloudformation:DeleteStack",
+                "cloudformation:DescribeStackEvents",
+                "cloudformation:DescribeStackResource",
+                "cloudformation:DescribeStackResources",
+                "cloudformation:DescribeStacks",
             ],
             "Resource": f"{cfn}:stack/{stack}/*",
         },
@@ -81,13 +101,9 @@ def operator_policy(
             "Resource": [f"arn:{partition}:s3:::{bucket}", f"arn:{partition}:s3:::{bucket}/*"],
         },
     ]
-    delete_actions = sorted(
-        {a for t in resource_types for a in _delete_permissions(t)}, key=lambda a: (a.lower(), a)
-    )
+    delete_actions = sorted({a for t in resource_types for a in _delete_permissions(t)}, key=lambda a: (a.lower(), a))
     if delete_actions:
-        statements.append(
-            {"Sid": "DeleteStackResources", "Effect": "Allow", "Action": delete_actions, "Resource": "*"}
-        )
+        statements.append({"Sid": "DeleteStackResources", "Effect": "Allow", "Action": delete_actions, "Resource": "*"})
     return PolicyDocument.from_json({"Version": "2012-10-17", "Statement": statements})
 
 

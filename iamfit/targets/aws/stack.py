@@ -93,11 +93,11 @@ class StackDeployer:
         return f"{self.stack_name}-change-set"
 
     # --- waiting ---------------------------------------------------------------------------------------
-    def wait(self, cloudformation: Any) -> str | None:
+    def wait(self, cloudformation: Any, *, evidence: bool = False) -> str | None:
         """Poll until the stack leaves *_IN_PROGRESS; its final status (None: gone)."""
         deadline = self.clock.monotonic() + self.timeout_seconds
         while True:
-            stack = describe_stack(cloudformation, self.stack_name)
+            stack = describe_stack(cloudformation, self.stack_name, evidence=evidence)
             status = None if stack is None else str(stack["StackStatus"])
             if status is None or not status.endswith("_IN_PROGRESS"):
                 return status
@@ -138,9 +138,7 @@ class StackDeployer:
 
     def _rollback_failed_resources(self, cloudformation: Any) -> list[str]:
         resources = cloudformation.describe_stack_resources(StackName=self.stack_name).get("StackResources", [])
-        return sorted(
-            r.get("LogicalResourceId", "?") for r in resources if r.get("ResourceStatus") == "UPDATE_FAILED"
-        )
+        return sorted(r.get("LogicalResourceId", "?") for r in resources if r.get("ResourceStatus") == "UPDATE_FAILED")
 
     def delete(self, cloudformation: Any, log: list[str]) -> None:
         """DeleteStack with the operator's credentials (a DELETE_FAILED stack: the resources the candidate
@@ -153,13 +151,14 @@ class StackDeployer:
         self,
         cloudformation: Any,
         s3: Any,
-        template: dict[str, Any],
+        source: Service,
         *,
         role_arn: str | None,
         outcome: Outcome,
     ) -> None:
+        """Deploy ``source`` (the service, or its update variant) to the discovery stage."""
         try:
-            stack = describe_stack(cloudformation, self.stack_name)
+            stack = describe_stack(cloudformation, self.stack_name, evidence=True)
             status = None if stack is None else str(stack["StackStatus"])
             if status is None or status == "CREATE_FAILED":
                 outcome.reached_stack = True
@@ -171,7 +170,7 @@ class StackDeployer:
                     outcome.log(f"iamfit: core stack ended {status}")
                     return
             bucket = self._bucket(cloudformation)
-            artifact_dir = self._upload(s3, bucket, template, outcome)
+            artifact_dir = self._upload(s3, bucket, source, outcome)
             outcome.reached_stack = True
             outcome.log(f"iamfit: updating stack {self.stack_name} from {artifact_dir}/{COMPILED_TEMPLATE}")
             url = template_url(bucket, f"{artifact_dir}/{COMPILED_TEMPLATE}", self.service.region)
@@ -214,7 +213,7 @@ class StackDeployer:
                 if error_code(exc) == "ValidationError" and any(s in error_message(exc) for s in _NO_CHANGES):
                     return str(describe_stack(cloudformation, self.stack_name)["StackStatus"])  # type: ignore[index]
                 raise
-            return self.wait(cloudformation)
+            return self.wait(cloudformation, evidence=True)
         if not create:  # an earlier attempt's change set of the same name goes first
             listed = cloudformation.list_change_sets(StackName=self.stack_name).get("Summaries", [])
             if any(c.get("ChangeSetName") == self.change_set_name for c in listed):
@@ -240,7 +239,7 @@ class StackDeployer:
         cloudformation.execute_change_set(
             StackName=self.stack_name, ChangeSetName=self.change_set_name, DisableRollback=True
         )
-        return self.wait(cloudformation)
+        return self.wait(cloudformation, evidence=True)
 
     def _bucket(self, cloudformation: Any) -> str:
         if self.service.custom_bucket:
@@ -252,12 +251,12 @@ class StackDeployer:
         self.bucket = str(resource["PhysicalResourceId"])
         return self.bucket
 
-    def _upload(self, s3: Any, bucket: str, template: dict[str, Any], outcome: Outcome) -> str:
+    def _upload(self, s3: Any, bucket: str, source: Service, outcome: Outcome) -> str:
         now = self.clock.now()
         stamp = f"{int(now.timestamp() * 1000)}-{now.strftime('%Y-%m-%dT%H:%M:%S.%f')[:-3]}Z"
         artifact_dir = f"{self.names.artifact_prefix}/{stamp}"
         s3.list_objects_v2(Bucket=bucket, Prefix=self.names.artifact_prefix)
-        moved = rewrite_for_stage(template, self.service, self.names, artifact_dir)
+        moved = rewrite_for_stage(source.template, source, self.names, artifact_dir)
         package = package_dir(self.service)
         self.uploaded_dirs.append(artifact_dir)
         for path in sorted(package.glob("*.zip")):
@@ -274,7 +273,7 @@ class StackDeployer:
     # --- remove (candidate credentials) -----------------------------------------------------------------
     def remove(self, cloudformation: Any, s3: Any, outcome: Outcome) -> None:
         try:
-            stack = describe_stack(cloudformation, self.stack_name)
+            stack = describe_stack(cloudformation, self.stack_name, evidence=True)
             if stack is None:
                 outcome.log(f"iamfit: stack {self.stack_name} does not exist")
                 outcome.succeeded = True
@@ -284,7 +283,7 @@ class StackDeployer:
             outcome.reached_stack = True
             outcome.log(f"iamfit: deleting stack {self.stack_name}")
             cloudformation.delete_stack(StackName=self.stack_name)
-            status = self.wait(cloudformation)
+            status = self.wait(cloudformation, evidence=True)
             outcome.stack_status = status
             outcome.succeeded = status is None or status == "DELETE_COMPLETE"
             if outcome.succeeded:

@@ -9,7 +9,7 @@ discovery stack, its artifacts and the candidate roles, unless ``keep=True``.
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import FrameType, TracebackType
@@ -47,28 +47,11 @@ class CleanupReport:
         return not self.problems
 
 
-def update_template(service: Service) -> dict[str, Any]:
-    """The update phase's template: :func:`iamfit.service.mutate.update_variant` when available."""
-    try:
-        from iamfit.service.mutate import update_variant  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return _fallback_variant(service.template)
-    variant: Any = update_variant(service)
-    template: dict[str, Any] = variant.template
-    return template
+def default_variant(service: Service) -> Service:
+    """The update phase's service: :func:`iamfit.service.mutate.update_variant`."""
+    from iamfit.service.mutate import update_variant
 
-
-def _fallback_variant(template: dict[str, Any]) -> dict[str, Any]:
-    """A configuration change on every function (an environment variable), when mutate is not there."""
-    import copy
-
-    changed = copy.deepcopy(template)
-    for body in changed.get("Resources", {}).values():
-        if body.get("Type") == "AWS::Lambda::Function":
-            props = body.setdefault("Properties", {})
-            env = props.setdefault("Environment", {}).setdefault("Variables", {})
-            env["IAMFIT_UPDATE"] = "1"
-    return changed
+    return update_variant(service)
 
 
 @dataclass
@@ -83,6 +66,7 @@ class AwsTarget:
     cli: CliDeployer | None = None
     keep: bool = False
     clock: Clock = field(default_factory=Clock)
+    variant: Callable[[Service], Service] = default_variant
     name: str = "aws"
     supports_retry_in_place: bool = True
     stack_preexisted: bool = False
@@ -136,8 +120,8 @@ class AwsTarget:
             if phase == "remove":
                 self.deployer.remove(cand_cfn, cand_s3, outcome)
             else:
-                template = self.service.template if phase == "create" else update_template(self.service)
-                self.deployer.deploy(cand_cfn, cand_s3, template, role_arn=role_arn, outcome=outcome)
+                source = self.service if phase == "create" else self.variant(self.service)
+                self.deployer.deploy(cand_cfn, cand_s3, source, role_arn=role_arn, outcome=outcome)
             exit_code = 0 if outcome.succeeded else 1
         after = describe_stack(cfn, self.names.stack_name)
         stack_id = str((after or before or {}).get("StackId") or self.names.stack_name)
@@ -205,7 +189,9 @@ class AwsTarget:
             try:
                 n = empty_prefix(s3, self.service.custom_bucket, self.names.artifact_prefix + "/")
                 if n:
-                    deleted.append(f"{n} artifact(s) in s3://{self.service.custom_bucket}/{self.names.artifact_prefix}/")
+                    deleted.append(
+                        f"{n} artifact(s) in s3://{self.service.custom_bucket}/{self.names.artifact_prefix}/"
+                    )
             except Exception as exc:  # noqa: BLE001
                 problems.append(f"artifacts in {self.service.custom_bucket}: {error_message(exc)}")
         if stack_left and self.with_cfn_role:
@@ -302,6 +288,7 @@ def make_aws_target(
     poll_seconds: float = 5.0,
     skip_failed_rollback_resources: bool = False,
     clock: Clock | None = None,
+    variant: Callable[[Service], Service] | None = None,
 ) -> AwsTarget:
     """An AWS target for ``service`` in the operator's account. Creates nothing yet; raises SafetyError
     when ``account_guard`` is missing or is not the operator's account, or when a same-named discovery
@@ -328,12 +315,18 @@ def make_aws_target(
         iam, sts, names, operator, purposes=purposes, clock=clock, propagation_seconds=propagation_seconds
     )
     deployer = StackDeployer(
-        service, names, clock=clock, poll_seconds=poll_seconds,
+        service,
+        names,
+        clock=clock,
+        poll_seconds=poll_seconds,
         skip_failed_rollback_resources=skip_failed_rollback_resources,
     )
     harvester = TrailHarvester(
-        session.client("cloudtrail"), clock=clock, settle_seconds=settle_seconds,
-        min_settle_seconds=min_settle_seconds, poll_seconds=trail_poll_seconds,
+        session.client("cloudtrail"),
+        clock=clock,
+        settle_seconds=settle_seconds,
+        min_settle_seconds=min_settle_seconds,
+        poll_seconds=trail_poll_seconds,
     )
     cli = None
     if deploy_command or use_cli:
@@ -344,8 +337,18 @@ def make_aws_target(
             cwd = cwd.parent
         cli = CliDeployer(deploy_command or DEFAULT_DEPLOY, remove_command or DEFAULT_REMOVE, cwd)
     target = AwsTarget(
-        service=service, session=session, names=names, operator=operator, roles=roles, deployer=deployer,
-        harvester=harvester, cli=cli, keep=keep, clock=clock, stack_preexisted=existing is not None,
+        service=service,
+        session=session,
+        names=names,
+        operator=operator,
+        roles=roles,
+        deployer=deployer,
+        harvester=harvester,
+        cli=cli,
+        keep=keep,
+        clock=clock,
+        stack_preexisted=existing is not None,
+        variant=variant or default_variant,
         _clients={"sts": sts, "iam": iam, "cloudformation": cfn},
     )
     return target

@@ -15,7 +15,7 @@ from iamfit.policy.document import PolicyDocument
 from iamfit.service.model import Service
 from iamfit.targets.aws.names import INLINE_POLICY
 from iamfit.targets.aws.target import make_aws_target
-from tests.targets.aws.conftest import ACCOUNT, FakeClock, live_stacks
+from tests.targets.aws.conftest import ACCOUNT, FakeClock, live_stacks, moto_variant
 
 ALLOW_ALL = PolicyDocument.from_json({"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
 
@@ -62,8 +62,15 @@ def test_create_update_remove_then_nothing_left(
 ) -> None:
     service: Service = request.getfixturevalue(fixture)
     target = make_aws_target(
-        service, session=session, account_guard=ACCOUNT, run_id="run-42", settle_seconds=0,
-        propagation_seconds=0, poll_seconds=1, clock=clock,
+        service,
+        session=session,
+        account_guard=ACCOUNT,
+        run_id="run-42",
+        settle_seconds=0,
+        propagation_seconds=0,
+        poll_seconds=1,
+        clock=clock,
+        variant=moto_variant,
     )
     names = [f"iamfit-run42-{p}-1" for p in ("create", "update", "remove")]
     trail, stub = _stubbed_trail(names)
@@ -87,7 +94,9 @@ def test_create_update_remove_then_nothing_left(
         # the stack is the discovery stage's, tagged as iamfit's, and holds the template's resources
         described = cfn.describe_stacks(StackName=stack)["Stacks"][0]
         assert {"Key": "iamfit:managed", "Value": "true"} in described["Tags"]
-        resources = {r.get("LogicalResourceId") for r in cfn.describe_stack_resources(StackName=stack)["StackResources"]}
+        resources = {
+            r.get("LogicalResourceId") for r in cfn.describe_stack_resources(StackName=stack)["StackResources"]
+        }
         assert set(service.template["Resources"]) - {"ServerlessDeploymentBucketPolicy"} <= resources
         bucket = target.deployer.bucket
         assert bucket is not None
@@ -127,8 +136,13 @@ def test_a_large_policy_goes_in_as_managed_policies(
     big = PolicyDocument.from_json({"Statement": statements})
     assert big.size() > 10_240
     target = make_aws_target(
-        small_service, session=session, account_guard=ACCOUNT, run_id="big", settle_seconds=0,
-        propagation_seconds=0, clock=clock,
+        small_service,
+        session=session,
+        account_guard=ACCOUNT,
+        run_id="big",
+        settle_seconds=0,
+        propagation_seconds=0,
+        clock=clock,
     )
     iam = session.client("iam")
     role = target.names.role_name("deployer")
@@ -150,8 +164,13 @@ def test_deployment_role_gets_a_cfn_role_trusted_by_cloudformation(
 ) -> None:
     small_service.provider["iam"] = {"deploymentRole": f"arn:aws:iam::{ACCOUNT}:role/real-cfn-role"}
     target = make_aws_target(
-        small_service, session=session, account_guard=ACCOUNT, run_id="cfn", settle_seconds=0,
-        propagation_seconds=0, clock=clock,
+        small_service,
+        session=session,
+        account_guard=ACCOUNT,
+        run_id="cfn",
+        settle_seconds=0,
+        propagation_seconds=0,
+        clock=clock,
     )
     target.harvester.cloudtrail = None  # no lookups: the warning path
     iam, cfn = session.client("iam"), session.client("cloudformation")
@@ -172,9 +191,7 @@ def test_deployment_role_gets_a_cfn_role_trusted_by_cloudformation(
     assert iam.list_roles()["Roles"] == []
 
 
-def test_the_account_guard_must_match_before_anything_is_created(
-    small_service: Service, session: AwsSession
-) -> None:
+def test_the_account_guard_must_match_before_anything_is_created(small_service: Service, session: AwsSession) -> None:
     iam = session.client("iam")
     with pytest.raises(SafetyError, match="not the guarded account 111122223333"):
         make_aws_target(small_service, session=session, account_guard="111122223333", run_id="r")
@@ -195,22 +212,32 @@ def test_a_stack_iamfit_did_not_create_is_refused(small_service: Service, sessio
 
 def test_cleanup_runs_when_the_loop_raises(small_service: Service, session: AwsSession, clock: FakeClock) -> None:
     target = make_aws_target(
-        small_service, session=session, account_guard=ACCOUNT, run_id="boom", settle_seconds=0,
-        propagation_seconds=0, clock=clock,
+        small_service,
+        session=session,
+        account_guard=ACCOUNT,
+        run_id="boom",
+        settle_seconds=0,
+        propagation_seconds=0,
+        clock=clock,
     )
     target.harvester.cloudtrail = None
-    with pytest.raises(RuntimeError, match="loop bug"):
-        with target:
-            assert target.attempt("create", {"deployer": ALLOW_ALL}, attempt_id="a", session_name="s-1").succeeded
-            raise RuntimeError("loop bug")
+    with pytest.raises(RuntimeError, match="loop bug"), target:
+        assert target.attempt("create", {"deployer": ALLOW_ALL}, attempt_id="a", session_name="s-1").succeeded
+        raise RuntimeError("loop bug")
     cfn, iam, s3 = (session.client(s) for s in ("cloudformation", "iam", "s3"))
     assert live_stacks(cfn) == [] and iam.list_roles()["Roles"] == [] and s3.list_buckets()["Buckets"] == []
 
 
 def test_keep_leaves_everything(small_service: Service, session: AwsSession, clock: FakeClock) -> None:
     target = make_aws_target(
-        small_service, session=session, account_guard=ACCOUNT, run_id="keep", settle_seconds=0,
-        propagation_seconds=0, clock=clock, keep=True,
+        small_service,
+        session=session,
+        account_guard=ACCOUNT,
+        run_id="keep",
+        settle_seconds=0,
+        propagation_seconds=0,
+        clock=clock,
+        keep=True,
     )
     target.harvester.cloudtrail = None
     with target:
