@@ -48,6 +48,10 @@ def test_from_scratch_converges_within_the_dependency_depth(name: str, tmp_path:
             and (a["first_failure"] or "").startswith(("CREATE_FAILED", "UPDATE_FAILED", "DELETE_FAILED"))
         ]
         depth = (update_variant(service) if phase == "update" else service).graph.depth()
+        if phase == "create" and not service.custom_bucket:
+            # the first deploy creates the core stack (the deployment bucket) before uploading anything: every
+            # other resource comes one level after it
+            depth += 1
         # one attempt reports one denial per independent path: the attempts that reach CloudFormation (the
         # failed stack operations and the one that passes) number at most 1 + the dependency depth
         assert len(stack_failures) + 1 <= 1 + depth, (phase, len(stack_failures), depth)

@@ -313,6 +313,9 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "AWS::ApiGateway::Method", ("iam:PassRole",), has("Integration.Credentials"), "registry:AWS::ApiGateway::Method"
     ),
+    Rule("AWS::Cognito::UserPoolClient", ("iam:PassRole", "iam:PutRolePolicy", "iam:DeleteRolePolicy",
+                                          "iam:CreateServiceLinkedRole"), has("AnalyticsConfiguration"),
+         "registry:AWS::Cognito::UserPoolClient; Cognito developer guide, 'Using Amazon Pinpoint analytics'"),
     Rule("AWS::ApiGatewayV2::Api", ("s3:getObject",), has("BodyS3Location"), "registry:AWS::ApiGatewayV2::Api"),
     Rule(
         "AWS::ApiGatewayV2::Authorizer",

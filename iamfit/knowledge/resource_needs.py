@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from iamfit.knowledge.catalog import ActionInfo, Catalog, default_catalog
@@ -55,42 +56,45 @@ def _arn_glob(arn_format: str) -> str:
     return _VAR.sub("*", arn_format)
 
 
-def _role_arns(service: Service, resource: Resource) -> tuple[str, ...]:
-    """Role ARNs the resource's properties pass (keys named *Role*, values resolving to role ARNs)."""
+_ROLE_KEYS = frozenset({"snscallerarn", "credentials", "credentialsarn"})
+_INTRINSICS = frozenset({"Fn::GetAtt", "Ref", "Fn::Sub", "Fn::Join", "Fn::If", "Fn::Select", "Fn::ImportValue"})
+
+
+def _values_under(service: Service, resource: Resource, wanted: Callable[[str], bool]) -> tuple[bool, set[str]]:
+    """(any such property is set, the strings its values resolve to) for property keys ``wanted`` accepts,
+    at any depth of the resource's properties."""
+    present = False
     found: set[str] = set()
     stack: list[object] = [resource.properties]
     while stack:
         node = stack.pop()
         if isinstance(node, dict):
+            is_intrinsic = len(node) == 1 and next(iter(node)) in _INTRINSICS
             for key, value in node.items():
-                if "role" in key.lower() and not isinstance(value, list):
-                    for s in service.resolve(value):
-                        if _ROLE_ARN.match(s):
-                            found.add(s)
-                if isinstance(value, (dict, list)) and not (
-                    len(node) == 1 and key in ("Fn::GetAtt", "Ref", "Fn::Sub", "Fn::Join")
-                ):
+                if not is_intrinsic and wanted(key) and value not in (None, "", [], {}):
+                    present = True
+                    found.update(v for v in service.resolve(value) if v)
+                if isinstance(value, (dict, list)) and not is_intrinsic:
                     stack.append(value)
         elif isinstance(node, list):
             stack.extend(node)
-    return tuple(sorted(found))
+    return present, found
+
+
+def _role_arns(service: Service, resource: Resource) -> tuple[bool, tuple[str, ...]]:
+    """(the resource passes a role, the role ARNs it passes) from properties named *Role* (and the few role
+    properties named otherwise, e.g. Cognito's ``SnsCallerArn``, API Gateway's ``Credentials``)."""
+    present, values = _values_under(
+        service, resource, lambda key: "role" in key.lower() or key.lower() in _ROLE_KEYS
+    )
+    return present, tuple(sorted(v for v in values if _ROLE_ARN.match(v)))
 
 
 def _kms_keys(service: Service, resource: Resource) -> tuple[str, ...]:
-    keys: set[str] = set()
-    props = resource.properties
-    candidates = [props.get("KmsKeyArn"), props.get("KmsMasterKeyId"), props.get("KmsKeyId")]
-    sse = props.get("SSESpecification")
-    if isinstance(sse, dict):
-        candidates.append(sse.get("KMSMasterKeyId"))
-    for value in candidates:
-        for s in service.resolve(value):
-            keys.add(
-                s
-                if s.startswith("arn:") and ":key/" in s
-                else service.arn("arn:{partition}:kms:{region}:{account}:key/*")
-            )
-    return tuple(sorted(keys)) or (service.arn("arn:{partition}:kms:{region}:{account}:key/*"),)
+    """The KMS keys the resource names (any property whose name contains "kms"); none: it uses AWS-owned keys."""
+    _present, values = _values_under(service, resource, lambda key: "kms" in key.lower())
+    any_key = service.arn("arn:{partition}:kms:{region}:{account}:key/*")
+    return tuple(sorted({v if v.startswith("arn:") and ":key/" in v else any_key for v in values}))
 
 
 def _code_objects(service: Service, resource: Resource) -> tuple[str, ...]:
@@ -117,18 +121,23 @@ def scope(
     if info is not None and not info.supports_resource_level:
         return ("*",), (), f'{action} supports no resource-level permissions (IAM: Resource "*" only)'
     if action.lower() == "iam:passrole":
-        roles = _role_arns(service, resource)
+        present, roles = _role_arns(service, resource)
         passed_to = PASSED_TO.get(res_service)
         conditions: tuple[Condition, ...] = (
             (("StringEquals", "iam:PassedToService", (passed_to,)),) if passed_to else ()
         )
         if roles:
             return roles, conditions, "the role(s) the resource passes"
+        if not present:
+            return (), (), "the resource passes no role"
         return (service.arn("arn:{partition}:iam::{account}:role/*"),), conditions, "role not resolvable"
+    if action.lower() == "iam:createservicelinkedrole":
+        return (service.arn("arn:{partition}:iam::{account}:role/aws-service-role/*"),), (), "service-linked roles"
     if service_prefix == "s3" and action.lower() in ("s3:getobject", "s3:getobjectversion") and res_service != "s3":
         return _code_objects(service, resource), (), "the code/definition object in S3"
     if service_prefix == "kms" and res_service != "kms":
-        return _kms_keys(service, resource), (), "the KMS key the resource uses"
+        keys = _kms_keys(service, resource)
+        return keys, (), "the KMS key the resource uses" if keys else "the resource names no KMS key"
     if service_prefix == "apigateway":
         base = "/apis" if res_service == "apigatewayv2" else "/restapis"
         arns: tuple[str, ...]
@@ -223,7 +232,10 @@ def resource_needs(
                 Dropped(action, "not an IAM action (the catalog does not know it)", f"registry:{resource.type}")
             )
             continue
-        arns, conditions, _note = scope(service, resource, info.action, info)
+        arns, conditions, note = scope(service, resource, info.action, info)
+        if not arns:
+            dropped.append(Dropped(info.action, note, "iamfit scoping: no resource of this kind is used"))
+            continue
         for arn in arns:
             needs.append(
                 Need(CLOUDFORMATION, info.action, arn, reason, f"registry:{resource.type}#{operation}", conditions)
