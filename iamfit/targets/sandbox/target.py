@@ -250,7 +250,8 @@ class SandboxTarget:
             session_name=session_name,
             succeeded=error is None,
             stack_status=self.stack_status,
-            stack_events=tuple(sorted(run.events, key=lambda e: (e["Timestamp"], e["EventId"]), reverse=True)),
+            stack_events=tuple(e for _, e in sorted(enumerate(run.events),
+                                                     key=lambda p: (p[1]["Timestamp"], p[0]), reverse=True)),
             trail_records=tuple(sorted(run.records, key=lambda r: (r["eventTime"], r["eventID"]))),
             cli_output="".join(output),
             cli_exit_code=0 if error is None else 1,
@@ -416,9 +417,9 @@ class SandboxTarget:
         t0 = run.clock
         results: dict[str, _Result] = {}
         for op in ops:
-            deps = [results[d] for d in op.deps if d in results]
-            if any(not d.ok for d in deps) and not self.exhaustive:
-                continue
+            if any(d not in results or not results[d].ok for d in op.deps) and not self.exhaustive:
+                continue  # a path stops at its first failure
+            deps = [results[d] for d in op.deps]
             start = max([t0] + [d.finish for d in deps])
             if op.replacement:
                 self.names.generation[op.logical_id] = self.names.generation.get(op.logical_id, 0) + 1
@@ -563,7 +564,6 @@ class SandboxTarget:
         assert self.stack is not None
         stack = self.stack
         previous = dict(stack.live)
-        self._stack_event(run, run.clock, "UPDATE_IN_PROGRESS", "User Initiated")
         items: list[tuple[Resource, Service]] = []
         replaced: set[str] = set()
         for lid, res in service.resources.items():
@@ -574,6 +574,10 @@ class SandboxTarget:
                 items.append((res, service))
                 if _create_only_changed(live.resource, res):
                     replaced.add(lid)
+        removals = [lid for lid in stack.live if lid not in service.resources]
+        if not items and not removals and not stack.pending_cleanup and stack.status in COMPLETE:
+            return True  # "The submitted information didn't contain changes": nothing to do
+        self._stack_event(run, run.clock, "UPDATE_IN_PROGRESS", "User Initiated")
         ops = self._ops_for("create", items, service.graph)
         for op in ops:
             if op.logical_id in stack.live:
