@@ -6,8 +6,6 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import networkx as nx
-
 from iamfit.errors import BadInputError
 
 _SUB_REF = re.compile(r"\$\{([A-Za-z0-9]+)(?:\.[A-Za-z0-9.]+)?\}")
@@ -48,6 +46,9 @@ class ResourceGraph:
     """Edges point from a resource to the resources it depends on."""
 
     def __init__(self, resources: Mapping[str, Mapping[str, Any]]) -> None:
+        import networkx as nx  # lazy: 0.14 s of import, paid only by commands that build a graph
+
+        self._nx = nx
         self._g = nx.DiGraph()
         self._g.add_nodes_from(sorted(resources))
         for logical_id in sorted(resources):
@@ -61,8 +62,8 @@ class ResourceGraph:
             for dep in sorted(deps):
                 if dep in resources and dep != logical_id:
                     self._g.add_edge(logical_id, dep)
-        if not nx.is_directed_acyclic_graph(self._g):
-            cycle = nx.find_cycle(self._g)
+        if not self._nx.is_directed_acyclic_graph(self._g):
+            cycle = self._nx.find_cycle(self._g)
             path = " -> ".join(edge[0] for edge in cycle)
             raise BadInputError(f"template: circular dependency between resources: {path}")
 
@@ -78,20 +79,20 @@ class ResourceGraph:
 
     def all_dependents(self, logical_id: str) -> frozenset[str]:
         """Everything that (transitively) depends on ``logical_id``."""
-        return frozenset(nx.ancestors(self._g, logical_id))
+        return frozenset(self._nx.ancestors(self._g, logical_id))
 
     def creation_waves(self, only: Iterable[str] | None = None) -> tuple[tuple[str, ...], ...]:
         """Resources in parallel waves: every resource after all it depends on (topological generations)."""
         graph = self._g if only is None else self._g.subgraph(set(only))
-        return tuple(tuple(sorted(gen)) for gen in nx.topological_generations(graph.reverse(copy=False)))
+        return tuple(tuple(sorted(gen)) for gen in self._nx.topological_generations(graph.reverse(copy=False)))
 
     def deletion_waves(self, only: Iterable[str] | None = None) -> tuple[tuple[str, ...], ...]:
         """The reverse: a resource is deleted after everything that depends on it."""
         graph = self._g if only is None else self._g.subgraph(set(only))
-        return tuple(tuple(sorted(gen)) for gen in nx.topological_generations(graph))
+        return tuple(tuple(sorted(gen)) for gen in self._nx.topological_generations(graph))
 
     def depth(self) -> int:
         """Length of the longest dependency chain, in resources (1 for independent resources)."""
         if not self._g:
             return 0
-        return int(nx.dag_longest_path_length(self._g)) + 1
+        return int(self._nx.dag_longest_path_length(self._g)) + 1
