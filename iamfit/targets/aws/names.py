@@ -23,11 +23,14 @@ _SESSION_NAME = re.compile(r"^[\w+=,.@-]{2,64}$")
 
 
 def discovery_stage(run_id: str) -> str:
-    """``iamfit`` + the run id's letters and digits (lowercase, at most 10 of them)."""
+    """``iamfit`` + the run id's letters and digits (lowercase); a longer id than 10 of them becomes its
+    first 4 and 6 hex digits of its hash, so two runs never share a stage."""
     cleaned = re.sub(r"[^a-z0-9]", "", run_id.lower())
     if not cleaned:
         raise UsageError(f"run id {run_id!r} has no letters or digits")
-    return "iamfit" + cleaned[:10]
+    if len(cleaned) > 10:
+        cleaned = cleaned[:4] + hashlib.sha256(run_id.encode()).hexdigest()[:6]
+    return "iamfit" + cleaned
 
 
 def _bounded(name: str, limit: int) -> str:
