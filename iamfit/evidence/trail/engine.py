@@ -112,8 +112,7 @@ def reduce_files(
                 groups.skipped.append(SkippedFile(path, "no Records array"))
             if strict and groups.bad:
                 raise BadInputError(
-                    f"{groups.bad} CloudTrail record(s) lack eventTime, eventSource, eventName"
-                    " or userIdentity"
+                    f"{groups.bad} CloudTrail record(s) lack eventTime, eventSource, eventName or userIdentity"
                 )
             if on_batch is not None:
                 on_batch(len(batch))

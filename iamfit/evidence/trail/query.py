@@ -61,6 +61,11 @@ class Dialect(Enum):
             return f"r.requestparameters.{name}"
         return f"json_extract_scalar(r.requestparameters, '$.{name}')"
 
+    def without_session(self, expr: str) -> str:
+        """``expr`` with assumed-role session names replaced by ``*``, so denials group per role."""
+        backref = "\\1" if self is Dialect.DUCKDB else "$1"
+        return f"regexp_replace({expr}, 'assumed-role/([^/ ]+)/[^ ]+', 'assumed-role/{backref}/*')"
+
     @property
     def first_resource_arn(self) -> str:
         if self is Dialect.DUCKDB:
@@ -103,7 +108,7 @@ class TrailQuery:
             p = literal(self.principal)
             parts.append(
                 f"(r.useridentity.arn = {p} OR r.useridentity.sessioncontext.sessionissuer.arn = {p}"
-                f" OR r.useridentity.arn LIKE {literal(self.principal.replace('%', '') + '/%')})"
+                f" OR starts_with(r.useridentity.arn, {literal(self.principal + '/')}))"
             )
         if self.since:
             parts.append(f"r.eventtime >= {literal(format_time(self.since))}")
@@ -122,7 +127,7 @@ class TrailQuery:
             "event_source": "r.eventsource",
             "event_name": "r.eventname",
             "error_code": "r.errorcode",
-            "error_message": "CASE WHEN r.errorcode IS NOT NULL THEN r.errormessage END",
+            "error_message": f"CASE WHEN r.errorcode IS NOT NULL THEN {dialect.without_session('r.errormessage')} END",
             "invoked_by": "coalesce(r.useridentity.invokedby,"
             " CASE WHEN r.sourceipaddress LIKE '%.amazonaws.com' THEN r.sourceipaddress END)",
             "resource_arn": dialect.first_resource_arn,
@@ -141,9 +146,7 @@ class TrailQuery:
         file_list = "[" + ", ".join(literal(f) for f in files) + "]"
         bad = "r.eventtime IS NULL OR r.eventsource IS NULL OR r.eventname IS NULL OR r.useridentity IS NULL"
         keys = self.group_expressions(Dialect.DUCKDB)
-        selected = ",\n  ".join(
-            f"CASE WHEN kind = 'ok' THEN {expr} END AS {name}" for name, expr in keys.items()
-        )
+        selected = ",\n  ".join(f"CASE WHEN kind = 'ok' THEN {expr} END AS {name}" for name, expr in keys.items())
         return f"""
 WITH f AS (
   SELECT filename, from_json(json, {literal(DUCKDB_FILE_SCHEMA)}) AS d

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -26,9 +27,7 @@ from iamfit.evidence.trail.query import GROUP_COLUMNS, Partitioning, TrailQuery
 from iamfit.evidence.trail.ratelimit import TokenBucket
 
 DEFAULT_BATCH_FILES = 64
-_THROTTLE_CODES = frozenset(
-    {"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"}
-)
+_THROTTLE_CODES = frozenset({"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"})
 
 
 def _error_code(error: BaseException) -> str:
@@ -76,9 +75,7 @@ class S3Source:
         """The keys to download, sorted; filtered on the key alone."""
         keys: list[str] = []
         try:
-            for page in self.client.get_paginator("list_objects_v2").paginate(
-                Bucket=self.bucket, Prefix=self.prefix
-            ):
+            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix):
                 keys.extend(o["Key"] for o in page.get("Contents", ()) if log_filter.admits(o["Key"]))
         except Exception as error:  # botocore ClientError / EndpointConnectionError, without importing them
             code = _error_code(error) or type(error).__name__
@@ -106,7 +103,9 @@ class S3Source:
 
     def _download(self, key: str, path: str) -> str | None:
         try:
-            self.client.download_file(self.bucket, key, path)
+            body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
+            with open(path, "wb") as out:
+                shutil.copyfileobj(body, out, 1024 * 1024)
         except Exception as error:
             return f"download failed: {_error_code(error) or type(error).__name__}"
         return None
@@ -235,9 +234,7 @@ class AthenaSource:
     def _wait(self, execution_id: str) -> None:
         waited = 0.0
         while True:
-            status = self.client.get_query_execution(QueryExecutionId=execution_id)["QueryExecution"][
-                "Status"
-            ]
+            status = self.client.get_query_execution(QueryExecutionId=execution_id)["QueryExecution"]["Status"]
             state = status["State"]
             if state == "SUCCEEDED":
                 return
@@ -292,13 +289,10 @@ def aggregate(
         source.run(query, groups)
     else:
         batches, total = _local_batches(source, since, until, batch_files, groups)
-        done = 0
 
         def on_batch(n: int) -> None:
-            nonlocal done
-            done += n
             if progress is not None:
-                progress(done, total, groups.records)
+                progress(groups.files_read + len(groups.skipped), total, groups.records)
 
         if progress is not None:
             progress(0, total, 0)

@@ -60,9 +60,7 @@ def record(
 
 def log_key(region: str = "us-east-1", day: str = "2026/10/02", n: int = 0, account: str = ACCOUNT) -> str:
     stamp = day.replace("/", "") + "T1005Z"
-    return (
-        f"AWSLogs/{account}/CloudTrail/{region}/{day}/{account}_CloudTrail_{region}_{stamp}_{n:04d}.json.gz"
-    )
+    return f"AWSLogs/{account}/CloudTrail/{region}/{day}/{account}_CloudTrail_{region}_{stamp}_{n:04d}.json.gz"
 
 
 def payload(records: list[dict[str, Any]]) -> bytes:

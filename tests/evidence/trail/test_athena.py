@@ -85,9 +85,7 @@ def test_requests_polling_and_paging() -> None:
     stub.add_response(
         "get_query_results",
         {
-            "ResultSet": {
-                "Rows": [header, group("CreateFunction20150331", "3", "cloudformation.amazonaws.com")]
-            },
+            "ResultSet": {"Rows": [header, group("CreateFunction20150331", "3", "cloudformation.amazonaws.com")]},
             "NextToken": "p2",
         },
         {"QueryExecutionId": "q1", "MaxResults": 1000},

@@ -97,9 +97,7 @@ def test_batches_merge_and_progress_is_reported(tmp_path: Path) -> None:
     for n in range(5):
         given_log(tmp_path, log_key(n=n), [record(when=f"2026-10-02T1{n}:00:00Z")] * 3)
     calls: list[tuple[int, int | None, int]] = []
-    result = aggregate(
-        LocalSource(tmp_path), principal=DEPLOY_ROLE, batch_files=2, progress=lambda *a: calls.append(a)
-    )
+    result = aggregate(LocalSource(tmp_path), principal=DEPLOY_ROLE, batch_files=2, progress=lambda *a: calls.append(a))
     (row,) = result.rows
     assert (row.count, row.first_seen, row.last_seen) == (15, "2026-10-02T10:00:00Z", "2026-10-02T14:00:00Z")
     assert calls == [(0, 5, 0), (2, 5, 6), (4, 5, 12), (5, 5, 15)]
@@ -170,3 +168,20 @@ def test_output_is_deterministic(tmp_path: Path) -> None:
     second = aggregate(LocalSource(tmp_path), batch_files=64)
     assert first.rows == second.rows
     assert [r.sort_key() for r in first.rows] == sorted(r.sort_key() for r in first.rows)
+
+
+def test_denials_from_different_sessions_group_per_role(tmp_path: Path) -> None:
+    first = record("iam.amazonaws.com", "CreateRole", error="AccessDenied", params={"roleName": "r"})
+    second = json.loads(json.dumps(first).replace("deploy/ci-1", "deploy/ci-2"))
+    given_log(tmp_path, log_key(), [first, second])
+    (row,) = aggregate(LocalSource(tmp_path), principal=DEPLOY_ROLE).rows
+    assert row.count == 2 and row.denied
+    assert row.error_message is not None
+    assert row.error_message.startswith(f"User: arn:aws:sts::{ACCOUNT}:assumed-role/deploy/* is not authorized")
+
+
+def test_unmapped_events_are_reported(tmp_path: Path) -> None:
+    given_log(tmp_path, log_key(), [record(), record("lambda.amazonaws.com", "Invoke")])
+    result = aggregate(LocalSource(tmp_path), event_to_action=lambda s, n, p: None if n == "Invoke" else "x:Y")
+    assert result.stats.unmapped_events == ("lambda.amazonaws.com:Invoke",)
+    assert [r.action for r in result.rows] == ["x:Y"]

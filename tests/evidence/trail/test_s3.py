@@ -52,11 +52,11 @@ def test_unreadable_object_is_skipped_not_fatal(tmp_path: Path) -> None:
     stub = Stubber(s3)
     key = log_key()
     stub.add_response("list_objects_v2", {"Contents": [{"Key": key}], "IsTruncated": False})
-    stub.add_client_error("head_object", "403", http_status_code=403)
+    stub.add_client_error("get_object", "AccessDenied", http_status_code=403)
     with stub:
         result = aggregate(S3Source(s3, BUCKET, workers=1, work_dir=tmp_path))
     (skipped,) = result.stats.files_skipped
-    assert skipped.path == f"s3://{BUCKET}/{key}" and skipped.reason == "download failed: 403"
+    assert skipped.path == f"s3://{BUCKET}/{key}" and skipped.reason == "download failed: AccessDenied"
     assert result.rows == ()
 
 

@@ -1,0 +1,147 @@
+"""Time iamfit's CloudTrail engine against trailscraper on the same logs; print records/s and memory.
+
+    python benchmarks/bench_cloudtrail.py --sizes 200000,2000000 --runs 3 \
+        --trailscraper /tmp/ts-venv/bin/trailscraper --trailscraper-max 200000
+
+For each size N it writes N records with make_cloudtrail.py (cached under --workdir), then runs, each as its
+own process so peak memory (ru_maxrss from os.wait4) belongs to that run alone:
+
+  iamfit        aggregate(LocalSource(DIR), principal=DEPLOY_ROLE)  (reads every record, reduces in DuckDB)
+  trailscraper  trailscraper select --log-dir DIR --filter-assumed-role-arn ROLE | trailscraper generate
+
+trailscraper is not an iamfit dependency; install it anywhere (a separate venv avoids its pins) and pass the
+path of its console script. Records/s is N / median wall time (both tools read all N records).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from make_cloudtrail import DEPLOY_ROLE, Shape, make  # noqa: E402
+
+IAMFIT_RUN = """
+import json, sys
+from pathlib import Path
+from iamfit.evidence.trail import LocalSource, aggregate
+result = aggregate(LocalSource(Path(sys.argv[1])), principal=sys.argv[2])
+print(json.dumps({"records": result.stats.records, "matched": result.stats.matched_records,
+                  "rows": len(result.rows), "skipped": len(result.stats.files_skipped)}))
+"""
+
+
+@dataclass(frozen=True)
+class Run:
+    seconds: float
+    peak_mib: float
+    detail: str
+
+
+def _wait(proc: subprocess.Popen[bytes]) -> tuple[int, float]:
+    """Wait for ``proc``; return its exit status and its own peak RSS in MiB."""
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, usage.ru_maxrss / 1024.0
+
+
+def run_iamfit(logs: Path) -> Run:
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", IAMFIT_RUN, str(logs), DEPLOY_ROLE], stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    out = proc.stdout.read().decode()
+    code, peak = _wait(proc)
+    seconds = time.perf_counter() - start
+    if code != 0:
+        raise SystemExit(f"iamfit run failed with exit {code}")
+    return Run(seconds, peak, out.strip())
+
+
+def run_trailscraper(trailscraper: str, logs: Path) -> Run:
+    start = time.perf_counter()
+    select = subprocess.Popen(
+        [trailscraper, "select", "--log-dir", str(logs), "--filter-assumed-role-arn", DEPLOY_ROLE],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    generate = subprocess.Popen(
+        [trailscraper, "generate"], stdin=select.stdout, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
+    assert select.stdout is not None and generate.stdout is not None
+    select.stdout.close()
+    policy = generate.stdout.read().decode()
+    code_select, peak_select = _wait(select)
+    code_generate, peak_generate = _wait(generate)
+    seconds = time.perf_counter() - start
+    if code_select or code_generate:
+        raise SystemExit(f"trailscraper failed (select {code_select}, generate {code_generate})")
+    actions = sum(len(s.get("Action", [])) for s in json.loads(policy).get("Statement", []))
+    return Run(seconds, max(peak_select, peak_generate), f"{actions} actions in the policy")
+
+
+def logs_for(workdir: Path, records: int, seed: int, jobs: int) -> Path:
+    target = workdir / f"ct-{records}-seed{seed}"
+    marker = target / "DONE"
+    if not marker.exists():
+        make(target, Shape(records, 500, seed), jobs)
+        marker.write_text(str(records))
+    return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="200000,2000000")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/iamfit-bench"))
+    parser.add_argument("--trailscraper", default="trailscraper", help="path of trailscraper's console script")
+    parser.add_argument(
+        "--trailscraper-max", type=int, default=200_000, help="skip trailscraper above this many records"
+    )
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args(argv)
+
+    out = sys.stdout
+    out.write(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, runs={args.runs}\n")
+    for size in (int(s) for s in args.sizes.split(",")):
+        logs = logs_for(args.workdir, size, args.seed, args.jobs)
+        with_scraper = size <= args.trailscraper_max
+        iamfit: list[Run] = []
+        scraper: list[Run] = []
+        for _ in range(args.runs):  # interleaved, so both tools see the same machine load
+            iamfit.append(run_iamfit(logs))
+            if with_scraper:
+                scraper.append(run_trailscraper(args.trailscraper, logs))
+        out.write(_summary("iamfit", size, iamfit) + f"  [{iamfit[-1].detail}]\n")
+        if not with_scraper:
+            out.write(f"trailscraper  N={size:>9,}  skipped (above --trailscraper-max)\n")
+            continue
+        out.write(_summary("trailscraper", size, scraper) + f"  [{scraper[-1].detail}]\n")
+        ratio = statistics.median(r.seconds for r in scraper) / statistics.median(r.seconds for r in iamfit)
+        out.write(f"ratio         N={size:>9,}  iamfit is {ratio:.1f}x trailscraper's records/s\n")
+        out.write(f"load average after N={size:,}: {os.getloadavg()[0]:.2f}\n")
+        out.flush()
+    return 0
+
+
+def _summary(name: str, size: int, runs: list[Run]) -> str:
+    median = statistics.median(r.seconds for r in runs)
+    peak = max(r.peak_mib for r in runs)
+    times = ", ".join(f"{r.seconds:.2f}" for r in runs)
+    return (
+        f"{name:<13} N={size:>9,}  median {median:7.2f} s  {size / median:>10,.0f} records/s"
+        f"  peak RSS {peak:7.1f} MiB  (runs: {times})"
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
