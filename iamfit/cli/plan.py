@@ -54,7 +54,7 @@ def plan(source: Path, policy_file: Path, cfn_policy_file: Path | None, phase: s
     service = load_service(source, stage=stage, region=region, account=account)
     if service.account is None:
         service.account = SANDBOX_ACCOUNT
-    policies = {DEPLOYER: read_policy(policy_file)}
+    policies: dict[str, PolicyDocument] = {DEPLOYER: read_policy(policy_file)}
     if cfn_policy_file is not None:
         if not service.deployment_role:
             raise UsageError("--cfn-role-policy: the service sets no deploymentRole, so CloudFormation acts with "
