@@ -205,6 +205,7 @@ class AwsTarget:
 
     def _delete_stack(self, cfn: Any, s3: Any, deleted: list[str], problems: list[str]) -> bool:
         """True when the stack is still there afterwards."""
+        self.deployer.wait(cfn)  # an interrupted attempt may leave an update running; it must end first
         bucket = self.service.custom_bucket
         if bucket is None:
             try:

@@ -38,6 +38,7 @@ def _stack(status: str) -> dict[str, Any]:
 def _delete_failed_script(stub: Stubber, second_delete_works: bool) -> None:
     name = {"StackName": "small-svc-iamfitr"}
     stub.add_response("describe_stacks", _stack("DELETE_FAILED"), name)
+    stub.add_response("describe_stacks", _stack("DELETE_FAILED"), name)  # wait(): nothing in progress
     stub.add_client_error("describe_stack_resource", "ValidationError", "Resource does not exist", 400)
     stub.add_response("describe_stacks", _stack("DELETE_FAILED"), name)  # delete(): still there
     stub.add_response("delete_stack", {}, name)
