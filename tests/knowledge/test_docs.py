@@ -1,0 +1,12 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from ..conftest import REPO
+
+
+def test_docs_knowledge_is_current() -> None:
+    printed = subprocess.run([sys.executable, str(REPO / "scripts" / "doc-knowledge")], check=True,
+                             capture_output=True, text=True).stdout
+    assert printed == (REPO / "docs" / "knowledge.md").read_text(), "run: python scripts/doc-knowledge > docs/knowledge.md"
