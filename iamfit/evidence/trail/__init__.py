@@ -11,7 +11,15 @@ from iamfit.evidence.trail.layout import LogFilter, LogPath, parse_log_path
 from iamfit.evidence.trail.model import Progress, ReadStats, SkippedFile, TrailAggregate, TrailRow
 from iamfit.evidence.trail.query import Dialect, Partitioning, TrailQuery
 from iamfit.evidence.trail.ratelimit import TokenBucket
-from iamfit.evidence.trail.sources import AthenaSource, LocalSource, LookupSource, S3Source, Source, aggregate
+from iamfit.evidence.trail.sources import (
+    AthenaSource,
+    LocalSource,
+    LookupSource,
+    S3Source,
+    Source,
+    aggregate,
+    parse_source,
+)
 
 __all__ = [
     "AthenaSource",
@@ -32,4 +40,5 @@ __all__ = [
     "TrailRow",
     "aggregate",
     "parse_log_path",
+    "parse_source",
 ]

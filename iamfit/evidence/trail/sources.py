@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tempfile
 import time
@@ -332,3 +333,45 @@ def _utc(moment: datetime | None) -> datetime | None:
     if moment is None or moment.tzinfo is not None:
         return moment
     return moment.replace(tzinfo=UTC)
+
+
+def parse_source(
+    spec: str,
+    client: Callable[[str], Any] | None = None,
+    *,
+    athena_output: str | None = None,
+    athena_workgroup: str | None = None,
+    partitioning: Partitioning = Partitioning.NONE,
+    accounts: tuple[str, ...] = (),
+    regions: tuple[str, ...] = (),
+) -> Source:
+    """The source a ``--cloudtrail`` value names: ``PATH``, ``s3://BUCKET/PREFIX``, ``lookup``, ``athena:DB.TABLE``.
+
+    ``client(service_name)`` returns a boto3 client; it is only called for AWS sources.
+    """
+
+    def need_client(service: str) -> Any:
+        if client is None:
+            raise BadInputError(f"--cloudtrail {spec} needs AWS access, and no AWS session was given")
+        return client(service)
+
+    if spec.startswith("s3://"):
+        bucket, _, prefix = spec[len("s3://") :].partition("/")
+        if not bucket:
+            raise BadInputError(f"--cloudtrail {spec}: no bucket name after s3://")
+        return S3Source(need_client("s3"), bucket, prefix, accounts=accounts, regions=regions)
+    if spec == "lookup":
+        return LookupSource(need_client("cloudtrail"))
+    if spec.startswith("athena:"):
+        table = spec[len("athena:") :]
+        if not re.fullmatch(r"[A-Za-z0-9_]+\.[A-Za-z0-9_]+", table):
+            raise BadInputError(f"--cloudtrail {spec}: expected athena:DATABASE.TABLE")
+        return AthenaSource(
+            need_client("athena"),
+            table,
+            output_location=athena_output,
+            workgroup=athena_workgroup,
+            partitioning=partitioning,
+            regions=regions,
+        )
+    return LocalSource(Path(spec), accounts=accounts, regions=regions)
