@@ -161,20 +161,18 @@ class StackDeployer:
             stack = describe_stack(cloudformation, self.stack_name, evidence=True)
             status = None if stack is None else str(stack["StackStatus"])
             if status is None or status == "CREATE_FAILED":
-                outcome.reached_stack = True
                 outcome.log(f"iamfit: {'creating' if status is None else 'retrying'} core stack {self.stack_name}")
                 core = rewrite_for_stage(self.service.core_template, self.service, self.names, "")
-                status = self._submit(cloudformation, core, role_arn, create=status is None)
+                status = self._submit(cloudformation, core, role_arn, outcome, create=status is None)
                 outcome.stack_status = status
                 if status not in SUCCESS:
                     outcome.log(f"iamfit: core stack ended {status}")
                     return
             bucket = self._bucket(cloudformation)
             artifact_dir = self._upload(s3, bucket, source, outcome)
-            outcome.reached_stack = True
             outcome.log(f"iamfit: updating stack {self.stack_name} from {artifact_dir}/{COMPILED_TEMPLATE}")
             url = template_url(bucket, f"{artifact_dir}/{COMPILED_TEMPLATE}", self.service.region)
-            status = self._submit(cloudformation, None, role_arn, create=False, url=url)
+            status = self._submit(cloudformation, None, role_arn, outcome, create=False, url=url)
             outcome.stack_status = status
             outcome.succeeded = status in SUCCESS
             outcome.log(f"iamfit: stack {self.stack_name} is {status}")
@@ -190,6 +188,7 @@ class StackDeployer:
         cloudformation: Any,
         body: dict[str, Any] | None,
         role_arn: str | None,
+        outcome: Outcome,
         *,
         create: bool,
         url: str | None = None,
@@ -209,6 +208,7 @@ class StackDeployer:
                     cloudformation.create_stack(DisableRollback=True, **common)
                 else:
                     cloudformation.update_stack(DisableRollback=True, **common)
+                outcome.reached_stack = True
             except Exception as exc:
                 if error_code(exc) == "ValidationError" and any(s in error_message(exc) for s in _NO_CHANGES):
                     return str(describe_stack(cloudformation, self.stack_name)["StackStatus"])  # type: ignore[index]
@@ -239,6 +239,7 @@ class StackDeployer:
         cloudformation.execute_change_set(
             StackName=self.stack_name, ChangeSetName=self.change_set_name, DisableRollback=True
         )
+        outcome.reached_stack = True
         return self.wait(cloudformation, evidence=True)
 
     def _bucket(self, cloudformation: Any) -> str:
@@ -280,9 +281,9 @@ class StackDeployer:
                 return
             bucket = self.bucket or self._bucket(cloudformation)
             empty_prefix(s3, bucket, self.names.artifact_prefix + "/")
-            outcome.reached_stack = True
             outcome.log(f"iamfit: deleting stack {self.stack_name}")
             cloudformation.delete_stack(StackName=self.stack_name)
+            outcome.reached_stack = True
             status = self.wait(cloudformation, evidence=True)
             outcome.stack_status = status
             outcome.succeeded = status is None or status == "DELETE_COMPLETE"
