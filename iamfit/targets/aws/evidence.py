@@ -25,6 +25,9 @@ from iamfit.targets.aws.calls import Clock, error_code, jsonable
 _ENCODED = re.compile(r"Encoded authorization failure message:\s*([A-Za-z0-9_\-]{20,})")
 _DENIED_CODES = ("AccessDenied", "UnauthorizedOperation", "AuthorizationError", "Forbidden")
 CFN_SESSION = "AWSCloudFormation"
+# Denials CloudTrail's management history never shows: iam:PassRole is not logged, and S3 object calls are
+# data events. Waiting for them would only run the settle window out.
+_UNLOGGED = frozenset({"iam:passrole"})
 _SKEW = timedelta(minutes=5)
 
 
@@ -74,7 +77,8 @@ def first_failure(events: Iterable[dict[str, Any]]) -> str | None:
 
 
 def reported_denials(texts: Iterable[str], ignore_principal: str | None = None) -> set[str]:
-    """Lower-case actions the failure texts name as denied (for the settle window)."""
+    """Lower-case actions the failure texts name as denied that CloudTrail's management events can show
+    (what the settle window waits for)."""
     actions: set[str] = set()
     for text in texts:
         if not text:
@@ -84,7 +88,10 @@ def reported_denials(texts: Iterable[str], ignore_principal: str | None = None) 
                 continue
             if ignore_principal and denial.principal and ignore_principal in denial.principal:
                 continue
-            actions.add(denial.action.lower())
+            action = denial.action.lower()
+            if action in _UNLOGGED or (action.startswith("s3:") and "object" in action):
+                continue
+            actions.add(action)
     return actions
 
 

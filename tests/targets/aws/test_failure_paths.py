@@ -125,6 +125,11 @@ def test_permission_failures_in_stack_events_since_the_attempt_began() -> None:
     assert failure is not None and failure.startswith("CREATE_FAILED WorkQueue (AWS::SQS::Queue): Resource handler")
     texts = [e.get("ResourceStatusReason", "") for e in events]
     assert reported_denials(texts) == {"sqs:createqueue", "logs:createloggroup"}
+    unlogged = (
+        f"User: {DEPLOYER} is not authorized to perform: iam:PassRole on resource: arn:aws:iam::{ACCOUNT}:role/x\n"
+        f"User: {DEPLOYER} is not authorized to perform: s3:PutObject on resource: arn:aws:s3:::b/k"
+    )
+    assert reported_denials([unlogged]) == set()  # never in management history: not waited for
 
 
 # --- CloudTrail ---------------------------------------------------------------------------------------------
