@@ -108,6 +108,7 @@ USER_CALLS = (
     ("ecr.amazonaws.com", "GetAuthorizationToken", True, "none"),
     ("ecr.amazonaws.com", "BatchGetImage", True, "none"),
 )
+KEY_IDS = tuple(f"{n:08x}-1111-2222-3333-4444abcd{n:04x}" for n in range(4))
 USERS = ("alice", "bob", "ci-legacy", "terraform")
 WORKLOAD_ROLES = ("orders-api-dev-us-east-1-lambdaRole", "billing-worker-prod-lambdaRole", "etl-job-role")
 SERVICES = ("orders-api", "billing-worker", "etl")
@@ -167,9 +168,7 @@ def _request_parameters(kind: str, rng: random.Random, service: str, region: str
     if kind == "rule":
         return {"name": f"{service}-{stage}-schedule", "scheduleExpression": "rate(5 minutes)"}
     if kind == "key":
-        return {
-            "keyId": f"arn:aws:kms:{region}:{ACCOUNT}:key/{rng.randrange(16**8):08x}-1111-2222-3333-4444abcd"
-        }
+        return {"keyId": f"arn:aws:kms:{region}:{ACCOUNT}:key/{rng.choice(KEY_IDS)}"}
     if kind == "parameter":
         return {"name": f"/{service}/{stage}/db-url", "withDecryption": True}
     return None
@@ -339,9 +338,7 @@ def _write_file(args: tuple[Path, int, int, int]) -> int:
 def make(out: Path, shape: Shape, jobs: int = 1) -> int:
     """Write the tree; return how many records were written."""
     files = (shape.records + shape.per_file - 1) // shape.per_file
-    work = [
-        (out, shape.seed, i, min(shape.per_file, shape.records - i * shape.per_file)) for i in range(files)
-    ]
+    work = [(out, shape.seed, i, min(shape.per_file, shape.records - i * shape.per_file)) for i in range(files)]
     if jobs <= 1:
         return sum(map(_write_file, work))
     with ProcessPoolExecutor(max_workers=jobs) as pool:
