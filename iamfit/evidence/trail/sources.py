@@ -116,7 +116,7 @@ def _suffix(key: str) -> str:
     return ".json.gz" if key.endswith(".gz") else ".json"
 
 
-@dataclass
+@dataclass(frozen=True)
 class LookupSource:
     """CloudTrail LookupEvents through an injected client: 2 requests/s, NextToken pages, backoff.
 
@@ -185,7 +185,7 @@ class LookupSource:
                 path.unlink()
 
 
-@dataclass
+@dataclass(frozen=True)
 class AthenaSource:
     """The standard CloudTrail table in Athena; the reduction runs in Athena and only groups come back."""
 
