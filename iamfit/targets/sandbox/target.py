@@ -317,7 +317,7 @@ class SandboxTarget:
 
     def _evaluate(self, who: _Identity, req: Requirement, via_cfn: bool) -> tuple[Decision, Cause | None]:
         context: dict[str, tuple[str, ...]] = dict(req.context)
-        if via_cfn and who.session_arn.endswith("/AWSCloudFormation") is False:
+        if via_cfn and not who.session_arn.endswith("/AWSCloudFormation"):  # a forward access session
             context.setdefault("aws:CalledVia", (shapes.CFN,))
             context.setdefault("aws:ViaAWSService", ("true",))
         result = who.policy.evaluate(Request.of(req.action, req.resource, context))
