@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from iamfit import __version__
-from iamfit.errors import EXIT_BAD_INPUT, IamfitError
+from iamfit.errors import EXIT_AWS, EXIT_BAD_INPUT, IamfitError
 
 # name -> (module, function, one-line help). Modules are imported only when their command runs, so
 # `iamfit --help` stays fast and a command's heavy dependencies load only for that command.
@@ -75,6 +75,10 @@ class LazyGroup(click.Group):
         except Exception as exc:  # a bug: one line, and the traceback on request
             if os.environ.get("IAMFIT_DEBUG"):
                 raise
+            if type(exc).__module__.startswith(("botocore", "boto3", "s3transfer")):
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                click.echo(f"iamfit: AWS error: {type(exc).__name__}: {first}", err=True)
+                ctx.exit(EXIT_AWS)
             click.echo(
                 f"iamfit: internal error: {type(exc).__name__}: {exc} (set IAMFIT_DEBUG=1 for a traceback)",
                 err=True,

@@ -150,6 +150,11 @@ def summary(result: DiscoveryResult, rep: dict[str, Any]) -> str:
 @click.option("--account-guard", help="[aws] The account id the operator must be in; required with --target aws.")
 @click.option("--deploy-command", help="[aws] Deploy with this command instead of the built-in deployer.")
 @click.option("--keep", is_flag=True, help="[aws] Keep the discovery stack and roles (default: delete them).")
+@click.option("--settle-seconds", default=300.0, show_default=True,
+              help="[aws] How long to wait for CloudTrail to deliver an attempt's records (ends early once every "
+              "denial the stack reported has been seen).")
+@click.option("--skip-failed-rollback-resources", is_flag=True,
+              help="[aws] Consent to skip resources that block ContinueUpdateRollback (UPDATE_ROLLBACK_FAILED).")
 @format_option
 def discover_command(
     service_path: Path,
@@ -169,6 +174,8 @@ def discover_command(
     account_guard: str | None,
     deploy_command: str | None,
     keep: bool,
+    settle_seconds: float,
+    skip_failed_rollback_resources: bool,
     fmt: str,
 ) -> None:
     """Find the deploy policy of SERVICE_DIR by deploying it: each attempt's denials (stack events,
