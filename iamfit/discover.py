@@ -7,7 +7,6 @@ iamfit acts on it, so ``resume`` replays the journal and continues where a kille
 from __future__ import annotations
 
 import fnmatch
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +22,7 @@ from iamfit.knowledge.resource_needs import resource_needs
 from iamfit.needs import Condition, Need
 from iamfit.policy.document import PolicyDocument
 from iamfit.policy.guardrails import guardrail_violation
+from iamfit.policy.scope import ArnScoper
 from iamfit.predict import Prediction, predict
 from iamfit.principals import CLOUDFORMATION, DEPLOYER
 from iamfit.service.model import Service
@@ -236,9 +236,13 @@ class Discovery:
         self.replay_target = target.name == "sandbox" if replay_target is None else replay_target
         self.prediction: Prediction = predict(service, catalog=self.catalog)
         self.separate = self.prediction.has_cloudformation_principal
-        self._known_patterns = sorted(
-            {n.resource for n in self.prediction.needs if n.resource != "*"},
-            key=lambda p: (p.count("*"), -len(p)),
+        self._scoper = ArnScoper(
+            self.catalog,
+            (n.resource for n in self.prediction.needs),
+            partition=service.partition,
+            region=service.region,
+            account=service.account,
+            pin_account=service.account is not None,  # else the target's account is not the user's
         )
         self.attempts: list[AttemptRecord] = []
         self._update_service: Service | None = None
@@ -258,30 +262,7 @@ class Discovery:
         return DEPLOYER
 
     def _scope(self, action: str, resource: str | None) -> str:
-        info = self.catalog.info(action)
-        if info is not None and not info.supports_resource_level:
-            return "*"
-        if resource and resource.startswith("arn:"):
-            for pattern in self._known_patterns:
-                if fnmatch.fnmatchcase(resource, pattern):
-                    return pattern
-            if self.service.account is None:  # the target's account is not the user's: do not pin it
-                parts = resource.split(":", 5)
-                if len(parts) == 6 and parts[4]:
-                    parts[4] = "*"
-                    return ":".join(parts)
-            return resource
-        if info is not None:
-            for rt in info.resource_types:
-                if rt.arn_format != "*":
-                    return re.sub(
-                        r"\$\{[^}]+\}",
-                        "*",
-                        rt.arn_format.replace("${Partition}", self.service.partition)
-                        .replace("${Region}", self.service.region)
-                        .replace("${Account}", self.service.account_or_wildcard),
-                    )
-        return "*"
+        return self._scoper.scope(action, resource)
 
     def _conditions_for(self, principal: str, action: str, resource: str) -> tuple[Condition, ...]:
         for need in self.prediction.needs:
