@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from iamfit.knowledge.catalog import ActionCatalog
 
 _VAR = re.compile(r"\$\{[^}]+\}")
+_OPTIONAL = re.compile(r"\[[^\]]*\]")  # optional ARN segments in the Service Authorization Reference
 
 
 class ArnScoper:
@@ -40,9 +41,11 @@ class ArnScoper:
         if info is not None and not info.supports_resource_level:
             return "*"
         if resource and resource.startswith("arn:"):
-            for pattern in self.patterns:
-                if fnmatch.fnmatchcase(resource, pattern):
-                    return pattern
+            # CloudTrail names a log group without the ":*" suffix its IAM resource pattern has
+            for candidate in (resource, resource + ":*"):
+                for pattern in self.patterns:
+                    if fnmatch.fnmatchcase(candidate, pattern):
+                        return pattern
             if not self.pin_account:
                 parts = resource.split(":", 5)
                 if len(parts) == 6 and parts[4]:
@@ -54,7 +57,8 @@ class ArnScoper:
                 if rt.arn_format != "*":
                     return _VAR.sub(
                         "*",
-                        rt.arn_format.replace("${Partition}", self.partition)
+                        _OPTIONAL.sub("", rt.arn_format)
+                        .replace("${Partition}", self.partition)
                         .replace("${Region}", self.region)
                         .replace("${Account}", self.account or "*"),
                     )

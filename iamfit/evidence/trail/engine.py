@@ -157,6 +157,8 @@ def resource_of(
         "ruleName": f"arn:aws:events:{reg}:{acct}:rule/{value}",
         "userName": f"arn:aws:iam::{acct}:user/{value}",
     }
+    if name == "name":
+        return f"arn:aws:events:{reg}:{acct}:rule/{value}" if service == "events" else None
     if name == "keyId" and value.startswith("alias/"):
         return f"arn:aws:kms:{reg}:{acct}:{value}"
     if name not in RESOURCE_PARAMETERS or name not in builders or (service == "iam" and name == "stackName"):

@@ -30,6 +30,7 @@ RESOURCE_PARAMETERS = (
     "ruleName",
     "policyArn",
     "userName",
+    "name",  # EventBridge rules (PutRule, PutTargets ...); last: other services use "name" for other things
 )
 
 # Columns of every reduced row, in order (the renderings and the engine agree on this).

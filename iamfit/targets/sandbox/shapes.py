@@ -150,7 +150,9 @@ def _request_parameters(action: str, resource: str) -> dict[str, Any] | None:
         return {"bucketName": bucket, "key": key, "Host": f"{bucket}.s3.amazonaws.com"} if key else \
             {"bucketName": bucket, "Host": f"{bucket}.s3.amazonaws.com"}
     if prefix == "lambda" and ":function:" in resource:
-        return {"functionName": resource.split(":function:", 1)[1].split(":", 1)[0]}
+        name, _, qualifier = resource.split(":function:", 1)[1].partition(":")
+        # a qualified call (a version) names the function by its ARN, as CloudFormation passes it
+        return {"functionName": resource, "qualifier": qualifier} if qualifier else {"functionName": name}
     if prefix == "iam" and tail.startswith("role/"):
         return {"roleName": tail.rsplit("/", 1)[-1]}
     if prefix == "cloudformation" and ":stack/" in resource:

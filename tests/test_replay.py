@@ -1,0 +1,75 @@
+"""replay: a recorded admin deploy of an example → a policy that plan accepts for that example."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from iamfit.evidence.trail import LocalSource, aggregate
+from iamfit.policy.document import PolicyDocument
+from iamfit.replay import replay
+from iamfit.service.model import load_service
+from iamfit.targets.base import PHASES
+from iamfit.targets.sandbox.plan import plan
+from iamfit.targets.sandbox import SandboxTarget
+
+from .conftest import EXAMPLES
+
+ADMIN = PolicyDocument.from_json({"Version": "2012-10-17",
+                                  "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+ACCOUNT = "123456789012"
+
+
+def record_admin_deploy(name: str, logs: Path) -> str:
+    """Deploy, update and remove the example as an admin in the sandbox; write its CloudTrail as a trail would."""
+    service = load_service(EXAMPLES / name, account=ACCOUNT, compile_if_needed=False)
+    target = SandboxTarget(service, seed="recorded")
+    policies = {"deployer": ADMIN, "cloudformation": ADMIN}
+    principal = ""
+    for number, phase in enumerate(PHASES, 1):
+        attempt = target.attempt(phase, policies, attempt_id=f"rec-{number}", session_name=f"ci-run-{number}")
+        assert attempt.succeeded
+        day = logs / "AWSLogs" / ACCOUNT / "CloudTrail" / "us-east-1" / "2026" / "11" / f"{20 + number:02d}"
+        day.mkdir(parents=True)
+        with gzip.open(day / f"{ACCOUNT}_CloudTrail_us-east-1_{number}.json.gz", "wt") as fh:
+            json.dump({"Records": list(attempt.trail_records)}, fh)
+        principal = principal or next(r["userIdentity"]["arn"] for r in attempt.trail_records
+                                      if "invokedBy" not in r["userIdentity"])
+    return principal
+
+
+@pytest.mark.parametrize("name", ["sqs-worker", "deployment-role"])
+def test_replay_of_a_recorded_deploy_is_a_policy_plan_accepts(name: str, tmp_path: Path) -> None:
+    principal = record_admin_deploy(name, tmp_path)
+    role = "arn:aws:iam::%s:role/%s" % (ACCOUNT, principal.split("/")[1])
+    service = load_service(EXAMPLES / name, account=ACCOUNT, compile_if_needed=False)
+    trail = aggregate(LocalSource(tmp_path), principal=role)
+    cfn = service.deployment_role
+    if cfn:  # the deploymentRole's own calls are a second principal in the trail
+        trail = aggregate(LocalSource(tmp_path))
+    result = replay(trail, service=service, cfn_principal=cfn)
+    assert result.stats.records > 0 and not result.denials
+    assert any(n.action == "iam:PassRole" for n in result.inferred), "PassRole is never in CloudTrail"
+    assert all("*" != n.resource or not _resource_level(n.action) for n in result.needs)
+    outcome = plan(service, result.policies, PHASES)
+    assert outcome.fits, outcome.denied_actions
+
+
+def _resource_level(action: str) -> bool:
+    from iamfit.knowledge.catalog import default_catalog
+
+    info = default_catalog().info(action)
+    return bool(info and info.supports_resource_level)
+
+
+def test_calls_cloudformation_made_go_to_the_cloudformation_principal(tmp_path: Path) -> None:
+    record_admin_deploy("deployment-role", tmp_path)
+    service = load_service(EXAMPLES / "deployment-role", compile_if_needed=False)
+    result = replay(aggregate(LocalSource(tmp_path)), service=service, cfn_principal=service.deployment_role)
+    cfn_actions = {n.action for n in result.needs if n.principal == "cloudformation"}
+    deployer_actions = {n.action for n in result.needs if n.principal == "deployer"}
+    assert "lambda:CreateFunction" in cfn_actions and "lambda:CreateFunction" not in deployer_actions
+    assert "cloudformation:CreateStack" in deployer_actions
