@@ -13,8 +13,8 @@ from iamfit.policy.document import PolicyDocument
 from iamfit.replay import replay
 from iamfit.service.model import load_service
 from iamfit.targets.base import PHASES
-from iamfit.targets.sandbox.plan import plan
 from iamfit.targets.sandbox import SandboxTarget
+from iamfit.targets.sandbox.plan import plan
 
 from .conftest import EXAMPLES
 
@@ -32,8 +32,8 @@ def record_admin_deploy(name: str, logs: Path) -> str:
     for number, phase in enumerate(PHASES, 1):
         attempt = target.attempt(phase, policies, attempt_id=f"rec-{number}", session_name=f"ci-run-{number}")
         assert attempt.succeeded
-        day = logs / "AWSLogs" / ACCOUNT / "CloudTrail" / "us-east-1" / "2026" / "11" / f"{20 + number:02d}"
-        day.mkdir(parents=True)
+        day = logs / "AWSLogs" / ACCOUNT / "CloudTrail" / "us-east-1" / "2026" / "01" / "05"  # the sandbox's day
+        day.mkdir(parents=True, exist_ok=True)
         with gzip.open(day / f"{ACCOUNT}_CloudTrail_us-east-1_{number}.json.gz", "wt") as fh:
             json.dump({"Records": list(attempt.trail_records)}, fh)
         principal = principal or next(r["userIdentity"]["arn"] for r in attempt.trail_records
@@ -44,7 +44,7 @@ def record_admin_deploy(name: str, logs: Path) -> str:
 @pytest.mark.parametrize("name", ["sqs-worker", "deployment-role"])
 def test_replay_of_a_recorded_deploy_is_a_policy_plan_accepts(name: str, tmp_path: Path) -> None:
     principal = record_admin_deploy(name, tmp_path)
-    role = "arn:aws:iam::%s:role/%s" % (ACCOUNT, principal.split("/")[1])
+    role = f"arn:aws:iam::{ACCOUNT}:role/{principal.split('/')[1]}"
     service = load_service(EXAMPLES / name, account=ACCOUNT, compile_if_needed=False)
     trail = aggregate(LocalSource(tmp_path), principal=role)
     cfn = service.deployment_role
@@ -53,7 +53,7 @@ def test_replay_of_a_recorded_deploy_is_a_policy_plan_accepts(name: str, tmp_pat
     result = replay(trail, service=service, cfn_principal=cfn)
     assert result.stats.records > 0 and not result.denials
     assert any(n.action == "iam:PassRole" for n in result.inferred), "PassRole is never in CloudTrail"
-    assert all("*" != n.resource or not _resource_level(n.action) for n in result.needs)
+    assert all(n.resource != "*" or not _resource_level(n.action) for n in result.needs)
     outcome = plan(service, result.policies, PHASES)
     assert outcome.fits, outcome.denied_actions
 
@@ -73,3 +73,35 @@ def test_calls_cloudformation_made_go_to_the_cloudformation_principal(tmp_path: 
     deployer_actions = {n.action for n in result.needs if n.principal == "deployer"}
     assert "lambda:CreateFunction" in cfn_actions and "lambda:CreateFunction" not in deployer_actions
     assert "cloudformation:CreateStack" in deployer_actions
+
+
+def test_replay_cli_writes_policies_and_a_report(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from iamfit.cli import cli
+
+    principal = record_admin_deploy("sqs-worker", tmp_path / "logs")
+    role = f"arn:aws:iam::{ACCOUNT}:role/{principal.split('/')[1]}"
+    result = CliRunner().invoke(cli, ["replay", str(EXAMPLES / "sqs-worker"), "--cloudtrail", str(tmp_path / "logs"),
+                                      "--principal", role, "--account", ACCOUNT, "--since", "2026-01-01",
+                                      "--until", "2026-01-31", "--out", str(tmp_path / "out"),
+                                      "--report", str(tmp_path / "r.json")])
+    assert result.exit_code == 0, result.output
+    assert "inferred" in result.stdout
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["inferred"] and report["stats"]["records"] > 0
+    assert PolicyDocument.from_text((tmp_path / "out" / "deployer.json").read_text()).actions()
+
+
+def test_replay_of_an_unreadable_source_and_of_nothing(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from iamfit.cli import cli
+
+    (tmp_path / "bad.json.gz").write_bytes(b"not gzip")
+    runner = CliRunner()
+    strict = runner.invoke(cli, ["replay", "--cloudtrail", str(tmp_path), "--principal", "arn:aws:iam::1:role/x",
+                                 "--strict"])
+    assert strict.exit_code == 3 and strict.stderr.startswith("iamfit: error:")
+    lenient = runner.invoke(cli, ["replay", "--cloudtrail", str(tmp_path), "--principal", "arn:aws:iam::1:role/x"])
+    assert lenient.exit_code == 1 and "skipped" in lenient.stderr

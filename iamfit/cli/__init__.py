@@ -29,8 +29,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Run the deploy -> fail -> grant -> retry loop until the policy verifies.",
     ),
     "check": ("iamfit.cli.check", "check", "CI drift check: missing, excess and escalation-capable grants."),
-    "replay": ("iamfit.cli.replay", "replay", "A policy from what a principal did, read from CloudTrail."),
-    "audit": ("iamfit.cli.audit", "audit", "Granted vs used for an existing role or policy."),
+    "replay": ("iamfit.cli.replay", "replay_command", "A policy from what a principal did, read from CloudTrail."),
+    "audit": ("iamfit.cli.audit", "audit_command", "Granted vs used for an existing role or policy."),
     "cleanup": ("iamfit.cli.cleanup", "cleanup", "Find and delete what iamfit left in an AWS account."),
     "operator-policy": ("iamfit.cli.operator_policy", "operator_policy", "The policy iamfit's own operator needs."),
 }

@@ -87,7 +87,7 @@ format_option = click.option(
 
 
 def write_policies(
-    out_dir: Path, policies: dict[str, PolicyDocument], fmt: str, service: Service, cfn_role_arn: str | None
+    out_dir: Path, policies: dict[str, PolicyDocument], fmt: str, service: Service | None, cfn_role_arn: str | None
 ) -> list[Path]:
     """Write ``<principal>.json`` for every principal, plus the rendered file for a non-JSON ``fmt``."""
     from iamfit.policy.render import RenderContext, render
@@ -99,6 +99,8 @@ def write_policies(
         path.write_text(doc.dumps(), encoding="utf-8")
         written.append(path)
     if fmt != "json":
+        if service is None:
+            raise UsageError(f"--format {fmt} needs the SERVICE (for role and policy names)")
         context = RenderContext(
             service=service.name,
             stage=service.stage,

@@ -1,0 +1,113 @@
+"""``iamfit replay``: a policy from what a principal actually did, read from CloudTrail."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from iamfit.cli.options import (
+    account_option,
+    echo_warnings,
+    format_option,
+    load,
+    region_option,
+    stage_option,
+    write_json,
+    write_policies,
+)
+from iamfit.cli.trail_options import client_factory, parse_when, progress_bar, trail_options
+from iamfit.evidence.trail.model import ReadStats, TrailAggregate, TrailRow
+
+
+@click.command("replay")
+@click.argument("service_path", metavar="[SERVICE]", required=False, type=click.Path(path_type=Path))
+@click.option("--cloudtrail", "source", required=True,
+              help="PATH (file, directory, AWSLogs/ layout), s3://BUCKET/PREFIX, lookup, or athena:DB.TABLE.")
+@click.option("--principal", required=True, help="The deployer's ARN (a role ARN matches all its sessions).")
+@click.option("--cfn-principal", help="The deploymentRole's ARN, when CloudFormation used one.")
+@trail_options
+@stage_option
+@region_option
+@account_option
+@click.option("--split", is_flag=True, help="Separate the CloudFormation principal's policy (recommend a "
+              "deploymentRole).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Directory for the policies "
+              "(default: policies/<service>-replay, or policies/replay).")
+@click.option("--report", "report_path", type=click.Path(path_type=Path), help="Write the JSON report here.")
+@format_option
+def replay_command(
+    service_path: Path | None,
+    source: str,
+    principal: str,
+    cfn_principal: str | None,
+    since: str | None,
+    until: str | None,
+    strict: bool,
+    athena_output: str | None,
+    athena_workgroup: str | None,
+    profile: str | None,
+    aws_region: str | None,
+    endpoint_url: str | None,
+    stage: str | None,
+    region: str | None,
+    account: str | None,
+    split: bool,
+    out_dir: Path | None,
+    report_path: Path | None,
+    fmt: str,
+) -> None:
+    """Build a policy from what PRINCIPAL did (a deploy someone once ran as admin, months of CI deploys).
+
+    Deploy-aware when SERVICE is given: calls CloudFormation made on the principal's behalf (invokedBy) go to
+    the CloudFormation principal; what CloudTrail never shows (iam:PassRole, the CLI's S3 object calls) is
+    added from the knowledge base, marked as inferred; resources are the service's ARN patterns.
+    """
+    from iamfit.evidence.trail import aggregate, parse_source
+    from iamfit.replay import replay
+
+    now = datetime.now(UTC)
+    service = load(service_path, stage, region, account) if service_path else None
+    if service:
+        echo_warnings(service.warnings)
+    trail_source = parse_source(source, client_factory(profile, aws_region, endpoint_url),
+                                athena_output=athena_output, athena_workgroup=athena_workgroup)
+    principals = [principal] + ([cfn_principal] if cfn_principal else [])
+    rows: list[TrailRow] = []
+    stats: ReadStats | None = None
+    with progress_bar("reading CloudTrail") as progress:
+        for who in principals:
+            trail = aggregate(trail_source, principal=who, since=parse_when(since, now, "--since"),
+                              until=parse_when(until, now, "--until") or now, strict=strict, progress=progress)
+            rows.extend(trail.rows)
+            stats = stats or trail.stats
+    assert stats is not None
+    result = replay(TrailAggregate(tuple(sorted(set(rows), key=lambda r: r.sort_key())), stats), service=service,
+                    cfn_principal=cfn_principal, split=split)
+    if not stats.clean:
+        click.echo(f"iamfit: warning: {len(stats.files_skipped)} file(s) skipped, {stats.bad_records} bad "
+                   "record(s); the rest was read (--strict makes this an error)", err=True)
+    if not result.needs:
+        click.echo(f"iamfit: no successful calls of {principal} in the window ({stats.records} records read)",
+                   err=True)
+        raise SystemExit(1)
+    name = f"{service.name}-replay" if service else "replay"
+    target = out_dir or Path("policies") / name
+    role = None
+    if service is not None:
+        from iamfit.predict import predict
+
+        role = cfn_principal or predict(service, split=split).cloudformation_role_arn
+    written = write_policies(target, result.policies, fmt, service, role)
+    if report_path:
+        write_json(report_path, result.report())
+    click.echo(f"read {stats.records:,} records in {stats.files_read} file(s); {len(result.needs)} grants from "
+               f"CloudTrail, {len(result.inferred)} inferred (never in CloudTrail), {len(result.denials)} denied "
+               "call(s) seen (not granted)")
+    for p, doc in result.policies.items():
+        click.echo(f"  {p:<15} {len(doc.actions()):>3} actions  {doc.size():>6} chars  -> {target / (p + '.json')}")
+    if result.unknown_actions:
+        click.echo(f"  unknown to the catalog (not granted): {', '.join(result.unknown_actions)}")
+    if fmt != "json" and service:
+        click.echo(f"  {fmt}: {written[-1]}")

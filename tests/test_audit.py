@@ -1,0 +1,146 @@
+"""audit: granted vs used, on a recorded deploy and on moto (live role, Access Advisor through Stubber)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from click.testing import CliRunner
+from moto import mock_aws
+
+from iamfit.audit import OVER_BROAD, UNUSED, audit
+from iamfit.aws.access_advisor import last_accessed_actions
+from iamfit.cli import cli
+from iamfit.errors import AwsError
+from iamfit.evidence.trail import LocalSource, aggregate
+from iamfit.policy.document import PolicyDocument
+
+from .test_replay import ACCOUNT, record_admin_deploy
+
+JOB = "8f9b3c1e-1c2d-4e5f-9a0b-123456789abc"
+WIDE = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Sid": "Queues", "Effect": "Allow", "Action": "sqs:*", "Resource": "*"},
+        {"Sid": "Lambda", "Effect": "Allow", "Action": ["lambda:CreateFunction", "lambda:InvokeFunction"],
+         "Resource": "*"},
+        {"Sid": "Pass", "Effect": "Allow", "Action": "iam:PassRole", "Resource": "*"},
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    logs = tmp_path_factory.mktemp("trail")
+    principal = record_admin_deploy("sqs-worker", logs)
+    return logs, f"arn:aws:iam::{ACCOUNT}:role/{principal.split('/')[1]}"
+
+
+def test_unused_overbroad_and_escalation_findings(recorded: tuple[Path, str]) -> None:
+    logs, role = recorded
+    trail = aggregate(LocalSource(logs), principal=role)
+    result = audit([("wide.json", PolicyDocument.from_json(WIDE))], rows=trail.rows, principal=role, account=ACCOUNT)
+    kinds = {(f.kind, f.action) for f in result.findings}
+    assert ("unused-action", "lambda:InvokeFunction") in kinds  # granted, never called
+    partial = [f for f in result.findings if f.rule_id == UNUSED and f.action == "sqs:*"]
+    assert partial and "used: sqs:CreateQueue" in partial[0].message.replace("sqs:CreateQueue,", "sqs:CreateQueue")
+    broad = [f for f in result.findings if f.rule_id == OVER_BROAD and f.action == "lambda:CreateFunction"]
+    assert broad and "iamfit-sqs-worker-dev-" in broad[0].message
+    assert any(f.kind == "escalation" and f.action == "iam:PassRole" for f in result.findings)
+    proposal = result.proposal.to_json()["Statement"]
+    assert all(s["Resource"] != "*" for s in proposal if s["Action"] == "lambda:CreateFunction")
+    assert "lambda:InvokeFunction" not in result.proposal.actions()
+
+
+def test_a_policy_that_grants_exactly_what_was_used_has_no_unused_findings(recorded: tuple[Path, str]) -> None:
+    logs, role = recorded
+    trail = aggregate(LocalSource(logs), principal=role)
+    first = audit([("wide.json", PolicyDocument.from_json(WIDE))], rows=trail.rows, principal=role, account=ACCOUNT)
+    again = audit([("proposal.json", first.proposal)], rows=trail.rows, principal=role, account=ACCOUNT)
+    assert not [f for f in again.findings if f.kind in ("unused-action", "over-broad-resource")]
+
+
+def test_cli_on_policy_files_exits_1_with_findings_and_writes_sarif(recorded: tuple[Path, str], tmp_path: Path) -> None:
+    logs, role = recorded
+    policy = tmp_path / "wide.json"
+    policy.write_text(json.dumps(WIDE, indent=2))
+    result = CliRunner().invoke(cli, ["audit", "--policy", str(policy), "--cloudtrail", str(logs), "--principal",
+                                      role, "--since", "2026-01-01", "--format", "sarif",
+                                      "--proposal", str(tmp_path / "p.json")])
+    assert result.exit_code == 1, result.output
+    sarif = json.loads(result.stdout)
+    assert sarif["version"] == "2.1.0"
+    located = [r for r in sarif["runs"][0]["results"] if r.get("locations")]
+    assert located and located[0]["locations"][0]["physicalLocation"]["region"]["startLine"] > 1
+    assert PolicyDocument.from_text((tmp_path / "p.json").read_text()).actions()
+
+
+def test_cli_usage_errors() -> None:
+    runner = CliRunner()
+    assert runner.invoke(cli, ["audit", "--cloudtrail", "x"]).exit_code == 2
+    assert runner.invoke(cli, ["audit", "--policy", "p.json"]).exit_code == 2
+
+
+def _role_with_policies(iam) -> str:  # type: ignore[no-untyped-def]
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": ACCOUNT},
+                                                     "Action": "sts:AssumeRole"}]}
+    arn = iam.create_role(RoleName="ci-deployer", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    iam.put_role_policy(RoleName="ci-deployer", PolicyName="inline", PolicyDocument=json.dumps(WIDE))
+    managed = iam.create_policy(PolicyName="logs", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "logs:CreateLogGroup", "Resource": "*"}]}))["Policy"]["Arn"]
+    iam.attach_role_policy(RoleName="ci-deployer", PolicyArn=managed)
+    return str(arn)
+
+
+def test_live_role_on_moto(recorded: tuple[Path, str], tmp_path: Path) -> None:
+    logs, role = recorded
+    with mock_aws():
+        iam = boto3.client("iam", region_name="us-east-1")
+        _role_with_policies(iam)
+        result = CliRunner().invoke(cli, ["audit", "--role-name", "ci-deployer", "--cloudtrail", str(logs),
+                                          "--principal", role, "--since", "2026-01-01", "--format", "json"])
+        assert result.exit_code == 1, result.output
+        report = json.loads(result.stdout)
+        origins = {f["policy"] for f in report["findings"]}
+        assert any(o.startswith("inline:") for o in origins)
+        assert any(o.startswith("managed:") for o in origins) or report["used_actions"]
+        missing = CliRunner().invoke(cli, ["audit", "--role-name", "nope", "--cloudtrail", str(logs)])
+        assert missing.exit_code == 4 and missing.stderr.startswith("iamfit: error:")
+
+
+def test_access_advisor_action_level_data() -> None:
+    iam = boto3.client("iam", region_name="us-east-1")
+    stub = Stubber(iam)
+    arn = f"arn:aws:iam::{ACCOUNT}:role/ci-deployer"
+    stub.add_response("generate_service_last_accessed_details", {"JobId": JOB},
+                      {"Arn": arn, "Granularity": "ACTION_LEVEL"})
+    stub.add_response("get_service_last_accessed_details", {
+        "JobStatus": "IN_PROGRESS", "JobCreationDate": dt.datetime(2026, 11, 1),
+        "JobCompletionDate": dt.datetime(2026, 11, 1), "ServicesLastAccessed": []},
+        {"JobId": JOB})
+    stub.add_response("get_service_last_accessed_details", {
+        "JobStatus": "COMPLETED", "JobCreationDate": dt.datetime(2026, 11, 1),
+        "JobCompletionDate": dt.datetime(2026, 11, 1), "IsTruncated": False,
+        "ServicesLastAccessed": [{"ServiceName": "Amazon S3", "ServiceNamespace": "s3",
+                                  "TrackedActionsLastAccessed": [
+                                      {"ActionName": "PutObject", "LastAccessedTime": dt.datetime(2026, 11, 20)},
+                                      {"ActionName": "DeleteBucket"}]}]},
+        {"JobId": JOB})
+    with stub:
+        found = last_accessed_actions(iam, arn, sleep=lambda _s: None)
+    assert found["s3:PutObject"].startswith("2026-11-20") and found["s3:DeleteBucket"] is None
+    result = audit([("p", PolicyDocument.from_json({"Statement": [{"Effect": "Allow", "Action": [
+        "s3:PutObject", "s3:DeleteBucket"], "Resource": "arn:aws:s3:::b/*"}]}))], last_accessed=found)
+    assert [f.action for f in result.findings if f.rule_id == UNUSED] == ["s3:DeleteBucket"]
+
+
+def test_access_advisor_failures_are_aws_errors() -> None:
+    iam = boto3.client("iam", region_name="us-east-1")
+    stub = Stubber(iam)
+    stub.add_client_error("generate_service_last_accessed_details", "AccessDenied", "no", 403)
+    with stub, pytest.raises(AwsError):
+        last_accessed_actions(iam, "arn:aws:iam::1:role/x", sleep=lambda _s: None)
