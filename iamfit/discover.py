@@ -19,6 +19,7 @@ from iamfit.generate import policies_from_needs
 from iamfit.journal import Journal
 from iamfit.knowledge.catalog import Catalog, default_catalog
 from iamfit.knowledge.resource_needs import resource_needs
+from iamfit.knowledge.serverless_cli import cli_calls
 from iamfit.needs import Condition, Need
 from iamfit.policy.document import PolicyDocument
 from iamfit.policy.guardrails import guardrail_violation
@@ -220,6 +221,7 @@ class Discovery:
         catalog: Catalog | None = None,
         progress: ProgressCallback | None = None,
         replay_target: bool | None = None,
+        one_grant_per_attempt: bool = False,
     ) -> None:
         if max_attempts < 1:
             raise UsageError("--max-attempts must be at least 1")
@@ -244,6 +246,7 @@ class Discovery:
             account=service.account,
             pin_account=service.account is not None,  # else the target's account is not the user's
         )
+        self.one_grant_per_attempt = one_grant_per_attempt  # model the by-hand loop
         self.attempts: list[AttemptRecord] = []
         self._update_service: Service | None = None
         self.used: dict[str, set[str]] = {DEPLOYER: set(), CLOUDFORMATION: set()}
@@ -299,6 +302,26 @@ class Discovery:
                 n.conditions,
             )
             for n in resource_needs(service, resource, operation, self.catalog).needs
+        ]
+
+    def decide_by_hand(
+        self, phase: Phase, number: int, attempt: Attempt, current: set[Need]
+    ) -> tuple[list[Grant], Stop | None]:
+        """What a person does by hand: read the first failure the deploy printed, grant that one action."""
+        reading = parse_failure_text(attempt.first_failure or "", source=SOURCE_CLI, catalog=self.catalog)
+        first = next((d for d in reading.denials if d.action), None)
+        if first is None:
+            return [], None
+        grants, stop = self.decide(phase, number, [first], current)
+        return grants[:1], stop
+
+    def _predicted_cli(self, service: Service, phase: Phase) -> list[Need]:
+        """The Framework CLI's predicted calls for the command a phase runs (the deployer's)."""
+        command, first = ("remove", False) if phase == "remove" else ("deploy", phase == "create")
+        return [
+            Need(DEPLOYER, self.catalog.canonical(c.action) or c.action, c.resource,
+                 f"{c.reason} (predicted; the CLI stopped at a denied call)", c.source, c.conditions)
+            for c in cli_calls(service, command, first_deploy=first)
         ]
 
     def decide(
@@ -358,17 +381,23 @@ class Discovery:
         if guarded:
             return [], Stop(STOP_GUARDRAIL, "a needed grant trips a safety guardrail", guarded)
         # A resource operation that failed on a denial will need what the knowledge base predicts for it: grant
-        # that too, so one attempt settles each failed operation (not one action per attempt).
+        # that too, so one attempt settles each failed operation (not one action per attempt). Likewise the
+        # Framework CLI: it stops at its first denied call, so a denied CLI call gets the command's predicted
+        # calls (serverless-cli.md) instead of revealing them one attempt at a time.
         have = granted_keys | {(g.need.principal, g.need.action.lower(), g.need.resource) for g in grants}
         service = self._phase_service(phase)
+        predicted: list[Need] = []
         for logical_id, operation in failed_ops:
-            for need in self._predicted_for(service, logical_id, operation):
-                key = (need.principal, need.action.lower(), need.resource)
-                if key in have:
-                    continue
-                have.add(key)
-                violation = guardrail_violation(need.action, need.resource, need.conditions, self.allow)
-                grants.append(Grant(need, ("knowledge",), False, violation))
+            predicted.extend(self._predicted_for(service, logical_id, operation))
+        if any(d.source == SOURCE_CLI for d in denials):
+            predicted.extend(self._predicted_cli(service, phase))
+        for need in predicted:
+            key = (need.principal, need.action.lower(), need.resource)
+            if key in have:
+                continue
+            have.add(key)
+            violation = guardrail_violation(need.action, need.resource, need.conditions, self.allow)
+            grants.append(Grant(need, ("knowledge",), False, violation))
         if not grants:
             if not denials:
                 return [], None
@@ -460,7 +489,12 @@ class Discovery:
                     ]
                     stop = Stop(**journaled["stop"]) if journaled["stop"] else None
                 else:
-                    grants, stop = self.decide(phase, number, denials, needs, failed_operations(attempt, self.catalog))
+                    if self.one_grant_per_attempt:
+                        grants, stop = self.decide_by_hand(phase, number, attempt, needs)
+                    else:
+                        grants, stop = self.decide(
+                            phase, number, denials, needs, failed_operations(attempt, self.catalog)
+                        )
                     if stop is None and not grants:
                         stop = Stop(
                             STOP_NOT_PERMISSION,
@@ -635,3 +669,14 @@ def report(result: DiscoveryResult, by_hand: dict[str, Any] | None = None) -> di
         },
         "needs": [_need_json(n) for n in result.needs],
     }
+
+
+def simulate_by_hand(service: Service, target: Target, journal: Journal, *, max_attempts: int = 400) -> DiscoveryResult:
+    """The by-hand loop, run on a target with classic rollback: start from nothing, read the first failure,
+    grant that one action, redeploy (after the rollback the target models), through every phase."""
+    run = Discovery(service, target, journal, from_scratch=True, max_attempts=max_attempts,
+                    one_grant_per_attempt=True)
+    try:
+        return run.run()
+    finally:
+        target.cleanup()

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import signal
 import sys
+import tempfile
 import time
 from pathlib import Path
 from types import FrameType
@@ -31,21 +32,37 @@ from iamfit.service.model import Service
 from iamfit.targets.base import Target
 
 
-def by_hand_estimate(result: DiscoveryResult) -> dict[str, Any]:
-    """What the by-hand loop would cost with the same timing model: starting from nothing, one grant per
-    failed deploy, a rollback after each, then one clean deploy per phase."""
+def by_hand_estimate(result: DiscoveryResult, service: Service | None = None) -> dict[str, Any]:
+    """What the by-hand loop would cost on the same timing model.
+
+    With the sandbox it is simulated: classic rollback, start from nothing, read the first failure, grant
+    that one action, redeploy, through every phase. Otherwise it is estimated: one grant per action of the
+    verified policies, each a failed deploy (half a create) plus a typical rollback, then one clean deploy per
+    phase.
+    """
     from iamfit.targets.sandbox import timing
 
+    if service is not None and result.target == "sandbox":
+        from iamfit.discover import simulate_by_hand
+        from iamfit.targets.sandbox import SANDBOX_ACCOUNT, SandboxTarget
+
+        sandbox_service = service if service.account else dataclasses.replace(
+            service, account=SANDBOX_ACCOUNT, warnings=[])
+        with tempfile.TemporaryDirectory() as scratch:
+            hand = simulate_by_hand(sandbox_service, SandboxTarget(sandbox_service, seed="by-hand",
+                                                                   disable_rollback=False),
+                                    Journal.create(Path(scratch)))
+        if hand.verified:
+            return {"attempts": len(hand.attempts), "modeled_seconds": round(hand.modeled_seconds, 1),
+                    "assumes": "simulated in the sandbox: from nothing, classic rollback, one grant per failed "
+                               "deploy (the first failure it prints), through create, update and remove"}
     rounds = sum(len(doc.actions()) for doc in result.policies.values())
     final = {a.phase: a.modeled_seconds for a in result.attempts if a.succeeded and a.round == "discover"}
     create = final.get("create", 0.0)
     seconds = timing.by_hand_seconds(rounds, create / 2, timing.rollback_seconds(), sum(final.values()))
-    return {
-        "attempts": rounds + len(final),
-        "modeled_seconds": round(seconds, 1),
-        "assumes": "one grant per failed deploy (failing halfway through a create on average), "
-        "a typical rollback after each, then one clean deploy per phase",
-    }
+    return {"attempts": rounds + len(final), "modeled_seconds": round(seconds, 1),
+            "assumes": "estimated: one grant per failed deploy (failing halfway through a create on average), "
+                       "a typical rollback after each, then one clean deploy per phase"}
 
 
 def make_target(service: Service, name: str, run_id: str, aws: dict[str, Any]) -> Target:
@@ -223,7 +240,7 @@ def discover_command(
         )
     finally:
         signal.signal(signal.SIGTERM, previous)
-    rep = report(result, by_hand_estimate(result))
+    rep = report(result, by_hand_estimate(result, service))
     journal.write_file("report.json", json.dumps(rep, indent=2) + "\n")
     if report_path:
         write_json(report_path, rep)
