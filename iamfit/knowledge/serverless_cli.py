@@ -8,7 +8,9 @@ the ``tolerated`` ones, whose AccessDenied it ignores).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from iamfit.needs import Condition
 from iamfit.service.model import Service
@@ -52,16 +54,79 @@ def _pass_role(service: Service, command: str) -> list[CliCall]:
     ]
 
 
+_SSM = re.compile(r"\$\{ssm(?:\([^)]*\))?:(/?[A-Za-z0-9_.\-/]+)")
+_CF = re.compile(r"\$\{cf(?:\([^)]*\))?:([A-Za-z][A-Za-z0-9-]*)\.")
+_S3 = re.compile(r"\$\{s3:([a-z0-9.\-]+)/([^},\s]+)\}")
+CONFIG_NAMES = ("serverless.yml", "serverless.yaml", "serverless.json", "serverless.js", "serverless.ts")
+
+
+def _config_text(service: Service) -> str:
+    """The service's own config text (variables are resolved in the compiled package, so read the source)."""
+    source = service.source
+    if source is None:
+        return ""
+    for directory in (source, source.parent) if source.name == ".serverless" else (source,):
+        for name in CONFIG_NAMES:
+            path = Path(directory) / name
+            if path.is_file():
+                try:
+                    return path.read_text(encoding="utf-8", errors="replace")
+                except OSError:
+                    return ""
+    return ""
+
+
+def variable_calls(service: Service, command: str) -> list[CliCall]:
+    """Calls made to resolve ``${ssm:…}``, ``${cf:…}`` and ``${s3:…}`` variables (any command; §3.5)."""
+    text = _config_text(service)
+    calls = []
+    for path in sorted(set(_SSM.findall(text))):
+        name = path if path.startswith("/") else "/" + path
+        calls.append(CliCall(command, "SSM.GetParameter", "ssm:GetParameter",
+                             service.arn("arn:{partition}:ssm:{region}:{account}:parameter{name}", name),
+                             "serverless-cli.md §3.5 ${ssm:}"))
+    for stack in sorted(set(_CF.findall(text))):
+        calls.append(CliCall(command, "CloudFormation.DescribeStacks (${cf:})", "cloudformation:DescribeStacks",
+                             service.arn("arn:{partition}:cloudformation:{region}:{account}:stack/{name}/*", stack),
+                             "serverless-cli.md §3.5 ${cf:}"))
+    for bucket, key in sorted(set(_S3.findall(text))):
+        calls.append(CliCall(command, "S3.GetObject (${s3:})", "s3:GetObject",
+                             f"arn:{service.partition}:s3:::{bucket}/{key}", "serverless-cli.md §3.5 ${s3:}"))
+    return calls
+
+
+def image_calls(service: Service, command: str) -> list[CliCall]:
+    """ECR calls for container-image functions built by the Framework (``provider.ecr.images``; §3.5)."""
+    ecr = service.provider.get("ecr")
+    images = ecr.get("images") if isinstance(ecr, dict) else None
+    if not images:
+        return []
+    repo = service.arn("arn:{partition}:ecr:{region}:{account}:repository/{name}",
+                       re.sub("-+", "-", f"serverless-{service.name}-{service.stage}".lower()))
+    row = "serverless-cli.md §3.5 provider.ecr.images"
+    calls = [
+        CliCall(command, "ECR.DescribeRepositories", "ecr:DescribeRepositories", repo, row),
+        CliCall(command, "ECR.CreateRepository", "ecr:CreateRepository", repo, row),
+    ]
+    if isinstance(ecr, dict) and ecr.get("maxImageCount"):
+        calls.append(CliCall(command, "ECR.PutLifecyclePolicy", "ecr:PutLifecyclePolicy", repo, row))
+    calls.append(CliCall(command, "ECR.GetAuthorizationToken (docker login)", "ecr:GetAuthorizationToken", "*",
+                         row))
+    for action in ("BatchCheckLayerAvailability", "InitiateLayerUpload", "UploadLayerPart", "CompleteLayerUpload",
+                   "PutImage", "BatchGetImage", "GetDownloadUrlForLayer"):
+        calls.append(CliCall(command, f"ECR.{action} (docker push)", f"ecr:{action}", repo, row))
+    return calls
+
+
 def deploy_calls(service: Service, *, first_deploy: bool) -> list[CliCall]:
     """``serverless deploy`` in order. ``first_deploy``: the stack does not exist yet."""
     c = "deploy"
     stack, bucket, objects = service.stack_arn, service.bucket_arn, service.artifacts_arn
     change_set = service.deployment_method == "changesets"
-    calls: list[CliCall] = [
-        CliCall(
-            c, "CloudFormation.DescribeStacks", "cloudformation:DescribeStacks", stack, "serverless-cli.md §3.1 #2"
-        ),
-    ]
+    calls: list[CliCall] = variable_calls(service, c) + image_calls(service, c)
+    calls.append(
+        CliCall(c, "CloudFormation.DescribeStacks", "cloudformation:DescribeStacks", stack, "serverless-cli.md §3.1 #2")
+    )
     if first_deploy and not service.custom_bucket:
         # the core stack (deployment bucket) is created first, from the create-stack template
         calls += _pass_role(service, c)
@@ -286,7 +351,7 @@ def remove_calls(service: Service) -> list[CliCall]:
     c = "remove"
     stack, bucket, objects = service.stack_arn, service.bucket_arn, service.artifacts_arn
     versioned = bool(service.bucket_settings.get("versioning"))
-    calls = [
+    calls = variable_calls(service, c) + [
         CliCall(
             c,
             "ECR.DescribeRepositories",
@@ -347,6 +412,10 @@ def remove_calls(service: Service) -> list[CliCall]:
             "serverless-cli.md §3.3",
         ),
     ]
+    images = image_calls(service, c)
+    if images:  # the repository the Framework created for the images
+        calls.append(CliCall(c, "ECR.DeleteRepository", "ecr:DeleteRepository", images[0].resource,
+                             "serverless-cli.md §3.3"))
     return calls
 
 

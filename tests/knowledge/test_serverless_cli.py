@@ -77,3 +77,31 @@ def test_other_commands(rest_api) -> None:  # type: ignore[no-untyped-def]
     assert "lambda:UpdateFunctionCode" in actions(cli_calls(rest_api, "deploy-function"))
     with pytest.raises(ValueError):
         cli_calls(rest_api, "fly")
+
+
+def test_variables_and_images_add_the_calls_that_resolve_and_push_them(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+    import shutil
+
+    service_dir = tmp_path / "svc"
+    shutil.copytree(EXAMPLES / "sqs-worker", service_dir, ignore=shutil.ignore_patterns("node_modules"))
+    config = service_dir / "serverless.yml"
+    config.write_text(config.read_text() + "\ncustom:\n  token: ${ssm:/ci/token}\n  vpc: ${cf:network-dev.VpcId}\n"
+                      "  seed: ${s3:config-bucket/seed.json}\n")
+    svc = load_service(service_dir, account="123456789012", compile_if_needed=False)
+    svc = dataclasses.replace(svc, provider={**svc.provider, "ecr": {"images": {"app": {"path": "."}},
+                                                                    "maxImageCount": 5}})
+    calls = cli_calls(svc, "deploy", first_deploy=True)
+    by_action = {(c.action, c.resource) for c in calls}
+    assert ("ssm:GetParameter", "arn:aws:ssm:us-east-1:123456789012:parameter/ci/token") in by_action
+    assert ("cloudformation:DescribeStacks", "arn:aws:cloudformation:us-east-1:123456789012:stack/network-dev/*") \
+        in by_action
+    assert ("s3:GetObject", "arn:aws:s3:::config-bucket/seed.json") in by_action
+    repo = "arn:aws:ecr:us-east-1:123456789012:repository/serverless-iamfit-sqs-worker-dev"
+    assert {("ecr:CreateRepository", repo), ("ecr:PutLifecyclePolicy", repo), ("ecr:PutImage", repo),
+            ("ecr:GetAuthorizationToken", "*")} <= by_action
+    # variables resolve before anything else; the CLI stops at the first failure
+    assert calls[0].action == "ssm:GetParameter"
+    removal = {(c.action, c.resource) for c in cli_calls(svc, "remove")}
+    assert ("ecr:DeleteRepository", repo) in removal
+    assert ("ssm:GetParameter", "arn:aws:ssm:us-east-1:123456789012:parameter/ci/token") in removal
