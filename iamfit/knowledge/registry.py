@@ -108,6 +108,14 @@ def schema(type_name: str, region: str = "us-east-1") -> TypeSchema | None:
     )
 
 
+def property_type(type_name: str, prop: str, region: str = "us-east-1") -> str | None:
+    """The JSON type (``array``, ``object``, ``string`` ...) the schema gives a top-level property."""
+    raw = _raw_schema(type_name, region)
+    found = ((raw or {}).get("properties") or {}).get(prop, {})
+    kind = found.get("type") if isinstance(found, dict) else None
+    return kind if isinstance(kind, str) else None
+
+
 @functools.cache
 def all_types(region: str = "us-east-1") -> tuple[str, ...]:
     from cfnlint.schema import PROVIDER_SCHEMA_MANAGER

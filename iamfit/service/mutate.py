@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from iamfit.knowledge.arns import NAME_RULES
-from iamfit.knowledge.registry import schema
+from iamfit.knowledge.registry import property_type, schema
 from iamfit.service.model import Service
 
 _DIR = re.compile(r"^(?P<prefix>.+/)(?P<ms>\d{13})-(?P<iso>[^/]+)$")
@@ -147,19 +147,13 @@ def _new_dir(artifact_dir: str) -> str:
 
 def _tag_format(type_name: str, region: str) -> tuple[str, str] | None:
     """(tag property, "array" / "object") of a taggable type whose tags can be updated in place."""
-    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER, ResourceNotFoundError  # lazy
-
     type_schema = schema(type_name, region)
     if type_schema is None or not type_schema.taggable or not type_schema.tag_property:
         return None
     prop = type_schema.tag_property
     if prop in type_schema.create_only:
         return None
-    try:
-        raw = PROVIDER_SCHEMA_MANAGER.get_resource_schema(region, type_name).schema
-    except ResourceNotFoundError:
-        return None
-    kind = (raw.get("properties") or {}).get(prop, {}).get("type")
+    kind = property_type(type_name, prop, region)
     return (prop, kind) if kind in ("array", "object") else None
 
 
