@@ -478,7 +478,8 @@ class Discovery:
                 )
                 self.attempts.append(record)
                 if attempt.succeeded:
-                    self.progress("passed", {"round": round_name, "phase": phase, "number": number})
+                    self.progress("passed", {"round": round_name, "phase": phase, "number": number,
+                                             "modeled_seconds": sum(a.modeled_seconds for a in self.attempts)})
                     break
                 key = f"decision:{round_name}:{phase}:{number}"
                 journaled = self.journal.get(key)
@@ -525,6 +526,7 @@ class Discovery:
                         "number": number,
                         "denials": len(denials),
                         "granted": len(grants),
+                        "modeled_seconds": sum(a.modeled_seconds for a in self.attempts),
                     },
                 )
                 if stop is not None:

@@ -100,7 +100,9 @@ class _Progress:
         if not self.enabled:
             return
         elapsed = time.monotonic() - self.started
-        where = f"[{elapsed:6.1f}s] {data.get('round', '')} {data.get('phase', '')} attempt {data.get('number', '')}"
+        modeled = data.get("modeled_seconds")
+        clock = f"{elapsed:6.1f}s" + (f", {modeled / 60:5.1f} min modeled" if modeled is not None else "")
+        where = f"[{clock}] {data.get('round', '')} {data.get('phase', '')} attempt {data.get('number', '')}"
         if kind == "attempt":
             click.echo(f"{where}: deploying…", err=True)
         elif kind == "passed":
