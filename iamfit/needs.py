@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 from iamfit.principals import Principal
 
-# A condition as (operator, key, values), e.g. ("StringEquals", "iam:PassedToService", ("cloudformation.amazonaws.com",))
+# A condition as (operator, key, values),
+# e.g. ("StringEquals", "iam:PassedToService", ("cloudformation.amazonaws.com",))
 Condition = tuple[str, str, tuple[str, ...]]
 
 
