@@ -250,13 +250,8 @@ class CheckResult:
         return out
 
     def to_json(self, fail_on: Iterable[str] = DEFAULT_FAIL_ON) -> dict[str, Any]:
-        svc = self.service
         return {
-            "service": svc.name,
-            "stage": svc.stage,
-            "region": svc.region,
-            "account": svc.account,
-            "stack": svc.stack_name,
+            **self.service.identity(),
             "config": self.config,
             "fail_on": sorted(set(fail_on)),
             "passed": not self.failing(fail_on),

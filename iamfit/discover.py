@@ -119,19 +119,6 @@ def _need_from_json(data: dict[str, Any]) -> Need:
     )
 
 
-def _denial_json(d: Denial) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "action": d.action,
-        "resource": d.resource,
-        "principal": d.principal,
-        "cause": d.cause.value,
-        "source": d.source,
-    }
-    if d.candidates:
-        out["candidates"] = list(d.candidates)
-    return out
-
-
 def _attempt_to_json(a: Attempt) -> dict[str, Any]:
     return {
         "phase": a.phase,
@@ -629,7 +616,7 @@ def report(result: DiscoveryResult, by_hand: dict[str, Any] | None = None) -> di
                         "stack_status": a.stack_status,
                         "modeled_seconds": round(a.modeled_seconds, 1),
                         "first_failure": a.first_failure,
-                        "denials": [_denial_json(d) for d in a.denials],
+                        "denials": [d.to_json() for d in a.denials],
                         "granted": [
                             {
                                 **_need_json(g.need),

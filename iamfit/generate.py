@@ -46,7 +46,6 @@ class GeneratedPolicies:
 
     def report(self) -> dict[str, Any]:
         """Every action's reasons: which resource/operation or CLI call needs it, and the knowledge source."""
-        svc = self.service
         per_principal: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
         for need in self.prediction.needs:
             entry: dict[str, Any] = {"resource": need.resource, "reason": need.reason, "source": need.source}
@@ -54,11 +53,7 @@ class GeneratedPolicies:
                 entry["conditions"] = [list(c[:2]) + [list(c[2])] for c in need.conditions]
             per_principal[need.principal][need.action].append(entry)
         return {
-            "service": svc.name,
-            "stage": svc.stage,
-            "region": svc.region,
-            "account": svc.account,
-            "stack": svc.stack_name,
+            **self.service.identity(),
             "commands": list(self.prediction.commands),
             "deployment_role": self.prediction.cloudformation_role_arn,
             "principals": {

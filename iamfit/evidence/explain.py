@@ -40,21 +40,9 @@ class Explanation:
     notes: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        denials = []
-        for d in self.denials:
-            row: dict[str, Any] = {
-                "action": d.action,
-                "resource": d.resource,
-                "principal": d.principal,
-                "cause": d.cause.value,
-                "source": d.source,
-            }
-            if d.candidates:
-                row["candidates"] = list(d.candidates)
-            denials.append(row)
         return {
             "permission_related": self.permission_related,
-            "denials": denials,
+            "denials": [d.to_json() for d in self.denials],
             "usage": [
                 {"action": u.action, "resource": u.resource, "principal": u.principal} for u in self.usage
             ],

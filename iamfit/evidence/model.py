@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 
 class Cause(StrEnum):
@@ -72,6 +73,19 @@ class Denial:
     @property
     def inferred(self) -> bool:
         return self.action is None and bool(self.candidates)
+
+    def to_json(self) -> dict[str, Any]:
+        """The reported shape (``iamfit explain --json``, discover reports): candidates only when there are."""
+        out: dict[str, Any] = {
+            "action": self.action,
+            "resource": self.resource,
+            "principal": self.principal,
+            "cause": self.cause.value,
+            "source": self.source,
+        }
+        if self.candidates:
+            out["candidates"] = list(self.candidates)
+        return out
 
 
 @dataclass(frozen=True, order=True)

@@ -55,6 +55,16 @@ class Service:
         if not self.stack_name:
             self.stack_name = str(self.provider.get("stackName") or f"{self.name}-{self.stage}")
 
+    def identity(self) -> dict[str, Any]:
+        """Which service, stage, region, account and stack a report is about."""
+        return {
+            "service": self.name,
+            "stage": self.stage,
+            "region": self.region,
+            "account": self.account,
+            "stack": self.stack_name,
+        }
+
     # --- configuration the Framework reads -----------------------------------------------------------
     @property
     def account_or_wildcard(self) -> str:
