@@ -54,6 +54,11 @@ def parse_template(text: str, origin: str) -> dict[str, Any]:
         props = resource.get("Properties", {})
         if props is not None and not isinstance(props, dict):
             raise BadInputError(f"{origin}: resource {logical_id} has Properties that are not a mapping")
+        depends_on = resource.get("DependsOn", [])
+        if not isinstance(depends_on, str) and not (
+            isinstance(depends_on, list) and all(isinstance(d, str) for d in depends_on)
+        ):
+            raise BadInputError(f"{origin}: resource {logical_id}: DependsOn is not a name or a list of names")
     return template
 
 

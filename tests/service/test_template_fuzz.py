@@ -1,0 +1,74 @@
+"""Arbitrary text never crashes the template reader: it is a template, or one BadInputError."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from iamfit.errors import BadInputError
+from iamfit.service.template import parse_template
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=400))
+def test_any_text_is_a_template_or_bad_input(text: str) -> None:
+    try:
+        template = parse_template(text, "fuzz")
+    except BadInputError as exc:
+        assert exc.exit_code == 3 and "\n" not in exc.message
+    else:
+        assert isinstance(template["Resources"], dict) and template["Resources"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_values)
+def test_any_json_document_is_a_template_or_bad_input(value: object) -> None:
+    try:
+        parse_template(json.dumps(value), "fuzz")
+    except BadInputError:
+        pass
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.from_regex(r"[A-Za-z][A-Za-z0-9]{0,8}", fullmatch=True), json_values, min_size=1, max_size=4))
+def test_resources_of_any_shape_are_read_or_rejected_cleanly(resources: dict[str, object]) -> None:
+    try:
+        parse_template(json.dumps({"Resources": resources}), "fuzz")
+    except BadInputError as exc:
+        assert "fuzz" in exc.message
+
+
+types = st.sampled_from(["AWS::SQS::Queue", "AWS::Lambda::Function", "AWS::IAM::Role", "AWS::S3::Bucket",
+                         "AWS::Logs::LogGroup", "Custom::Thing", "AWS::Made::Up"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(st.from_regex(r"[A-Z][A-Za-z0-9]{0,6}", fullmatch=True),
+                       st.fixed_dictionaries({"Type": types}, optional={"Properties": st.dictionaries(
+                           st.sampled_from(["FunctionName", "Role", "Code", "QueueName", "KmsKeyArn", "VpcConfig",
+                                            "Tags", "ServiceToken", "RoleName", "Policies"]), json_values,
+                           max_size=4), "DependsOn": json_values}),
+                       min_size=1, max_size=5))
+def test_generate_reads_any_resource_properties_or_rejects_them_cleanly(resources: dict[str, object]) -> None:
+    from pathlib import Path
+    from tempfile import TemporaryDirectory
+
+    from iamfit.generate import generate_policies
+    from iamfit.service.model import load_service
+
+    with TemporaryDirectory() as tmp:
+        path = Path(tmp) / "t.json"
+        path.write_text(json.dumps({"Resources": resources}))
+        try:
+            service = load_service(path, account="123456789012")
+            generate_policies(service)
+        except BadInputError:
+            pass
