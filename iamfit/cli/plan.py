@@ -26,7 +26,9 @@ def _minutes(seconds: float) -> str:
               help="The deploymentRole's policy (JSON), for services that set provider.iam.deploymentRole.")
 @click.option("--phase", type=click.Choice(["create", "update", "remove", "all"]), default="all", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as one JSON object.")
-@click.option("--account", default=None, help=f"Account id for ARNs (default: the service's, else {SANDBOX_ACCOUNT}).")
+@click.option("--account", default=None,
+              help="Account id for ARNs (default: the service's, else the one the policies name, else "
+              f"{SANDBOX_ACCOUNT}).")
 @click.option("--region", default=None, help="Region (default: the service's).")
 @click.option("--stage", default=None, help="Stage (default: the service's).")
 def plan(source: Path, policy_file: Path, cfn_policy_file: Path | None, phase: str, as_json: bool,
@@ -52,14 +54,21 @@ def plan(source: Path, policy_file: Path, cfn_policy_file: Path | None, phase: s
         return PolicyDocument.from_text(text, origin=str(path))
 
     service = load_service(source, stage=stage, region=region, account=account)
-    if service.account is None:
-        service.account = SANDBOX_ACCOUNT
     policies: dict[str, PolicyDocument] = {DEPLOYER: read_policy(policy_file)}
     if cfn_policy_file is not None:
         if not service.deployment_role:
             raise UsageError("--cfn-role-policy: the service sets no deploymentRole, so CloudFormation acts with "
                              "the deployer's policy (--policy)")
         policies[CLOUDFORMATION] = read_policy(cfn_policy_file)
+    if service.account is None:  # the account the policies are pinned to, else the sandbox's own
+        pinned = {
+            parts[4]
+            for doc in policies.values()
+            for st in doc.statements
+            for arn in st.resources
+            if len(parts := arn.split(":")) > 5 and len(parts[4]) == 12 and parts[4].isdigit()
+        }
+        service.account = pinned.pop() if len(pinned) == 1 else SANDBOX_ACCOUNT
     phases: tuple[Phase, ...] = PHASES if phase == "all" else (phase,)  # type: ignore[assignment]
     result = run_plan(service, policies, phases)
     if as_json:

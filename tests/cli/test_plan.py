@@ -118,3 +118,13 @@ def test_deployment_role_service_with_both_policies(tmp_path: Path) -> None:
     assert code == 0, out
     code, out, _ = _run("plan", str(path), "--policy", str(tmp_path / "d.json"))
     assert code == 1 and "no --cfn-role-policy" in out
+
+
+def test_plan_takes_the_account_the_policy_is_pinned_to(tmp_path: Path) -> None:
+    out = tmp_path / "p"
+    sqs = ROOT / "examples" / "sqs-worker"
+    generated = CliRunner().invoke(cli, ["generate", str(sqs), "--account", "111122223333", "--out", str(out)])
+    assert generated.exit_code == 0
+    result = CliRunner().invoke(cli, ["plan", str(sqs), "--policy", str(out / "deployer.json")])
+    assert result.exit_code == 0, result.output
+    assert "account 111122223333" in result.output
