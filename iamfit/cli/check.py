@@ -174,6 +174,14 @@ def check(
     elif cfn_policy_files:
         grants["cloudformation"] = Grants(tuple(PolicyInput.from_file(p) for p in cfn_policy_files))
 
+    if service.account is None:  # compare like with like: the account the checked policies are pinned to
+        pinned = {a for g in grants.values() for p in g.policies for a in p.document.accounts()}
+        if len(pinned) == 1:
+            service.account = pinned.pop()
+            service.warnings = [w for w in service.warnings if "--account" not in w]
+            click.echo(f"iamfit: note: no --account given: using {service.account}, the account the policies name",
+                       err=True)
+
     extra = []
     report_path = discover_report
     if report_path is None and not no_discover_report:

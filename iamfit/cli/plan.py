@@ -61,13 +61,7 @@ def plan(source: Path, policy_file: Path, cfn_policy_file: Path | None, phase: s
                              "the deployer's policy (--policy)")
         policies[CLOUDFORMATION] = read_policy(cfn_policy_file)
     if service.account is None:  # the account the policies are pinned to, else the sandbox's own
-        pinned = {
-            parts[4]
-            for doc in policies.values()
-            for st in doc.statements
-            for arn in st.resources
-            if len(parts := arn.split(":")) > 5 and len(parts[4]) == 12 and parts[4].isdigit()
-        }
+        pinned = {a for doc in policies.values() for a in doc.accounts()}
         service.account = pinned.pop() if len(pinned) == 1 else SANDBOX_ACCOUNT
     phases: tuple[Phase, ...] = PHASES if phase == "all" else (phase,)  # type: ignore[assignment]
     result = run_plan(service, policies, phases)

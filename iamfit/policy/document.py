@@ -168,6 +168,16 @@ class PolicyDocument:
         """Size as IAM counts it: characters of the JSON without whitespace."""
         return len(json.dumps(self.to_json(), separators=(",", ":")))
 
+    def accounts(self) -> frozenset[str]:
+        """The 12-digit account ids the document's Resource ARNs name."""
+        found = set()
+        for st in self.statements:
+            for arn in st.resources:
+                parts = arn.split(":")
+                if len(parts) > 5 and len(parts[4]) == 12 and parts[4].isdigit():
+                    found.add(parts[4])
+        return frozenset(found)
+
     def actions(self) -> frozenset[str]:
         return frozenset(a for s in self.statements if s.effect == "Allow" for a in s.actions)
 

@@ -234,3 +234,13 @@ def test_discover_report_is_found_and_can_be_turned_off(tmp_path: Path) -> None:
     explicit = tmp_path / "elsewhere.json"
     explicit.write_text("{}")
     assert run(*args, "--discover-report", explicit).exit_code == 3
+
+
+def test_without_account_the_check_uses_the_account_the_policy_names(tmp_path: Path) -> None:
+    out = tmp_path / "p"
+    generated = CliRunner().invoke(cli, ["generate", str(EXAMPLES / "sqs-worker"), "--account", "111122223333",
+                                         "--out", str(out)])
+    assert generated.exit_code == 0
+    result = CliRunner().invoke(cli, ["check", str(EXAMPLES / "sqs-worker"), "--policy", str(out / "deployer.json")])
+    assert result.exit_code == 0, result.output
+    assert "using 111122223333" in result.stderr
