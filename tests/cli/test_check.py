@@ -238,9 +238,9 @@ def test_discover_report_is_found_and_can_be_turned_off(tmp_path: Path) -> None:
 
 def test_without_account_the_check_uses_the_account_the_policy_names(tmp_path: Path) -> None:
     out = tmp_path / "p"
-    generated = CliRunner().invoke(cli, ["generate", str(EXAMPLES / "sqs-worker"), "--account", "111122223333",
-                                         "--out", str(out)])
+    sqs = str(REPO / "examples" / "sqs-worker")
+    generated = CliRunner().invoke(cli, ["generate", sqs, "--account", "111122223333", "--out", str(out)])
     assert generated.exit_code == 0
-    result = CliRunner().invoke(cli, ["check", str(EXAMPLES / "sqs-worker"), "--policy", str(out / "deployer.json")])
+    result = CliRunner().invoke(cli, ["check", sqs, "--policy", str(out / "deployer.json")])
     assert result.exit_code == 0, result.output
     assert "using 111122223333" in result.stderr
