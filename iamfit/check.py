@@ -39,7 +39,7 @@ from iamfit.policy.evaluate import PolicySet, Request
 from iamfit.policy.lint import RULES as LINT_RULES
 from iamfit.policy.lint import Severity, lint
 from iamfit.predict import Prediction, predict
-from iamfit.principals import CLOUDFORMATION, DEPLOYER, PRINCIPALS, Principal
+from iamfit.principals import CLOUDFORMATION, DEPLOYER, Principal
 from iamfit.report.locate import Location, ServiceLocator, policy_line
 from iamfit.service.model import Service
 
@@ -277,36 +277,10 @@ def read_discover_report(path: Path) -> list[Need]:
     items = raw.get("needs") if isinstance(raw, dict) else None
     if not isinstance(items, list):
         raise BadInputError(f"{path}: a discover report needs a 'needs' list")
-    needs = []
-    for i, item in enumerate(items):
-        if not isinstance(item, dict) or not all(
-            isinstance(item.get(k), str) for k in ("action", "resource")
-        ):
-            raise BadInputError(f"{path}: need {i} needs string 'action' and 'resource'")
-        principal = item.get("principal", DEPLOYER)
-        if principal not in PRINCIPALS:
-            raise BadInputError(f"{path}: need {i} has unknown principal {principal!r}")
-        conditions = []
-        for c in item.get("conditions") or ():
-            if (
-                not isinstance(c, list)
-                or len(c) != 3
-                or not isinstance(c[0], str)
-                or not isinstance(c[1], str)
-                or not isinstance(c[2], list)
-            ):
-                raise BadInputError(f"{path}: need {i} conditions must be [operator, key, [values]]")
-            conditions.append((c[0], c[1], tuple(str(v) for v in c[2])))
-        needs.append(
-            Need(
-                principal,
-                item["action"],
-                item["resource"],
-                str(item.get("reason", "discover")),
-                str(item.get("source", f"discover:{path.name}")),
-                tuple(conditions),
-            )
-        )
+    needs = [
+        Need.from_json(item, f"{path}: need {i}", reason="discover", source=f"discover:{path.name}")
+        for i, item in enumerate(items)
+    ]
     return needs
 
 

@@ -97,28 +97,6 @@ class DiscoveryResult:
         return sum(a.modeled_seconds for a in self.attempts)
 
 
-def _need_json(need: Need) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "principal": need.principal,
-        "action": need.action,
-        "resource": need.resource,
-        "reason": need.reason,
-        "source": need.source,
-    }
-    if need.conditions:
-        out["conditions"] = [[op, key, list(values)] for op, key, values in need.conditions]
-    return out
-
-
-def _need_from_json(data: dict[str, Any]) -> Need:
-    conditions: tuple[Condition, ...] = tuple(
-        (str(op), str(key), tuple(str(v) for v in values)) for op, key, values in data.get("conditions", [])
-    )
-    return Need(
-        data["principal"], data["action"], data["resource"], data.get("reason", ""), data.get("source", ""), conditions
-    )
-
-
 def _attempt_to_json(a: Attempt) -> dict[str, Any]:
     return {
         "phase": a.phase,
@@ -472,7 +450,12 @@ class Discovery:
                 journaled = self.journal.get(key)
                 if journaled is not None:
                     grants = [
-                        Grant(_need_from_json(g["need"]), tuple(g["evidence"]), g["inferred"], g.get("escalation"))
+                        Grant(
+                            Need.from_json(g["need"], f"journal {key}"),
+                            tuple(g["evidence"]),
+                            g["inferred"],
+                            g.get("escalation"),
+                        )
                         for g in journaled["grants"]
                     ]
                     stop = Stop(**journaled["stop"]) if journaled["stop"] else None
@@ -495,7 +478,7 @@ class Discovery:
                         key,
                         grants=[
                             {
-                                "need": _need_json(g.need),
+                                "need": g.need.to_json(),
                                 "evidence": list(g.evidence),
                                 "inferred": g.inferred,
                                 "escalation": g.escalation,
@@ -619,7 +602,7 @@ def report(result: DiscoveryResult, by_hand: dict[str, Any] | None = None) -> di
                         "denials": [d.to_json() for d in a.denials],
                         "granted": [
                             {
-                                **_need_json(g.need),
+                                **g.need.to_json(),
                                 "evidence": list(g.evidence),
                                 "inferred": g.inferred,
                                 **({"escalation": g.escalation} if g.escalation else {}),
@@ -656,7 +639,7 @@ def report(result: DiscoveryResult, by_hand: dict[str, Any] | None = None) -> di
             "by_hand": by_hand,
             "actions": {p: len(a) for p, a in actions.items()},
         },
-        "needs": [_need_json(n) for n in result.needs],
+        "needs": [n.to_json() for n in result.needs],
     }
 
 

@@ -52,14 +52,10 @@ class ReplayResult:
     unknown_actions: list[str] = field(default_factory=list)
 
     def report(self) -> dict[str, Any]:
-        def row(n: Need) -> dict[str, Any]:
-            return {"principal": n.principal, "action": n.action, "resource": n.resource, "reason": n.reason,
-                    "source": n.source}
-
         return {
             "schema": "iamfit.replay/1",
-            "needs": [row(n) for n in self.needs],
-            "inferred": [row(n) for n in self.inferred],
+            "needs": [n.to_json() for n in self.needs],
+            "inferred": [n.to_json() for n in self.inferred],
             "denied": [{"action": d.action, "resource": d.resource, "principal": d.principal,
                         "cause": d.cause.value} for d in self.denials],
             "unknown_actions": self.unknown_actions,

@@ -244,6 +244,8 @@ def discover_command(
         signal.signal(signal.SIGTERM, previous)
     rep = report(result, by_hand_estimate(result, service))
     journal.write_file("report.json", json.dumps(rep, indent=2) + "\n")
+    if result.verified:  # `iamfit check` adds the needs of the last verified discovery it finds here
+        write_json(root / ".iamfit" / "reports" / f"{service.name}.json", rep)
     if report_path:
         write_json(report_path, rep)
     target_dir = out_dir or Path("policies") / service.name

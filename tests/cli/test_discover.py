@@ -77,3 +77,15 @@ def test_bad_resume_ids(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
         cli, ["discover", str(EXAMPLES / "sqs-worker"), "--account", "123456789012", "--resume", "nope"]
     )
     assert result.exit_code == 2 and result.stderr.startswith("iamfit: error:")
+
+
+def test_check_adds_the_needs_of_the_last_verified_discovery(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    service = str(EXAMPLES / "sqs-worker")
+    found = CliRunner().invoke(cli, ["discover", service, "--account", "123456789012", "--out", "out"])
+    assert found.exit_code == 0, found.output
+    assert Path(".iamfit/reports/iamfit-sqs-worker.json").is_file()
+    checked = CliRunner().invoke(cli, ["check", service, "--policy", "out/deployer.json", "--account",
+                                       "123456789012"])
+    assert checked.exit_code == 0, checked.output
+    assert "from the discover report" in checked.stderr
