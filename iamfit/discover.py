@@ -7,7 +7,7 @@ iamfit acts on it, so ``resume`` replays the journal and continues where a kille
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -295,7 +295,7 @@ class Discovery:
         number: int,
         denials: list[Denial],
         current: set[Need],
-        failed_ops: list[tuple[str, str]] = (),  # type: ignore[assignment]
+        failed_ops: Sequence[tuple[str, str]] = (),
     ) -> tuple[list[Grant], Stop | None]:
         blocked = [d for d in denials if not d.cause.fixable_by_grant]
         if blocked:
