@@ -15,7 +15,7 @@ from enum import StrEnum
 from iamfit.knowledge.catalog import ActionCatalog
 from iamfit.needs import Condition
 from iamfit.policy.document import PolicyDocument, Statement
-from iamfit.policy.guardrails import guardrail_violation, has_boundary_condition, is_unscoped
+from iamfit.policy.guardrails import POLICY_EDITING, guardrail_violation, has_boundary_condition, is_unscoped
 
 RHINO = "https://rhinosecuritylabs.com/aws/aws-privilege-escalation-methods-mitigation/"
 BISHOP_FOX = "https://github.com/BishopFox/iam-vulnerable"
@@ -176,20 +176,11 @@ _RULES = (
 RULES: dict[str, Rule] = {r.rule_id: r for r in _RULES}
 
 POLICY_VERSION_ACTIONS = ("iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion")
-ATTACH_ACTIONS = (
-    "iam:AddUserToGroup",
-    "iam:AttachGroupPolicy",
-    "iam:AttachRolePolicy",
-    "iam:AttachUserPolicy",
-    "iam:DeleteRolePermissionsBoundary",
-    "iam:DeleteUserPermissionsBoundary",
-    "iam:PutGroupPolicy",
-    "iam:PutRolePermissionsBoundary",
-    "iam:PutRolePolicy",
-    "iam:PutUserPermissionsBoundary",
-    "iam:PutUserPolicy",
-)
 CREDENTIAL_ACTIONS = ("iam:CreateAccessKey", "iam:CreateLoginProfile", "iam:UpdateLoginProfile")
+# the guardrails' policy-editing actions that attach or write policies and boundaries
+ATTACH_ACTIONS = tuple(
+    sorted(POLICY_EDITING - {*POLICY_VERSION_ACTIONS, *CREDENTIAL_ACTIONS, "iam:UpdateAssumeRolePolicy"})
+)
 COMPUTE_ACTIONS = (
     "cloudformation:CreateStack",
     "cloudformation:UpdateStack",
