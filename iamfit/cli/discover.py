@@ -111,6 +111,17 @@ class _Progress:
             click.echo(f"{where}: {data['denials']} denial(s), granted {data['granted']}", err=True)
 
 
+def _report_cleanup(target: Target) -> None:
+    """Say what cleaning up an AWS account removed, and loudly what it could not."""
+    cleanup = getattr(target, "last_cleanup", None)
+    if cleanup is None:
+        return
+    for item in cleanup.deleted:
+        click.echo(f"iamfit: cleanup: deleted {item}", err=True)
+    for problem in cleanup.problems:
+        click.echo(f"iamfit: warning: cleanup: {problem} (see `iamfit cleanup`)", err=True)
+
+
 def summary(result: DiscoveryResult, rep: dict[str, Any]) -> str:
     lines = [f"{result.service.name} ({result.service.stage}) on {result.target}, run {result.run_id}"]
     for round_name, phases in rep["phases"].items():
@@ -204,7 +215,7 @@ def discover_command(
     The journal in .iamfit/runs/<run-id>/ lets --resume continue a killed run. Exit 0 when verified,
     1 when the loop stopped (guardrail, explicit deny, no progress, --max-attempts).
     """
-    service = load(service_path, stage, region, account)
+    service = load(service_path, stage, region, account or (account_guard if target_name == "aws" else None))
     echo_warnings(service.warnings)
     root = Path.cwd()
     journal = Journal.open(root, resume_id) if resume_id else Journal.create(root)
@@ -242,6 +253,7 @@ def discover_command(
         )
     finally:
         signal.signal(signal.SIGTERM, previous)
+        _report_cleanup(target)
     rep = report(result, by_hand_estimate(result, service))
     journal.write_file("report.json", json.dumps(rep, indent=2) + "\n")
     if result.verified:  # `iamfit check` adds the needs of the last verified discovery it finds here
