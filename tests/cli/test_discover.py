@@ -89,3 +89,28 @@ def test_check_adds_the_needs_of_the_last_verified_discovery(tmp_path: Path, mon
                                        "123456789012"])
     assert checked.exit_code == 0, checked.output
     assert "from the discover report" in checked.stderr
+
+
+def test_aws_target_refuses_an_account_that_is_not_the_guarded_one(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        monkeypatch.chdir(tmp_path)
+        endpoint = f"http://127.0.0.1:{port}"
+        result = CliRunner().invoke(cli, ["discover", str(EXAMPLES / "sqs-worker"), "--target", "aws",
+                                          "--endpoint-url", endpoint, "--account-guard", "111111111111"])
+        assert result.exit_code == 2
+        assert "refusing to create anything" in result.stderr
+        iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1")
+        assert iam.list_roles()["Roles"] == []
+    finally:
+        server.stop()
