@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 from iamfit.needs import Condition
 from iamfit.service.model import Service
@@ -57,22 +56,22 @@ def _pass_role(service: Service, command: str) -> list[CliCall]:
 _SSM = re.compile(r"\$\{ssm(?:\([^)]*\))?:(/?[A-Za-z0-9_.\-/]+)")
 _CF = re.compile(r"\$\{cf(?:\([^)]*\))?:([A-Za-z][A-Za-z0-9-]*)\.")
 _S3 = re.compile(r"\$\{s3:([a-z0-9.\-]+)/([^},\s]+)\}")
-CONFIG_NAMES = ("serverless.yml", "serverless.yaml", "serverless.json", "serverless.js", "serverless.ts")
 
 
 def _config_text(service: Service) -> str:
     """The service's own config text (variables are resolved in the compiled package, so read the source)."""
+    from iamfit.service.compile import config_file
+
     source = service.source
     if source is None:
         return ""
     for directory in (source, source.parent) if source.name == ".serverless" else (source,):
-        for name in CONFIG_NAMES:
-            path = Path(directory) / name
-            if path.is_file():
-                try:
-                    return path.read_text(encoding="utf-8", errors="replace")
-                except OSError:
-                    return ""
+        path = config_file(directory)
+        if path is not None:
+            try:
+                return path.read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                return ""
     return ""
 
 

@@ -17,7 +17,6 @@ from iamfit.service.template import load_template
 UPDATE_TEMPLATE = "cloudformation-template-update-stack.json"
 CREATE_TEMPLATE = "cloudformation-template-create-stack.json"
 STATE_FILE = "serverless-state.json"
-CONFIG_NAMES = ("serverless.yml", "serverless.yaml", "serverless.json", "serverless.js", "serverless.ts")
 CORE_RESOURCES = ("ServerlessDeploymentBucket", "ServerlessDeploymentBucketPolicy")
 _ARTIFACT_KEY = re.compile(r"^(?P<prefix>.+?)/(?P<service>[^/]+)/(?P<stage>[^/]+)/(?P<dir>\d{13}-[^/]+)/")
 _ACCOUNT_IN_ARN = re.compile(r"^arn:[^:]+:[^:]*:[^:]*:(\d{12}):")
@@ -378,8 +377,9 @@ def load_service(
     warnings: list[str] = []
     if path.is_dir():
         package = path
-        if any((path / name).exists() for name in CONFIG_NAMES):
-            from iamfit.service.compile import compile_service, needs_compile
+        from iamfit.service.compile import compile_service, config_file, needs_compile
+
+        if config_file(path) is not None:
 
             package = path / ".serverless"
             if compile_if_needed and needs_compile(path):
