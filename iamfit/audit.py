@@ -22,7 +22,7 @@ from iamfit.evidence.trail.model import ReadStats, TrailRow
 from iamfit.knowledge.catalog import Catalog, default_catalog
 from iamfit.needs import Need
 from iamfit.policy.document import PolicyDocument
-from iamfit.policy.lint import lint
+from iamfit.policy.lint import ESCALATION_RULES, lint
 from iamfit.policy.scope import ArnScoper
 from iamfit.policy.synthesize import synthesize
 from iamfit.principals import DEPLOYER
@@ -35,9 +35,6 @@ AUDIT_RULES = {
     OVER_BROAD: ("warning", "Resource broader than used", "The action is granted on `*` or a wildcard, and every "
                  "use named narrower resources. Scope the grant to them."),
 }
-# lint rules that describe privilege escalation (the rest are reported as lint)
-ESCALATION_RULES = frozenset({"IAMFIT-E001", "IAMFIT-W002", "IAMFIT-E003", "IAMFIT-E004", "IAMFIT-E005",
-                              "IAMFIT-E006", "IAMFIT-W007"})
 
 
 @dataclass(frozen=True, order=True)

@@ -36,8 +36,8 @@ from iamfit.knowledge.serverless_cli import DEFAULT_COMMANDS
 from iamfit.needs import Need
 from iamfit.policy.document import PolicyDocument, Statement
 from iamfit.policy.evaluate import PolicySet, Request
+from iamfit.policy.lint import ESCALATION_RULES, Severity, lint
 from iamfit.policy.lint import RULES as LINT_RULES
-from iamfit.policy.lint import Severity, lint
 from iamfit.predict import Prediction, predict
 from iamfit.principals import CLOUDFORMATION, DEPLOYER, Principal
 from iamfit.report.locate import Location, ServiceLocator, policy_line
@@ -57,23 +57,6 @@ class Kind(StrEnum):
 KINDS: tuple[str, ...] = tuple(k.value for k in Kind)
 DEFAULT_FAIL_ON: frozenset[str] = frozenset({Kind.MISSING, Kind.EXCESS, Kind.ESCALATION})
 
-# Lint rules that grant more than meant (privilege escalation, unbounded grants); the rest is hygiene.
-ESCALATION_RULES = frozenset(
-    {
-        "IAMFIT-E001",
-        "IAMFIT-W002",
-        "IAMFIT-E003",
-        "IAMFIT-E004",
-        "IAMFIT-E005",
-        "IAMFIT-E006",
-        "IAMFIT-W007",
-        "IAMFIT-W008",
-        "IAMFIT-E009",
-        "IAMFIT-E010",
-        "IAMFIT-W013",
-        "IAMFIT-W014",
-    }
-)
 
 
 @dataclass(frozen=True)

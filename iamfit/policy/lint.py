@@ -174,6 +174,24 @@ _RULES = (
     ),
 )
 RULES: dict[str, Rule] = {r.rule_id: r for r in _RULES}
+# Rules for grants that give more than meant (privilege escalation, unbounded grants); the rest is hygiene.
+# check and audit both report these as "escalation".
+ESCALATION_RULES = frozenset(
+    {
+        "IAMFIT-E001",
+        "IAMFIT-W002",
+        "IAMFIT-E003",
+        "IAMFIT-E004",
+        "IAMFIT-E005",
+        "IAMFIT-E006",
+        "IAMFIT-W007",
+        "IAMFIT-W008",
+        "IAMFIT-E009",
+        "IAMFIT-E010",
+        "IAMFIT-W013",
+        "IAMFIT-W014",
+    }
+)
 
 POLICY_VERSION_ACTIONS = ("iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion")
 CREDENTIAL_ACTIONS = ("iam:CreateAccessKey", "iam:CreateLoginProfile", "iam:UpdateLoginProfile")
