@@ -44,10 +44,9 @@ def by_hand_estimate(result: DiscoveryResult, service: Service | None = None) ->
 
     if service is not None and result.target == "sandbox":
         from iamfit.discover import simulate_by_hand
-        from iamfit.targets.sandbox import SANDBOX_ACCOUNT, SandboxTarget
+        from iamfit.targets.sandbox import SandboxTarget
 
-        sandbox_service = service if service.account else dataclasses.replace(
-            service, account=SANDBOX_ACCOUNT, warnings=[])
+        sandbox_service = _in_sandbox_account(service)
         with tempfile.TemporaryDirectory() as scratch:
             hand = simulate_by_hand(sandbox_service, SandboxTarget(sandbox_service, seed="by-hand",
                                                                    disable_rollback=False),
@@ -65,13 +64,20 @@ def by_hand_estimate(result: DiscoveryResult, service: Service | None = None) ->
                        "a typical rollback after each, then one clean deploy per phase"}
 
 
+def _in_sandbox_account(service: Service) -> Service:
+    """The service with an account the sandbox can name resources in (its own, when the user gives none)."""
+    from iamfit.targets.sandbox import SANDBOX_ACCOUNT
+
+    if service.account is not None:
+        return service
+    return dataclasses.replace(service, account=SANDBOX_ACCOUNT, warnings=[])
+
+
 def make_target(service: Service, name: str, run_id: str, aws: dict[str, Any]) -> Target:
     if name == "sandbox":
-        from iamfit.targets.sandbox import SANDBOX_ACCOUNT, SandboxTarget
+        from iamfit.targets.sandbox import SandboxTarget
 
-        if service.account is None:  # the sandbox names its resources in an account of its own
-            service = dataclasses.replace(service, account=SANDBOX_ACCOUNT, warnings=[])
-        return SandboxTarget(service, seed=run_id)
+        return SandboxTarget(_in_sandbox_account(service), seed=run_id)
     if not aws.get("account_guard"):
         raise UsageError("--target aws needs --account-guard ACCOUNT_ID (the sandbox account you mean to use)")
     from iamfit.aws.session import operator_session

@@ -10,8 +10,6 @@ import click
 
 from iamfit.errors import UsageError
 
-SANDBOX_ACCOUNT = "123456789012"
-
 
 def _minutes(seconds: float) -> str:
     m, s = divmod(int(round(seconds)), 60)
@@ -27,8 +25,8 @@ def _minutes(seconds: float) -> str:
 @click.option("--phase", type=click.Choice(["create", "update", "remove", "all"]), default="all", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as one JSON object.")
 @click.option("--account", default=None,
-              help="Account id for ARNs (default: the service's, else the one the policies name, else "
-              f"{SANDBOX_ACCOUNT}).")
+              help="Account id for ARNs (default: the service's, else the one the policies name, else the "
+              "sandbox's own, 123456789012).")
 @click.option("--region", default=None, help="Region (default: the service's).")
 @click.option("--stage", default=None, help="Stage (default: the service's).")
 def plan(source: Path, policy_file: Path, cfn_policy_file: Path | None, phase: str, as_json: bool,
@@ -44,6 +42,7 @@ def plan(source: Path, policy_file: Path, cfn_policy_file: Path | None, phase: s
     from iamfit.principals import CLOUDFORMATION, DEPLOYER
     from iamfit.service.model import load_service
     from iamfit.targets.base import PHASES, Phase
+    from iamfit.targets.sandbox import SANDBOX_ACCOUNT
     from iamfit.targets.sandbox.plan import plan as run_plan
 
     def read_policy(path: Path) -> PolicyDocument:
