@@ -342,38 +342,26 @@ def _resource_from_params(
     return None
 
 
+# API Gateway request parameters → resource path: (id parameter, collection, [(sub-id parameter, segment)])
+_APIGATEWAY_PATHS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
+    ("restApiId", "restapis", (("resourceId", "resources"), ("stageName", "stages"), ("deploymentId", "deployments"),
+                               ("authorizerId", "authorizers"), ("modelName", "models"))),
+    ("apiId", "apis", (("routeId", "routes"), ("stageName", "stages"), ("integrationId", "integrations"),
+                       ("deploymentId", "deployments"), ("authorizerId", "authorizers"))),
+)
+
+
 def _apigateway_path(p: Mapping[str, Any], region: str) -> str | None:
-    base = f"arn:aws:apigateway:{region}::"
-    rest = p.get("restApiId")
-    api = p.get("apiId")
-    if isinstance(rest, str) and rest:
-        path = f"/restapis/{rest}"
-        for key, seg in (
-            ("resourceId", "resources"),
-            ("stageName", "stages"),
-            ("deploymentId", "deployments"),
-            ("authorizerId", "authorizers"),
-            ("modelName", "models"),
-        ):
-            v = p.get(key)
-            if isinstance(v, str) and v:
-                path += f"/{seg}/{v}"
-                break
-        return base + path
-    if isinstance(api, str) and api:
-        path = f"/apis/{api}"
-        for key, seg in (
-            ("routeId", "routes"),
-            ("stageName", "stages"),
-            ("integrationId", "integrations"),
-            ("deploymentId", "deployments"),
-            ("authorizerId", "authorizers"),
-        ):
-            v = p.get(key)
-            if isinstance(v, str) and v:
-                path += f"/{seg}/{v}"
-                break
-        return base + path
+    for id_key, collection, children in _APIGATEWAY_PATHS:
+        api = p.get(id_key)
+        if isinstance(api, str) and api:
+            path = f"/{collection}/{api}"
+            for key, segment in children:
+                v = p.get(key)
+                if isinstance(v, str) and v:
+                    path += f"/{segment}/{v}"
+                    break
+            return f"arn:aws:apigateway:{region}::{path}"
     return None
 
 
