@@ -156,3 +156,17 @@ def test_every_operation_of_the_deploy_services_maps_to_a_known_action() -> None
         if k not in seen_exceptions or ((a := event_to_action(SERVICES[k[0]], k[1])) is not None and catalog.exists(a))
     ]
     assert stale == [], f"exceptions that now map fine or no longer exist: {stale}"
+
+
+def test_apigateway_verbs_read_from_the_model_files_match_botocore() -> None:
+    """The HTTP verbs are read from botocore's model files directly; they must be what botocore itself says."""
+    from iamfit.knowledge.eventnames import _apigateway_methods
+
+    session = botocore.session.get_session()
+    expected: dict[str, str] = {}
+    for service in ("apigatewayv2", "apigateway"):
+        model = session.get_service_model(service)
+        for name in model.operation_names:
+            expected[name.lower()] = model.operation_model(name).http["method"].upper()
+    assert _apigateway_methods() == expected
+    assert _apigateway_methods()["createrestapi"] == "POST"
