@@ -87,6 +87,10 @@ def literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def _file_list(files: list[str]) -> str:
+    return "[" + ", ".join(literal(f) for f in files) + "]"
+
+
 def format_time(moment: datetime) -> str:
     """CloudTrail's eventTime spelling, in UTC; it compares correctly as a string."""
     if moment.tzinfo is not None:
@@ -139,25 +143,50 @@ class TrailQuery:
 
     # -- DuckDB over a list of local files -----------------------------------------------------------------
     def duckdb_sql(self, files: list[str], max_object_bytes: int = 512 * 1024 * 1024) -> str:
-        """One scan over ``files``: every record lands in exactly one group, so the counts add up.
+        """One scan over CloudTrail files of any JSON shape: each file is parsed whole, then its Records.
 
-        ``kind`` is ``ok`` (matched), ``other`` (did not match, all keys NULL), ``bad`` (a required field is
-        missing) or ``norecords`` (the file has no Records array; keyed by filename).
+        Every record lands in exactly one group, so the counts add up. ``kind`` is ``ok`` (matched),
+        ``other`` (did not match, all keys NULL), ``bad`` (a required field is missing, or the element is not
+        an object) or ``norecords`` (the file has no Records array; keyed by filename).
         """
-        file_list = "[" + ", ".join(literal(f) for f in files) + "]"
-        bad = "r.eventtime IS NULL OR r.eventsource IS NULL OR r.eventname IS NULL OR r.useridentity IS NULL"
+        return self._duckdb_reduce(
+            f"""f AS (
+  SELECT filename, from_json(json, {literal(DUCKDB_FILE_SCHEMA)}) AS d
+  FROM read_json_objects({_file_list(files)}, format = 'unstructured', filename = true,
+                         maximum_object_size = {max_object_bytes})
+),
+u AS (
+  SELECT filename, d.Records IS NULL AS missing,
+    unnest(CASE WHEN d.Records IS NULL THEN [NULL] ELSE d.Records END) AS r
+  FROM f
+)"""
+        )
+
+    def duckdb_lines_sql(self, files: list[str], max_object_bytes: int = 64 * 1024 * 1024) -> str:
+        """The same reduction over staged files that hold one record per line (see ``trail.staging``).
+
+        DuckDB's newline-delimited reader parses each record once, straight into the columns the query uses:
+        about twice as fast as parsing each file whole and then its Records. There is no ``norecords``.
+        """
+        return self._duckdb_reduce(
+            f"""u AS (
+  SELECT NULL AS filename, FALSE AS missing, r
+  FROM read_json({_file_list(files)}, format = 'newline_delimited', columns = {DUCKDB_RECORD_COLUMNS},
+                 maximum_object_size = {max_object_bytes}) AS r
+)"""
+        )
+
+    def _duckdb_reduce(self, records_cte: str) -> str:
+        bad = (
+            "r IS NULL OR r.eventtime IS NULL OR r.eventsource IS NULL OR r.eventname IS NULL OR r.useridentity IS NULL"
+        )
         keys = self.group_expressions(Dialect.DUCKDB)
         selected = ",\n  ".join(f"CASE WHEN kind = 'ok' THEN {expr} END AS {name}" for name, expr in keys.items())
         return f"""
-WITH f AS (
-  SELECT filename, from_json(json, {literal(DUCKDB_FILE_SCHEMA)}) AS d
-  FROM read_json_objects({file_list}, format = 'unstructured', filename = true,
-                         maximum_object_size = {max_object_bytes})
-),
-u AS (SELECT filename, unnest(CASE WHEN d.Records IS NULL THEN [NULL] ELSE d.Records END) AS r FROM f),
+WITH {records_cte},
 k AS (
   SELECT filename, r,
-    CASE WHEN r IS NULL THEN 'norecords' WHEN {bad} THEN 'bad' WHEN {self.predicate()} THEN 'ok'
+    CASE WHEN missing THEN 'norecords' WHEN {bad} THEN 'bad' WHEN {self.predicate()} THEN 'ok'
          ELSE 'other' END AS kind
   FROM u
 )
@@ -254,3 +283,19 @@ _RECORD_SCHEMA = {
     "resources": [{"ARN": "VARCHAR"}],
 }
 DUCKDB_FILE_SCHEMA = json.dumps({"Records": [_RECORD_SCHEMA]}, separators=(",", ":"))
+
+
+def _duckdb_type(schema: object) -> str:
+    """A DuckDB type for a from_json-style schema: ``"VARCHAR"``, ``{key: schema}``, ``[schema]``."""
+    if isinstance(schema, str):
+        return schema
+    if isinstance(schema, list):
+        return _duckdb_type(schema[0]) + "[]"
+    assert isinstance(schema, dict)
+    return "STRUCT(" + ", ".join(f'"{key}" {_duckdb_type(value)}' for key, value in schema.items()) + ")"
+
+
+# The same fields as read_json's ``columns`` argument (a MAP literal of column name to type).
+DUCKDB_RECORD_COLUMNS = (
+    "{" + ", ".join(f"{literal(key)}: {literal(_duckdb_type(value))}" for key, value in _RECORD_SCHEMA.items()) + "}"
+)

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -27,7 +28,9 @@ from iamfit.evidence.trail.model import Progress, SkippedFile, TrailAggregate
 from iamfit.evidence.trail.query import GROUP_COLUMNS, Partitioning, TrailQuery
 from iamfit.evidence.trail.ratelimit import TokenBucket
 
-DEFAULT_BATCH_FILES = 64
+DEFAULT_BATCH_FILES = 64  # S3 downloads per batch
+MAX_BATCH_FILES = 128  # local files per batch
+MAX_BATCH_BYTES = 16 * 1024 * 1024  # on disk; staged, a gzipped batch is about ten times that
 _THROTTLE_CODES = frozenset({"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"})
 
 
@@ -41,6 +44,24 @@ def _error_code(error: BaseException) -> str:
 def _batched(items: list[str], size: int) -> Iterator[list[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _batched_by_size(paths: list[str], size: int, max_bytes: int) -> Iterator[list[str]]:
+    """Batches of at most ``size`` files and (unless one file alone is larger) ``max_bytes`` on disk."""
+    batch: list[str] = []
+    total = 0
+    for path in paths:
+        try:
+            length = Path(path).stat().st_size
+        except OSError:
+            length = 0  # the reader reports why it cannot be read
+        if batch and (len(batch) >= size or total + length > max_bytes):
+            yield batch
+            batch, total = [], 0
+        batch.append(path)
+        total += length
+    if batch:
+        yield batch
 
 
 @dataclass(frozen=True)
@@ -267,15 +288,19 @@ def aggregate(
     until: datetime | None = None,
     strict: bool = False,
     progress: Progress | None = None,
-    batch_files: int = DEFAULT_BATCH_FILES,
+    batch_files: int | None = None,
     event_to_action: EventMapper | None = None,
-    threads: int | None = None,
+    workers: int | None = None,
     memory_limit: str | None = None,
 ) -> TrailAggregate:
     """Reduce what ``principal`` did between ``since`` and ``until`` (inclusive, UTC) to distinct rows.
 
     Bad files and records are counted in ``stats`` and the rest is still read; ``strict`` raises
     BadInputError instead. AWS failures (listing a bucket, LookupEvents, Athena) raise AwsError.
+
+    Local files are read ``workers`` batches at a time (default: one per CPU); ``batch_files`` fixes the
+    batch size, which is otherwise chosen so each worker gets about four batches, none over 128 files or
+    16 MiB on disk. Downloaded files (S3, LookupEvents pages) are read a batch at a time as they arrive.
     """
     if event_to_action is None:
         from iamfit.knowledge.eventnames import event_to_action as mapper
@@ -289,7 +314,9 @@ def aggregate(
     if isinstance(source, AthenaSource):
         source.run(query, groups)
     else:
-        batches, total = _local_batches(source, since, until, batch_files, groups)
+        parallel = isinstance(source, LocalSource)  # downloads are deleted when the next batch comes
+        count = max(1, workers or os.cpu_count() or 1) if parallel else 1
+        batches, total = _local_batches(source, since, until, batch_files, count, groups)
 
         def on_batch(n: int) -> None:
             if progress is not None:
@@ -303,7 +330,7 @@ def aggregate(
             groups,
             strict=strict,
             on_batch=on_batch,
-            threads=threads,
+            workers=count,
             memory_limit=memory_limit,
         )
     if strict and groups.skipped:
@@ -317,15 +344,18 @@ def _local_batches(
     source: LocalSource | S3Source | LookupSource,
     since: datetime | None,
     until: datetime | None,
-    size: int,
+    size: int | None,
+    workers: int,
     groups: Groups,
 ) -> tuple[Iterator[list[str]], int | None]:
     if isinstance(source, LocalSource):
         files = source.files(LogFilter.for_window(since, until, source.accounts, source.regions))
-        return _batched(files, size), len(files)
+        if size is None:
+            size = min(MAX_BATCH_FILES, max(1, -(-len(files) // (workers * 4))))
+        return _batched_by_size(files, size, MAX_BATCH_BYTES), len(files)
     if isinstance(source, S3Source):
         keys = source.keys(LogFilter.for_window(since, until, source.accounts, source.regions))
-        return source.download_batches(keys, size, groups), len(keys)
+        return source.download_batches(keys, size or DEFAULT_BATCH_FILES, groups), len(keys)
     return source.file_batches(since, until), None
 
 

@@ -63,15 +63,18 @@ def log_key(region: str = "us-east-1", day: str = "2026/10/02", n: int = 0, acco
     return f"AWSLogs/{account}/CloudTrail/{region}/{day}/{account}_CloudTrail_{region}_{stamp}_{n:04d}.json.gz"
 
 
-def payload(records: list[dict[str, Any]]) -> bytes:
-    return gzip.compress(json.dumps({"Records": records}).encode())
+def document(records: list[dict[str, Any]], compact: bool = True) -> bytes:
+    """A log file's JSON: compact, as CloudTrail writes it (the engine stages these), or spaced (read whole)."""
+    separators = (",", ":") if compact else (", ", ": ")
+    return json.dumps({"Records": records}, separators=separators).encode()
 
 
-def given_log(root: Path, key: str, records: list[dict[str, Any]]) -> Path:
+def payload(records: list[dict[str, Any]], compact: bool = True) -> bytes:
+    return gzip.compress(document(records, compact))
+
+
+def given_log(root: Path, key: str, records: list[dict[str, Any]], compact: bool = True) -> Path:
     path = root / key
     path.parent.mkdir(parents=True, exist_ok=True)
-    if key.endswith(".gz"):
-        path.write_bytes(payload(records))
-    else:
-        path.write_text(json.dumps({"Records": records}), encoding="utf-8")
+    path.write_bytes(payload(records, compact) if key.endswith(".gz") else document(records, compact))
     return path

@@ -144,8 +144,11 @@ def test_bad_inputs_are_counted_and_the_rest_is_read(tmp_path: Path) -> None:
     assert stats.bad_records == 1 and stats.records == 3 and not stats.clean
     assert [(r.action, r.count) for r in result.rows] == [("lambda:CreateFunction", 2)]
 
-    with pytest.raises(BadInputError, match="cannot read CloudTrail file"):
+    # strict stops at the first problem in file order: the record without eventTime in file 0
+    with pytest.raises(BadInputError, match="1 CloudTrail record"):
         aggregate(LocalSource(tmp_path), principal=DEPLOY_ROLE, strict=True)
+    with pytest.raises(BadInputError, match=r"cannot read CloudTrail file .*0001\.json\.gz"):
+        aggregate(LocalSource(corrupt), principal=DEPLOY_ROLE, strict=True)
 
 
 def test_strict_rejects_records_missing_fields(tmp_path: Path) -> None:
@@ -185,3 +188,10 @@ def test_unmapped_events_are_reported(tmp_path: Path) -> None:
     result = aggregate(LocalSource(tmp_path), event_to_action=lambda s, n, p: None if n == "Invoke" else "x:Y")
     assert result.stats.unmapped_events == ("lambda.amazonaws.com:Invoke",)
     assert [r.action for r in result.rows] == ["x:Y"]
+
+
+@pytest.mark.parametrize("compact", [True, False])
+def test_a_null_in_records_is_a_bad_record_not_a_bad_file(tmp_path: Path, compact: bool) -> None:
+    given_log(tmp_path, log_key(), [record(), None, record(when="2026-10-02T11:00:00Z")], compact=compact)  # type: ignore[list-item]
+    stats = aggregate(LocalSource(tmp_path), principal=DEPLOY_ROLE).stats
+    assert (stats.files_read, stats.files_skipped, stats.records, stats.bad_records) == (1, (), 3, 1)
