@@ -1,0 +1,29 @@
+"""The console entry point as a real process: exit codes and one-line errors survive the fast exit."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "iamfit", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_version_exits_zero() -> None:
+    done = run("--version")
+    assert done.returncode == 0 and "iamfit" in done.stdout
+
+
+def test_bad_input_is_one_line_and_exit_3(tmp_path: Path) -> None:
+    bad = tmp_path / "trail.json.gz"
+    bad.write_bytes(b"\x1f\x8b not gzip")
+    done = run("explain", str(bad))
+    assert done.returncode == 3, done.stderr
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("iamfit: error:")
+    assert "Traceback" not in done.stderr
+
+
+def test_usage_error_exits_2() -> None:
+    assert run("generate", "--no-such-option").returncode == 2
