@@ -266,6 +266,12 @@ def apigateway_method(event_name: str) -> str | None:
     return _apigateway_methods().get(strip_version(event_name).lower())
 
 
+def warm_up() -> None:
+    """Load what :func:`event_to_action` reads on first use (botocore's API Gateway models, the catalog)."""
+    _apigateway_methods()
+    _canonical("sts:GetCallerIdentity")
+
+
 def _canonical(action: str) -> str:
     from iamfit.knowledge.catalog import default_catalog
 
