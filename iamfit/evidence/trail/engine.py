@@ -104,6 +104,7 @@ class BatchReader:
         cursor = self.connection.cursor()
         try:
             result = self._whole(cursor, staged.whole)
+            result.files_read += len(staged.empty)
             if staged.copies:
                 copies = self._copies(cursor, staged)
                 result.rows.extend(copies.rows)
@@ -118,8 +119,8 @@ class BatchReader:
         import duckdb
 
         try:
-            rows: list[Any] = cursor.execute(self.query.duckdb_lines_sql(staged.copies)).fetchall()
-        except duckdb.Error:  # a line is not one JSON object, or a field has another type: read them whole
+            rows: list[Any] = cursor.execute(self.query.duckdb_records_sql(staged.copies)).fetchall()
+        except duckdb.Error:  # a piece is not one JSON object, or a field has another type: read them whole
             return self._whole(cursor, staged.sources)
         return BatchResult(rows, len(staged.copies))
 

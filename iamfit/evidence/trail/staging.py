@@ -1,12 +1,13 @@
-"""Staging: log files rewritten as one record per line, which DuckDB reads about twice as fast.
+"""Staging: the records of compact log files copied out, which DuckDB splits and parses about twice as fast.
 
 CloudTrail delivers each file as compact JSON, ``{"Records":[{"eventVersion":...},...]}``, gzipped. Staging
-gunzips a file (with ISA-L when the ``isal`` package is there, else Python's gzip), checks that it has exactly
-that shape, and writes its records a line each (see :func:`to_lines`) to a private temporary directory (mode
-0700, files 0600, each batch removed once it is read). DuckDB's newline-delimited reader then parses each
-record once, straight into the columns the query uses, instead of parsing the whole file and then its Records.
-A file of any other shape (pretty-printed, other keys, truncated, corrupt gzip) is not staged: the engine
-reads it whole, the slower way, which is also what reports why a bad file cannot be read."""
+gunzips a file (streaming, with ISA-L when the ``isal`` package is there, else Python's gzip) into one reused
+buffer, checks that it has exactly that frame, and copies what is between ``[`` and ``]`` to a private
+temporary directory (mode 0700, files 0600, each batch removed once it is read). DuckDB then splits the
+copy into records at ``,{"eventVersion":`` and parses each one (``TrailQuery.duckdb_records_sql``), instead
+of parsing the whole file and then its Records. A file of any other shape (pretty-printed, other keys,
+truncated, corrupt gzip) is not staged: the engine reads it whole, the slower way, which is also what reports
+why a bad file cannot be read."""
 
 from __future__ import annotations
 
@@ -20,7 +21,6 @@ from typing import BinaryIO, cast
 _HEAD = b'{"Records":['
 _TAIL = b"]}"
 _FIRST_KEY = b'{"eventVersion":'
-_BETWEEN = b'},{"eventVersion":'
 _WHITESPACE = b" \t\r\n"
 _GZIP_MAGIC = b"\x1f\x8b"
 
@@ -67,72 +67,68 @@ class NotCompact(ValueError):
     """The file is not a compact ``{"Records":[{"eventVersion":...},...]}`` document."""
 
 
-def to_lines(source: BinaryIO, out: BinaryIO, buffer: bytearray) -> None:
-    """Copy a compact CloudTrail document from ``source`` to ``out`` as one record per line.
+def to_body(source: BinaryIO, out: BinaryIO, buffer: bytearray) -> int:
+    """Copy the records of a compact CloudTrail document, ``{"Records":[BODY]}``, to ``out``; return BODY's size.
 
-    The document must start ``{"Records":[{"eventVersion":`` (or be ``{"Records":[]}``) and end ``}]}``, as
-    CloudTrail writes it; else NotCompact. Records are split where ``},{"eventVersion":`` occurs: the comma
-    becomes a newline, in place, a chunk of ``buffer`` at a time. That sequence cannot occur inside a string
-    (its quotes would be escaped), so within the checked frame the lines are exactly the records, unless
-    (a) an object inside a record starts with the key eventVersion, which splits that record, or (b) records
-    are separated by more than a comma, which leaves two on a line. Either way some line is not exactly one
-    JSON object, DuckDB's strict line reader rejects the copy, and the engine reads the file whole. So a record
-    is never read wrong, at worst slower.
+    BODY must be empty or start ``{"eventVersion":`` and end ``}``, as CloudTrail writes it; only whitespace
+    may follow the document. Else NotCompact. It is copied as it is, a chunk of ``buffer`` at a time.
     """
-    if len(buffer) < 64:
-        raise ValueError("to_lines needs a buffer of at least 64 bytes")
+    if len(buffer) < 256:
+        raise ValueError("to_body needs a buffer of at least 256 bytes")
     view = memoryview(buffer)
-    keep = len(_BETWEEN) - 1  # a separator may straddle two chunks: hold its possible start back
+    keep = 64  # the document's end, "}]}" and whitespace, may straddle two chunks: hold the last bytes back
     n = _fill(source, view)
     if n < len(_HEAD) + len(_TAIL) or view[: len(_HEAD)] != _HEAD:
         raise NotCompact
-    if view[len(_HEAD) : len(_HEAD) + len(_TAIL)] == _TAIL:  # no records: nothing to write
-        if n == len(view) or bytes(view[len(_HEAD) + len(_TAIL) : n]).strip(_WHITESPACE):
-            raise NotCompact
-        return
-    if view[len(_HEAD) : min(n, len(_HEAD) + len(_FIRST_KEY))] != _FIRST_KEY:
+    empty = view[len(_HEAD) : len(_HEAD) + len(_TAIL)] == _TAIL
+    if not empty and view[len(_HEAD) : min(n, len(_HEAD) + len(_FIRST_KEY))] != _FIRST_KEY:
         raise NotCompact
     start = len(_HEAD)
-    while True:
-        at = buffer.find(_BETWEEN, start, n)
-        while at >= 0:
-            buffer[at + 1] = 0x0A  # "," -> "\n"
-            at = buffer.find(_BETWEEN, at + len(_BETWEEN), n)
-        if n < len(view):  # the last chunk
-            break
+    written = 0
+    while n == len(view):
         out.write(view[start : n - keep])
+        written += n - keep - start
         view[:keep] = view[n - keep : n]
         start = 0
         n = keep + _fill(source, view[keep:])
-    # The document ends "]}" and maybe whitespace; both are in this chunk unless over 15 bytes of whitespace
-    # follow (then read whole). The last record's "}" comes just before "]".
     end = start + len(bytes(view[start:n]).rstrip(_WHITESPACE))
+    if empty:
+        if written or end - start != len(_TAIL):
+            raise NotCompact
+        return 0
     if end - start < len(_TAIL) + 1 or view[end - len(_TAIL) - 1 : end] != b"}" + _TAIL:
         raise NotCompact
     out.write(view[start : end - len(_TAIL)])
-    out.write(b"\n")
+    return written + end - len(_TAIL) - start
 
 
-def stage_file(path: str, target: Path, buffer: bytearray) -> bool:
-    """Write ``path``'s records to ``target`` (mode 0600), a line each; False, leaving nothing, if it cannot."""
+def stage_file(path: str, target: Path, buffer: bytearray) -> int | None:
+    """Write the records of ``path`` to ``target`` (mode 0600); their size, or None, leaving nothing, if it cannot.
+
+    A file with no records leaves nothing either, and gives 0.
+    """
     try:
         with open_log(path) as source:
             fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb", buffering=0) as out:
-                to_lines(source, cast(BinaryIO, out), buffer)
+                size = to_body(source, cast(BinaryIO, out), buffer)
     except Exception:  # not compact, unreadable, corrupt, or a full disk: read whole, which says why
         target.unlink(missing_ok=True)
-        return False
-    return True
+        return None
+    if size == 0:
+        target.unlink()
+    return size
 
 
 @dataclass
 class StagedBatch:
-    """One batch after staging: ``copies`` (a line per record) stand for ``sources``; ``whole`` are read as is."""
+    """One batch after staging: ``copies`` (the records) stand for ``sources``; ``whole`` are read as they are;
+    ``empty`` were read and hold no records."""
 
     copies: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
     whole: list[str] = field(default_factory=list)
+    empty: list[str] = field(default_factory=list)
 
     def remove(self) -> None:
         for path in self.copies:
@@ -146,11 +142,14 @@ def stage(batch: list[str], directory: Path, serial: int) -> StagedBatch:
     buffer = bytearray(_CHUNK)
     for i, path in enumerate(batch):
         target = directory / f"{serial:06d}-{i:05d}.json"
-        if stage_file(path, target, buffer):
+        size = stage_file(path, target, buffer)
+        if size is None:
+            out.whole.append(path)
+        elif size == 0:
+            out.empty.append(path)
+        else:
             out.copies.append(str(target))
             out.sources.append(path)
-        else:
-            out.whole.append(path)
     return out
 
 

@@ -16,7 +16,16 @@ def test_shared_predicate_is_in_both_dialects() -> None:
     assert "'arn:aws:iam::123456789012:role/o''deploy'" in predicate  # quotes doubled
     assert "r.eventtime >= '2026-09-28T08:00:00Z'" in predicate
     assert predicate in WINDOW.duckdb_sql(["a.json.gz"])
+    assert predicate in WINDOW.duckdb_records_sql(["a.json"])
     assert predicate in WINDOW.athena_sql("db.cloudtrail_logs")
+
+
+def test_both_duckdb_readings_share_the_reduction() -> None:
+    """Whole files and staged copies differ only in how records are read, not in what is done with them."""
+    whole = WINDOW.duckdb_sql(["a.json.gz"])
+    staged = WINDOW.duckdb_records_sql(["a.json"])
+    assert whole[whole.index("k AS (") :] == staged[staged.index("k AS (") :]
+    assert "string_split(content, ',{\"eventVersion\":')" in staged
 
 
 def test_dialects_differ_only_in_request_parameters_and_resources() -> None:

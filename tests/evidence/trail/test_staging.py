@@ -1,4 +1,4 @@
-"""Staging: compact log files become one record per line, exactly, or are left to be read whole."""
+"""Staging: the records of compact log files are copied out exactly, or the file is left to be read whole."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import gzip
 import io
 import json
 import stat
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import iamfit.evidence.trail.staging as staging
 from iamfit.evidence.trail import LocalSource, aggregate
 from iamfit.evidence.trail.engine import Groups, reduce_files
 from iamfit.evidence.trail.query import TrailQuery
-from iamfit.evidence.trail.staging import NotCompact, stage, staging_dir, to_lines
+from iamfit.evidence.trail.staging import NotCompact, stage, staging_dir, to_body
 
 from .records import DEPLOY_ROLE, document, given_log, log_key, payload, record
 
@@ -26,9 +27,10 @@ def compact(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode()
 
 
-def lines_of(data: bytes, chunk: int = 1 << 20) -> bytes:
+def body_of(data: bytes, chunk: int = 1 << 20) -> bytes:
     out = io.BytesIO()
-    to_lines(io.BytesIO(data), out, bytearray(chunk))
+    size = to_body(io.BytesIO(data), out, bytearray(chunk))
+    assert size == len(out.getvalue())
     return out.getvalue()
 
 
@@ -37,7 +39,10 @@ TRICKY = st.sampled_from(['},{"eventVersion":', "}", "{", "]}", '"', "\\", "\n",
 JSON_LEAF = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=8), TRICKY)
 JSON_VALUE = st.recursive(
     JSON_LEAF,
-    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=6), inner, max_size=4)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.dictionaries(st.one_of(st.just("eventVersion"), st.text(max_size=6)), inner, max_size=4),
+    ),
     max_leaves=12,
 )
 RECORD = st.builds(
@@ -49,15 +54,41 @@ RECORD = st.builds(
 
 @settings(max_examples=300, deadline=None)
 @given(
-    records=st.lists(RECORD, max_size=8),
-    chunk=st.integers(min_value=64, max_value=300),
+    records=st.lists(RECORD, min_size=1, max_size=8),
+    chunk=st.integers(min_value=256, max_value=600),
     pad=st.sampled_from(["", "\n", "  \r\n"]),
 )
-def test_every_record_becomes_its_own_line(records: list[dict[str, Any]], chunk: int, pad: str) -> None:
-    """Whatever the strings hold and wherever the chunks fall, the lines are the records, in order."""
+def test_the_body_is_copied_exactly(records: list[dict[str, Any]], chunk: int, pad: str) -> None:
+    """Wherever the chunks fall, the copy is exactly what is between ``[`` and ``]``."""
     data = compact({"Records": records}) + pad.encode()
-    out = lines_of(data, chunk)
-    assert out == b"".join(compact(r) + b"\n" for r in records)
+    assert body_of(data, chunk) == b",".join(compact(r) for r in records)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    params=st.lists(st.dictionaries(st.text(max_size=12), JSON_VALUE, max_size=4), min_size=1, max_size=4),
+    messages=st.lists(st.one_of(st.none(), st.text(max_size=20), TRICKY), min_size=1, max_size=4),
+)
+def test_staged_reads_equal_whole_reads(params: list[dict[str, Any]], messages: list[str | None]) -> None:
+    """Whatever the records hold (objects keyed eventVersion, the separator in strings), the staged read and
+    the whole-file read agree on every row and count."""
+    records = [record(params=p, when=f"2026-10-02T10:0{i}:00Z") for i, p in enumerate(params)]
+    for rec, message in zip(records, messages, strict=False):
+        if message is not None:
+            rec["errorCode"], rec["errorMessage"] = "AccessDenied", message
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        given_log(root, log_key(n=0), records)
+        given_log(root, log_key(n=1), list(reversed(records)))
+        fast = aggregate(LocalSource(root), principal=DEPLOY_ROLE, event_to_action=lambda s, n, p: f"x:{n}")
+        original = staging.stage_file
+        try:
+            staging.stage_file = lambda path, target, buffer: None  # type: ignore[assignment]
+            slow = aggregate(LocalSource(root), principal=DEPLOY_ROLE, event_to_action=lambda s, n, p: f"x:{n}")
+        finally:
+            staging.stage_file = original
+    assert fast.rows == slow.rows and fast.stats == slow.stats
+    assert fast.stats.records == 2 * len(records) and not fast.stats.files_skipped
 
 
 @pytest.mark.parametrize(
@@ -75,12 +106,18 @@ def test_every_record_becomes_its_own_line(records: list[dict[str, Any]], chunk:
 )
 def test_other_shapes_are_not_compact(data: bytes) -> None:
     with pytest.raises(NotCompact):
-        lines_of(data, 64)
+        body_of(data, 256)
 
 
-def test_no_records_is_an_empty_copy() -> None:
-    assert lines_of(b'{"Records":[]}') == b""
-    assert lines_of(b'{"Records":[]}\n') == b""
+def test_no_records_is_an_empty_body(tmp_path: Path) -> None:
+    assert body_of(b'{"Records":[]}') == b""
+    assert body_of(b'{"Records":[]}\n') == b""
+    given_log(tmp_path, log_key(n=0), [])
+    given_log(tmp_path, log_key(n=1), [record()])
+    batch = stage(sorted(str(p) for p in tmp_path.rglob("*.gz")), tmp_path, 0)
+    assert len(batch.empty) == 1 and len(batch.copies) == 1 and not batch.whole
+    stats = aggregate(LocalSource(tmp_path / "AWSLogs")).stats
+    assert (stats.files_read, stats.records, stats.files_skipped) == (2, 1, ())
 
 
 def test_stage_writes_private_copies_and_leaves_the_rest_to_read_whole(tmp_path: Path) -> None:
@@ -103,20 +140,18 @@ def test_stage_writes_private_copies_and_leaves_the_rest_to_read_whole(tmp_path:
     assert batch.whole == [str(spaced), str(corrupt)]
     assert [Path(p).name for p in batch.copies] == ["000007-00000.json", "000007-00001.json", "000007-00004.json"]
     assert all(stat.S_IMODE(Path(p).stat().st_mode) == 0o600 for p in batch.copies)
-    assert Path(batch.copies[0]).read_bytes().count(b"\n") == 2
-    assert Path(batch.copies[2]).read_bytes() == compact(record()) + b"\n"
+    assert Path(batch.copies[0]).read_bytes() == compact(record()) + b"," + compact(record(when="2026-10-02T11:00:00Z"))
+    assert Path(batch.copies[2]).read_bytes() == compact(record())
     batch.remove()
     assert list(out.iterdir()) == []
 
 
 def test_a_record_holding_an_eventversion_object_is_read_whole_and_right(tmp_path: Path) -> None:
-    """The one shape that splits a record: DuckDB rejects the copy and the file is read whole, correctly."""
+    """The shapes that fool the split: DuckDB rejects a piece and the file is read whole, correctly."""
     nested = record(params={"items": [{"a": 1}, {"eventVersion": "x", "b": 2}], "functionName": "f"})
     given_log(tmp_path, log_key(), [record(), nested, record(when="2026-10-02T12:00:00Z")])
-    out = tmp_path / "copy.json"
-    assert staging.stage_file(str(tmp_path / log_key()), out, bytearray(1 << 20))
-    assert out.read_bytes().count(b"\n") == 4  # the split made one record two lines
-    # records with a space between them stay on one line, which DuckDB rejects too
+    assert staging.stage_file(str(tmp_path / log_key()), tmp_path / "copy.json", bytearray(1 << 20))
+    # records with a space between them are one piece, which DuckDB rejects too
     spaced = document([record(), record()]).replace(b'},{"eventVersion"', b'}, {"eventVersion"')
     (tmp_path / log_key(n=1)).write_bytes(gzip.compress(spaced))
     assert staging.stage_file(str(tmp_path / log_key(n=1)), tmp_path / "copy2.json", bytearray(1 << 20))
@@ -137,7 +172,7 @@ def test_staged_and_whole_reads_agree(tmp_path: Path, monkeypatch: pytest.Monkey
     for n in range(6):
         given_log(tmp_path, log_key(n=n), records[n % 5 :] + records[: n % 5])
     fast = aggregate(LocalSource(tmp_path), principal=DEPLOY_ROLE)
-    monkeypatch.setattr(staging, "stage_file", lambda path, target, buffer: False)
+    monkeypatch.setattr(staging, "stage_file", lambda path, target, buffer: None)
     slow = aggregate(LocalSource(tmp_path), principal=DEPLOY_ROLE)
     assert fast.rows == slow.rows and fast.stats == slow.stats
     assert fast.stats.bad_records == 6 and fast.stats.records == 30
