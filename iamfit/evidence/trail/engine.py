@@ -90,10 +90,11 @@ class BatchReader:
 
     A whole-file read that fails (corrupt gzip, truncated JSON) is retried file by file, so one bad file costs
     only itself: it is skipped with DuckDB's one-line reason, or raised as BadInputError if ``strict``.
-    Safe to call from several threads at once: each call uses its own cursor and its own staged files.
+    Safe to call from several threads at once: each call uses its own cursor and its own staged files. The
+    connection is a future so that the first batches are staged while DuckDB is still being loaded.
     """
 
-    connection: Any
+    connection: Future[Any]
     query: TrailQuery
     directory: Path
     strict: bool = False
@@ -101,7 +102,11 @@ class BatchReader:
 
     def __call__(self, batch: list[str]) -> BatchResult:
         staged = stage(batch, self.directory, next(self._serial))
-        cursor = self.connection.cursor()
+        try:
+            cursor = self.connection.result().cursor()
+        except BaseException:
+            staged.remove()
+            raise
         try:
             result = self._whole(cursor, staged.whole)
             result.files_read += len(staged.empty)
@@ -165,11 +170,12 @@ def reduce_files(
     the batches being read, so use it only for files that stay on disk (a local directory, not downloads that
     are deleted when the next batch comes). At most ``workers`` + 1 batches are staged or queued at once.
     """
-    con = _connect(1 if workers > 1 else None, memory_limit)
+    connection: Future[Any] = Future()
     try:
         with tempfile.TemporaryDirectory(prefix="iamfit-stage-", dir=work_dir or staging_dir()) as tmp:
-            read = BatchReader(con, query, Path(tmp), strict)
+            read = BatchReader(connection, query, Path(tmp), strict)
             if workers <= 1:
+                _resolve(connection, lambda: _connect(None, memory_limit))
                 for batch in batches:
                     if batch:
                         _fold(batch, read(batch), groups, strict, on_batch)
@@ -177,6 +183,11 @@ def reduce_files(
             pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="iamfit-trail")
             try:
                 pending: collections.deque[tuple[list[str], Future[BatchResult]]] = collections.deque()
+                batches = iter(batches)
+                for batch in itertools.islice(batches, workers):  # staging starts while DuckDB loads
+                    if batch:
+                        pending.append((batch, pool.submit(read, batch)))
+                _resolve(connection, lambda: _connect(1, memory_limit))
                 for batch in batches:
                     if batch:
                         pending.append((batch, pool.submit(read, batch)))
@@ -189,7 +200,17 @@ def reduce_files(
             finally:
                 pool.shutdown(wait=True, cancel_futures=True)
     finally:
-        con.close()
+        if connection.done() and connection.exception() is None:
+            connection.result().close()
+
+
+def _resolve(future: Future[Any], make: Callable[[], Any]) -> None:
+    """Set ``future`` to ``make()``, or to the exception it raises (which is raised here too)."""
+    try:
+        future.set_result(make())
+    except BaseException as error:
+        future.set_exception(error)
+        raise
 
 
 def _fold(
