@@ -7,6 +7,8 @@ For each size N it writes N records with make_cloudtrail.py (cached under --work
 own process so peak memory (ru_maxrss from os.wait4) belongs to that run alone:
 
   iamfit        aggregate(LocalSource(DIR), principal=DEPLOY_ROLE)  (reads every record, reduces in DuckDB)
+                or, with --iamfit-cli, the command a user runs: iamfit replay --cloudtrail DIR --principal ROLE
+                (the engine, then a policy built from the rows, like trailscraper's generate)
   trailscraper  trailscraper select --log-dir DIR --filter-assumed-role-arn ROLE | trailscraper generate
 
 trailscraper is not an iamfit dependency; install it anywhere (a separate venv avoids its pins) and pass the
@@ -21,6 +23,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,16 +57,29 @@ def _wait(proc: subprocess.Popen[bytes]) -> tuple[int, float]:
     return proc.returncode, usage.ru_maxrss / 1024.0
 
 
-def run_iamfit(logs: Path) -> Run:
-    start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", IAMFIT_RUN, str(logs), DEPLOY_ROLE], stdout=subprocess.PIPE)
-    assert proc.stdout is not None
-    out = proc.stdout.read().decode()
-    code, peak = _wait(proc)
-    seconds = time.perf_counter() - start
+def run_iamfit(logs: Path, cli: bool = False) -> Run:
+    if cli:
+        with tempfile.TemporaryDirectory() as out_dir:
+            command = [sys.executable, "-m", "iamfit", "replay", "--cloudtrail", str(logs), "--principal", DEPLOY_ROLE]
+            return _timed([*command, "--out", out_dir], "iamfit replay")
+    return _timed([sys.executable, "-c", IAMFIT_RUN, str(logs), DEPLOY_ROLE], "iamfit")
+
+
+def _timed(command: list[str], name: str) -> Run:
+    """Run ``command`` as its own process; its wall time, its own peak RSS, and what it said."""
+    with tempfile.TemporaryFile() as err_file:
+        start = time.perf_counter()
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=err_file)
+        assert proc.stdout is not None
+        out = proc.stdout.read().decode()
+        code, peak = _wait(proc)
+        seconds = time.perf_counter() - start
+        err_file.seek(0)
+        err = err_file.read().decode()
     if code != 0:
-        raise SystemExit(f"iamfit run failed with exit {code}")
-    return Run(seconds, peak, out.strip())
+        raise SystemExit(f"{name} failed with exit {code}: {err.strip()[-300:]}")
+    detail = out.strip() if name == "iamfit" else (out.strip().splitlines() or [""])[0]
+    return Run(seconds, peak, detail)
 
 
 def run_trailscraper(trailscraper: str, logs: Path) -> Run:
@@ -108,6 +124,9 @@ def main(argv: list[str] | None = None) -> int:
         "--trailscraper-max", type=int, default=200_000, help="skip trailscraper above this many records"
     )
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--iamfit-cli", action="store_true", help="time `iamfit replay` (engine + policy) instead of the engine alone"
+    )
     args = parser.parse_args(argv)
 
     out = sys.stdout
@@ -118,10 +137,11 @@ def main(argv: list[str] | None = None) -> int:
         iamfit: list[Run] = []
         scraper: list[Run] = []
         for _ in range(args.runs):  # interleaved, so both tools see the same machine load
-            iamfit.append(run_iamfit(logs))
+            iamfit.append(run_iamfit(logs, args.iamfit_cli))
             if with_scraper:
                 scraper.append(run_trailscraper(args.trailscraper, logs))
-        out.write(_summary("iamfit", size, iamfit) + f"  [{iamfit[-1].detail}]\n")
+        out.write(_summary("iamfit" if not args.iamfit_cli else "iamfit replay", size, iamfit))
+        out.write(f"  [{iamfit[-1].detail}]\n")
         if not with_scraper:
             out.write(f"trailscraper  N={size:>9,}  skipped (above --trailscraper-max)\n")
             continue
