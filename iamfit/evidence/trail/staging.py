@@ -110,7 +110,7 @@ def stage_file(path: str, target: Path, buffer: bytearray) -> int | None:
     try:
         with open_log(path) as source:
             fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb", buffering=0) as out:
+            with os.fdopen(fd, "wb") as out:  # buffered: it writes all of each chunk, a raw write may not
                 size = to_body(source, cast(BinaryIO, out), buffer)
     except Exception:  # not compact, unreadable, corrupt, or a full disk: read whole, which says why
         target.unlink(missing_ok=True)
