@@ -303,18 +303,17 @@ def aggregate(
     batch size, which is otherwise chosen so each worker gets about four batches, none over 128 files or
     16 MiB on disk. Downloaded files (S3, LookupEvents pages) are read a batch at a time as they arrive.
     """
-    warm_up: threading.Thread | None = None
-    if event_to_action is None:
-        from iamfit.knowledge.eventnames import event_to_action as mapper
-        from iamfit.knowledge.eventnames import warm_up as warm
-
-        event_to_action = mapper
-        # Load the mapping's tables (the IAM action database, ~0.1 s) while the files are read, not after.
-        warm_up = threading.Thread(target=warm, name="iamfit-warm-up", daemon=True)
-        warm_up.start()
     since, until = _utc(since), _utc(until)
     if since and until and since > until:
         raise BadInputError(f"--since {since:%Y-%m-%dT%H:%M:%SZ} is after --until {until:%Y-%m-%dT%H:%M:%SZ}")
+    warm_up: threading.Thread | None = None
+    if event_to_action is None:
+        from iamfit.knowledge.eventnames import event_to_action as mapper
+
+        event_to_action = mapper
+        # Load the mapping's tables (the IAM action database, ~0.1 s) while the files are read, not after.
+        warm_up = threading.Thread(target=_warm_up, name="iamfit-warm-up", daemon=True)
+        warm_up.start()
     query = TrailQuery(principal=principal, since=since, until=until)
     groups = Groups()
     if isinstance(source, AthenaSource):
@@ -346,6 +345,15 @@ def aggregate(
         warm_up.join()
     rows, unmapped = to_rows(groups, event_to_action)
     return TrailAggregate(rows=rows, stats=stats_of(groups, unmapped))
+
+
+def _warm_up() -> None:
+    from iamfit.knowledge.eventnames import warm_up
+
+    try:
+        warm_up()
+    except Exception:  # noqa: S110 - the same error is raised, in the caller's thread, when the rows are mapped
+        pass
 
 
 def _local_batches(

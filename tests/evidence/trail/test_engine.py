@@ -195,3 +195,21 @@ def test_a_null_in_records_is_a_bad_record_not_a_bad_file(tmp_path: Path, compac
     given_log(tmp_path, log_key(), [record(), None, record(when="2026-10-02T11:00:00Z")], compact=compact)  # type: ignore[list-item]
     stats = aggregate(LocalSource(tmp_path), principal=DEPLOY_ROLE).stats
     assert (stats.files_read, stats.files_skipped, stats.records, stats.bad_records) == (1, (), 3, 1)
+
+
+def test_a_failing_warm_up_prints_nothing_and_the_read_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The mapping's tables load in a thread; if that fails, the thread is silent (the core never prints) and
+    the mapping loads them again in the caller's thread, where an error would be raised."""
+    import iamfit.knowledge.eventnames as eventnames
+
+    def broken() -> None:
+        raise RuntimeError("no tables")
+
+    monkeypatch.setattr(eventnames, "warm_up", broken)
+    given_log(tmp_path, log_key(), [record()])
+    result = aggregate(LocalSource(tmp_path), principal=DEPLOY_ROLE)
+    assert [r.action for r in result.rows] == ["lambda:CreateFunction"]
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
