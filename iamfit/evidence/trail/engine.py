@@ -198,9 +198,10 @@ def reduce_files(
                     done, future = pending.popleft()
                     _fold(done, future.result(), groups, strict, on_batch)
             finally:
+                connection.cancel()  # if DuckDB never loaded (an error, ^C), workers waiting for it stop
                 pool.shutdown(wait=True, cancel_futures=True)
     finally:
-        if connection.done() and connection.exception() is None:
+        if connection.done() and not connection.cancelled() and connection.exception() is None:
             connection.result().close()
 
 

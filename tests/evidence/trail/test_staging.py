@@ -7,6 +7,7 @@ import io
 import json
 import stat
 import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -198,3 +199,42 @@ def test_staging_dir_needs_room() -> None:
     assert staging_dir(min_free_bytes=1 << 62) is None  # no /dev/shm has 4 EiB free: the system default
     chosen = staging_dir(min_free_bytes=0)
     assert chosen in (None, "/dev/shm")
+
+
+def test_an_error_before_duckdb_loads_does_not_hang(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Workers stage the first batches while DuckDB loads; whatever stops the read then (DuckDB failing to load,
+    the list of batches failing), they must not wait for DuckDB forever, and the staging directory goes."""
+    import threading
+
+    import iamfit.evidence.trail.engine as engine
+
+    for n in range(4):
+        given_log(tmp_path / "logs", log_key(n=n), [record()])
+    files = sorted(str(p) for p in (tmp_path / "logs").rglob("*.gz"))
+    work = tmp_path / "work"
+    work.mkdir()
+
+    def batches_then_error() -> Iterator[list[str]]:
+        yield [files[0]]
+        raise OSError("the listing failed")
+
+    def no_duckdb(threads: int | None, memory_limit: str | None) -> None:
+        raise RuntimeError("DuckDB failed to load")
+
+    errors: list[BaseException] = []
+
+    def run(batches: Iterable[list[str]]) -> None:
+        try:
+            reduce_files(batches, TrailQuery(), Groups(), workers=2, work_dir=work)
+        except BaseException as error:  # noqa: BLE001 - handed to the test thread
+            errors.append(error)
+
+    for batches in (batches_then_error(), [[f] for f in files]):
+        if not isinstance(batches, Iterator):
+            monkeypatch.setattr(engine, "_connect", no_duckdb)
+        thread = threading.Thread(target=run, args=(batches,), daemon=True)
+        thread.start()
+        thread.join(timeout=30)
+        assert not thread.is_alive(), "reduce_files hung"
+        assert list(work.iterdir()) == []
+    assert [str(e) for e in errors] == ["the listing failed", "DuckDB failed to load"]
