@@ -42,6 +42,12 @@ print(json.dumps({"records": result.stats.records, "matched": result.stats.match
                   "rows": len(result.rows), "skipped": len(result.stats.files_skipped)}))
 """
 
+# The engine's fixed cost: a run over no files that still loads what a run over records loads.
+FIXED_COST_RUN = IAMFIT_RUN.replace(
+    "print(",
+    "from iamfit.knowledge.eventnames import warm_up\nwarm_up()\nimport duckdb\nduckdb.connect().close()\nprint(",
+)
+
 
 @dataclass(frozen=True)
 class Run:
@@ -127,10 +133,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--iamfit-cli", action="store_true", help="time `iamfit replay` (engine + policy) instead of the engine alone"
     )
+    parser.add_argument(
+        "--fixed-cost",
+        action="store_true",
+        help="also time the engine on an empty directory, with the mapping's tables and DuckDB loaded: the cost"
+        " every run pays before and after its records",
+    )
     args = parser.parse_args(argv)
 
     out = sys.stdout
     out.write(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, runs={args.runs}\n")
+    if args.fixed_cost:
+        with tempfile.TemporaryDirectory() as empty:
+            command = [sys.executable, "-c", FIXED_COST_RUN, empty, DEPLOY_ROLE]
+            runs = [_timed(command, "iamfit") for _ in range(args.runs)]
+        median = statistics.median(r.seconds for r in runs)
+        times = ", ".join(f"{r.seconds:.2f}" for r in runs)
+        out.write(f"fixed cost    no records   median {median:7.2f} s  (runs: {times})\n")
     for size in (int(s) for s in args.sizes.split(",")):
         logs = logs_for(args.workdir, size, args.seed, args.jobs)
         with_scraper = size <= args.trailscraper_max
