@@ -1,7 +1,7 @@
 """DuckDB over local log files in batches, merged into a few distinct groups, then mapped to IAM actions.
 
 Peak memory is bounded by what the workers hold at once (a 1 MiB staging buffer each, one staged batch each in
-the temporary directory, a batch being at most 128 files and 16 MiB on disk, and for a file read whole DuckDB's
+the temporary directory, a batch being at most 128 files and 8 MiB on disk, and for a file read whole DuckDB's
 parse of that one file) plus the distinct groups, which stay few however many records are read.
 """
 

@@ -31,7 +31,8 @@ from iamfit.evidence.trail.ratelimit import TokenBucket
 
 DEFAULT_BATCH_FILES = 64  # S3 downloads per batch
 MAX_BATCH_FILES = 128  # local files per batch
-MAX_BATCH_BYTES = 16 * 1024 * 1024  # on disk; staged, a gzipped batch is about ten times that
+MAX_BATCH_BYTES = 8 * 1024 * 1024  # on disk; staged, a gzipped batch is about ten times that
+MAX_WORKERS = 8  # the default cap: each worker holds a staged batch, in memory when staging uses /dev/shm
 _THROTTLE_CODES = frozenset({"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"})
 
 
@@ -299,9 +300,9 @@ def aggregate(
     Bad files and records are counted in ``stats`` and the rest is still read; ``strict`` raises
     BadInputError instead. AWS failures (listing a bucket, LookupEvents, Athena) raise AwsError.
 
-    Local files are read ``workers`` batches at a time (default: one per CPU); ``batch_files`` fixes the
+    Local files are read ``workers`` batches at a time (default: one per CPU, at most 8); ``batch_files`` fixes the
     batch size, which is otherwise chosen so each worker gets about four batches, none over 128 files or
-    16 MiB on disk. Downloaded files (S3, LookupEvents pages) are read a batch at a time as they arrive.
+    8 MiB on disk. Downloaded files (S3, LookupEvents pages) are read a batch at a time as they arrive.
     """
     since, until = _utc(since), _utc(until)
     if since and until and since > until:
@@ -320,7 +321,7 @@ def aggregate(
         source.run(query, groups)
     else:
         parallel = isinstance(source, LocalSource)  # downloads are deleted when the next batch comes
-        count = max(1, workers or os.cpu_count() or 1) if parallel else 1
+        count = max(1, workers or min(os.cpu_count() or 1, MAX_WORKERS)) if parallel else 1
         batches, total = _local_batches(source, since, until, batch_files, count, groups)
 
         def on_batch(n: int) -> None:

@@ -6,6 +6,7 @@ import gzip
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -213,3 +214,23 @@ def test_a_failing_warm_up_prints_nothing_and_the_read_goes_on(
     assert [r.action for r in result.rows] == ["lambda:CreateFunction"]
     out, err = capfd.readouterr()
     assert out == "" and err == ""
+
+
+def test_workers_default_to_the_cpus_at_most_eight(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each worker holds a staged batch (in memory when staging uses /dev/shm): a big machine gets 8, not 64."""
+    from iamfit.evidence.trail.engine import reduce_files
+
+    seen: list[int] = []
+
+    def spy(*args: Any, **kwargs: Any) -> None:
+        seen.append(kwargs["workers"])
+        reduce_files(*args, **kwargs)
+
+    monkeypatch.setattr("iamfit.evidence.trail.sources.reduce_files", spy)
+    given_log(tmp_path, log_key(), [record()])
+    for cpus, expected in ((64, 8), (2, 2), (None, 1)):
+        monkeypatch.setattr("os.cpu_count", lambda cpus=cpus: cpus)
+        assert aggregate(LocalSource(tmp_path)).stats.records == 1
+        assert seen[-1] == expected
+    aggregate(LocalSource(tmp_path), workers=3)
+    assert seen[-1] == 3
