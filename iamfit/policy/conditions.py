@@ -71,15 +71,7 @@ def substitute(text: str, context: Context) -> str:
 @functools.lru_cache(maxsize=65536)
 def wildcard_regex(pattern: str, ignore_case: bool = False) -> re.Pattern[str]:
     """``*`` = any run of characters (``:`` and ``/`` included), ``?`` = one character, all else literal."""
-    parts = []
-    for char in pattern:
-        if char == "*":
-            parts.append(".*")
-        elif char == "?":
-            parts.append(".")
-        else:
-            parts.append(re.escape(char))
-    return re.compile("".join(parts) + r"\Z", re.DOTALL | (re.IGNORECASE if ignore_case else 0))
+    return _like_regex(pattern.replace("\x00", "\x00\x00"), ignore_case)  # no character of it is an escape
 
 
 def _like_pattern_text(value: str, context: Context) -> str:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from iamfit.evidence.model import Cause
-from iamfit.policy.conditions import Check, Context, Unresolved, compile_block, substitute, wildcard_regex
+from iamfit.policy.conditions import Check, Context, Unresolved, compile_block, like, wildcard_regex
 from iamfit.policy.document import PolicyDocument, Statement
 
 ContextPairs = tuple[tuple[str, tuple[str, ...]], ...]
@@ -116,55 +116,8 @@ class _Matcher:
             return True
         if self.regex is not None and self.regex.match(value):
             return True
-        for pattern in self.variable_patterns:
-            resolved = _literalise(pattern, ctx)
-            if _variable_regex(resolved, self.ignore_case).match(value):
-                return True
-        return False
-
-
-_ESC = "\x00"
-
-
-def _literalise(pattern: str, ctx: Context) -> str:
-    """Substitute variables, marking wildcard characters that came from values as literal."""
-    out: list[str] = []
-    pos = 0
-    for m in re.finditer(r"\$\{([^}]*)\}", pattern):
-        out.append(pattern[pos : m.start()])
-        value = substitute(m.group(0), ctx)
-        out.append("".join(_ESC + c if c in "*?" else c for c in value))
-        pos = m.end()
-    out.append(pattern[pos:])
-    return "".join(out)
-
-
-_VARIABLE_REGEX_CACHE: dict[tuple[str, bool], re.Pattern[str]] = {}
-
-
-def _variable_regex(text: str, ignore_case: bool) -> re.Pattern[str]:
-    found = _VARIABLE_REGEX_CACHE.get((text, ignore_case))
-    if found is None:
-        parts = []
-        escaped = False
-        for c in text:
-            if escaped:
-                parts.append(re.escape(c))
-                escaped = False
-            elif c == _ESC:
-                escaped = True
-            elif c == "*":
-                parts.append(".*")
-            elif c == "?":
-                parts.append(".")
-            else:
-                parts.append(re.escape(c))
-        flags = re.DOTALL | (re.IGNORECASE if ignore_case else 0)
-        found = re.compile("".join(parts) + r"\Z", flags)
-        if len(_VARIABLE_REGEX_CACHE) > 65536:
-            _VARIABLE_REGEX_CACHE.clear()
-        _VARIABLE_REGEX_CACHE[(text, ignore_case)] = found
-    return found
+        # values substituted into a pattern are literal: a "*" in a principal's name matches only "*"
+        return any(like(value, pattern, ctx, self.ignore_case) for pattern in self.variable_patterns)
 
 
 @dataclass(frozen=True)
