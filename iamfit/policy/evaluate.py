@@ -116,7 +116,9 @@ class _Matcher:
             return True
         if self.regex is not None and self.regex.match(value):
             return True
-        # values substituted into a pattern are literal: a "*" in a principal's name matches only "*"
+        if not self.variable_patterns:  # the hot path: no generator for the usual case
+            return False
+        # substituted values are literal: a "*" in a user name matches only "*"
         return any(like(value, pattern, ctx, self.ignore_case) for pattern in self.variable_patterns)
 
 
