@@ -116,10 +116,12 @@ class _Matcher:
             return True
         if self.regex is not None and self.regex.match(value):
             return True
-        if not self.variable_patterns:  # the hot path: no generator for the usual case
-            return False
-        # substituted values are literal: a "*" in a user name matches only "*"
-        return any(like(value, pattern, ctx, self.ignore_case) for pattern in self.variable_patterns)
+        # A loop, not any(): this is the evaluator's hot path, and any() measured 5-30 % slower (bench_evaluate).
+        # Substituted values are literal: a "*" in a user name matches only "*".
+        for pattern in self.variable_patterns:  # noqa: SIM110
+            if like(value, pattern, ctx, self.ignore_case):
+                return True
+        return False
 
 
 @dataclass(frozen=True)
