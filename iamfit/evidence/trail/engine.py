@@ -170,6 +170,7 @@ def reduce_files(
     the batches being read, so use it only for files that stay on disk (a local directory, not downloads that
     are deleted when the next batch comes). At most ``workers`` + 1 batches are staged or queued at once.
     """
+    batches = (batch for batch in batches if batch)
     connection: Future[Any] = Future()
     try:
         with tempfile.TemporaryDirectory(prefix="iamfit-stage-", dir=work_dir or staging_dir()) as tmp:
@@ -177,20 +178,16 @@ def reduce_files(
             if workers <= 1:
                 _resolve(connection, lambda: _connect(None, memory_limit))
                 for batch in batches:
-                    if batch:
-                        _fold(batch, read(batch), groups, strict, on_batch)
+                    _fold(batch, read(batch), groups, strict, on_batch)
                 return
             pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="iamfit-trail")
             try:
                 pending: collections.deque[tuple[list[str], Future[BatchResult]]] = collections.deque()
-                batches = iter(batches)
                 for batch in itertools.islice(batches, workers):  # staging starts while DuckDB loads
-                    if batch:
-                        pending.append((batch, pool.submit(read, batch)))
+                    pending.append((batch, pool.submit(read, batch)))
                 _resolve(connection, lambda: _connect(1, memory_limit))
                 for batch in batches:
-                    if batch:
-                        pending.append((batch, pool.submit(read, batch)))
+                    pending.append((batch, pool.submit(read, batch)))
                     if len(pending) > workers:
                         done, future = pending.popleft()
                         _fold(done, future.result(), groups, strict, on_batch)
