@@ -181,6 +181,7 @@ def audit(
         return "; ".join(r for r in reasons if r)
 
     hidden: set[NotObservable] = set()
+    notes: list[str] = []
     hidden_needs: list[tuple[str, str, tuple[Condition, ...]]] = []  # (action, resource, conditions) to keep
     findings: set[AuditFinding] = set()
     granted: set[str] = set()
@@ -204,7 +205,10 @@ def audit(
                 unused = [a for a in expanded if a.lower() not in used and a not in unseen]
                 if unseen:
                     kept = tuple((op, key, values) for op, pairs in st.conditions for key, values in pairs)
-                    hidden_needs.extend((a, r, kept) for a in sorted(unseen) for r in (st.resources or ("*",)))
+                    if st.not_resources:  # a proposal grant cannot say NotResource; "*" would be broader
+                        notes.append(f"{pattern} [{origin}{' ' + st.sid if st.sid else ''}] is granted with "
+                                     "NotResource and not observable: not carried into the proposal, add it by hand")
+                    hidden_needs.extend((a, r, kept) for a in sorted(unseen) for r in st.resources)
                     if len(expanded) == 1:
                         hidden.add(NotObservable(expanded[0], next(iter(unseen.values())), origin, st.sid))
                     else:
@@ -244,7 +248,7 @@ def audit(
         needs.extend(Need(DEPLOYER, u.action, t, "used", ",".join(sorted(u.sources))) for t in sorted(targets))
     needs.extend(Need(DEPLOYER, action, resource, "granted; its use cannot be seen in the evidence", "not-observable",
                       conditions) for action, resource, conditions in sorted(set(hidden_needs)))
-    warnings = []
+    warnings = sorted(set(notes))
     if stats is not None and not stats.clean:
         warnings.append(f"{len(stats.files_skipped)} file(s) skipped and {stats.bad_records} bad record(s) "
                         "while reading CloudTrail; usage may be undercounted")

@@ -243,3 +243,15 @@ def test_actions_access_advisor_does_not_track_are_not_observable() -> None:
     assert [(n.action, n.reason) for n in result.not_observable] == [
         ("sqs:CreateQueue", "not tracked at action level by IAM Access Advisor")]
     assert "sqs:CreateQueue" in result.proposal.actions()
+
+
+def test_a_not_observable_notresource_grant_is_not_widened_to_star() -> None:
+    doc = PolicyDocument.from_json({"Statement": [
+        {"Sid": "Pass", "Effect": "Allow", "Action": "iam:PassRole", "NotResource": "arn:aws:iam::1:role/admin"},
+        {"Sid": "Scoped", "Effect": "Allow", "Action": "iam:PassRole", "Resource": "arn:aws:iam::1:role/app",
+         "Condition": {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}}]})
+    result = audit([("p.json", doc)])
+    statements = result.proposal.to_json()["Statement"]
+    assert [s["Resource"] for s in statements] == ["arn:aws:iam::1:role/app"]  # kept as granted, never "*"
+    assert statements[0]["Condition"] == {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}
+    assert any("NotResource" in w and "iam:PassRole" in w for w in result.warnings)
