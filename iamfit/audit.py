@@ -7,7 +7,12 @@ action-level last-accessed data. Findings:
 * ``IAMFIT-A002`` over-broad resource: granted on ``*`` or a wildcard while every use named narrower ARNs;
 * escalation-capable grants and other lint findings (``iamfit.policy.lint``).
 
-The proposal is the policy of what was used, scoped to the ARNs the records name.
+A granted action whose use the evidence cannot show (``iam:PassRole``, data events such as S3 object calls or
+Lambda Invoke when the trail holds none of that type, actions Access Advisor does not track) is *not observable*:
+never "unused", listed apart with the reason (:mod:`iamfit.knowledge.observability`), and kept in the proposal.
+
+The proposal is the policy of what was used, scoped to the ARNs the records name, plus what is not observable,
+on the resources it is granted on.
 """
 
 from __future__ import annotations
@@ -20,7 +25,12 @@ from typing import Any
 
 from iamfit.evidence.trail.model import ReadStats, TrailRow
 from iamfit.knowledge.catalog import Catalog, default_catalog
-from iamfit.needs import Need
+from iamfit.knowledge.observability import (
+    data_event_type,
+    unobservable_in_access_advisor,
+    unobservable_in_cloudtrail,
+)
+from iamfit.needs import Condition, Need
 from iamfit.policy.document import PolicyDocument
 from iamfit.policy.lint import ESCALATION_RULES, lint
 from iamfit.policy.scope import ArnScoper
@@ -58,6 +68,16 @@ class UsedAction:
     sources: set[str] = field(default_factory=set)
 
 
+@dataclass(frozen=True, order=True)
+class NotObservable:
+    """A granted action (or a wildcard's actions) whose use the evidence source cannot show, and why."""
+
+    action: str
+    reason: str
+    policy: str = ""
+    sid: str = ""
+
+
 @dataclass
 class AuditResult:
     principal: str | None
@@ -67,6 +87,7 @@ class AuditResult:
     proposal: PolicyDocument
     stats: ReadStats | None = None
     warnings: list[str] = field(default_factory=list)
+    not_observable: tuple[NotObservable, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -74,6 +95,9 @@ class AuditResult:
             "principal": self.principal,
             "granted_actions": self.granted_actions,
             "used_actions": len(self.used),
+            "not_observable": [{"action": n.action, "reason": n.reason, "policy": n.policy, "sid": n.sid}
+                               for n in self.not_observable],
+            "cloudtrail": self.stats.to_json() if self.stats is not None else None,
             "findings": [
                 {"kind": f.kind, "rule_id": f.rule_id, "severity": f.severity, "action": f.action,
                  "resource": f.resource, "message": f.message, "policy": f.policy, "sid": f.sid}
@@ -131,9 +155,34 @@ def audit(
     account: str | None = None,
     stats: ReadStats | None = None,
     catalog: Catalog | None = None,
+    cloudtrail: bool | None = None,
 ) -> AuditResult:
+    """``cloudtrail``: whether CloudTrail was a source of usage (default: when rows or stats are given, or no
+    Access Advisor data is). An action is not observable when no source given could show its use.
+    """
     catalog = catalog or default_catalog()
+    rows = tuple(rows)
+    if cloudtrail is None:
+        cloudtrail = bool(rows) or stats is not None or last_accessed is None
     used = used_actions(rows, last_accessed, catalog)
+    data_types_seen = {t for u in used.values() if "cloudtrail" in u.sources
+                       and (t := data_event_type(u.action, catalog)) is not None}
+
+    tracked = frozenset(a.lower() for a in last_accessed or ())
+
+    def unobservable(action: str) -> str | None:
+        reasons = []
+        if cloudtrail:
+            reasons.append(unobservable_in_cloudtrail(action, catalog, data_types_seen))
+        if last_accessed is not None:
+            reasons.append(unobservable_in_access_advisor(action, tracked))
+        if not reasons or any(r is None for r in reasons):
+            return None
+        return "; ".join(r for r in reasons if r)
+
+    hidden: set[NotObservable] = set()
+    notes: list[str] = []
+    hidden_needs: list[tuple[str, str, tuple[Condition, ...]]] = []  # (action, resource, conditions) to keep
     findings: set[AuditFinding] = set()
     granted: set[str] = set()
     grant_resources: dict[str, set[str]] = defaultdict(set)
@@ -152,16 +201,33 @@ def audit(
                 for a in expanded:
                     grant_resources[a.lower()].update(st.resources)
                 hit = sorted(used[a.lower()].action for a in expanded if a.lower() in used)
+                unseen = {a: why for a in expanded if a.lower() not in used and (why := unobservable(a))}
+                unused = [a for a in expanded if a.lower() not in used and a not in unseen]
+                if unseen:
+                    kept = tuple((op, key, values) for op, pairs in st.conditions for key, values in pairs)
+                    if st.not_resources:  # a proposal grant cannot say NotResource; "*" would be broader
+                        notes.append(f"{pattern} [{origin}{' ' + st.sid if st.sid else ''}] is granted with "
+                                     "NotResource and not observable: not carried into the proposal, add it by hand")
+                    hidden_needs.extend((a, r, kept) for a in sorted(unseen) for r in st.resources)
+                    if len(expanded) == 1:
+                        hidden.add(NotObservable(expanded[0], next(iter(unseen.values())), origin, st.sid))
+                    else:
+                        names = sorted(unseen)
+                        shown = ", ".join(names[:5]) + (" ..." if len(names) > 5 else "")
+                        hidden.add(NotObservable(pattern, f"{len(unseen)} of its {len(expanded)} actions cannot be "
+                                                 f"seen in the evidence ({shown})", origin, st.sid))
                 resource = ", ".join(st.resources or st.not_resources)
-                if not hit:
+                note = f"; {len(unseen)} not observable, kept" if unseen else ""
+                if unused and not hit:
                     what = f"{pattern} ({len(expanded)} actions)" if len(expanded) > 1 else pattern
                     findings.add(AuditFinding("unused-action", UNUSED, "warning", pattern, resource,
-                                              f"{what} is granted and was not used in the window", origin, st.sid))
-                elif len(expanded) > 1 and len(hit) < len(expanded):
+                                              f"{what} is granted and was not used in the window{note}", origin,
+                                              st.sid))
+                elif unused and len(expanded) > 1:
                     shown = ", ".join(hit[:8]) + (" ..." if len(hit) > 8 else "")
                     findings.add(AuditFinding(
                         "unused-action", UNUSED, "warning", pattern, resource,
-                        f"{pattern} grants {len(expanded)} actions; {len(hit)} used: {shown}", origin, st.sid))
+                        f"{pattern} grants {len(expanded)} actions; {len(hit)} used: {shown}{note}", origin, st.sid))
                 for action in hit:
                     info = catalog.info(action)
                     if info is None or not info.supports_resource_level:
@@ -180,9 +246,11 @@ def audit(
             continue  # used under another principal or policy; not this grant's to propose
         targets = {scoper.scope(u.action, r) for r in u.resources} or set(grant_resources[u.action.lower()]) or {"*"}
         needs.extend(Need(DEPLOYER, u.action, t, "used", ",".join(sorted(u.sources))) for t in sorted(targets))
-    warnings = []
+    needs.extend(Need(DEPLOYER, action, resource, "granted; its use cannot be seen in the evidence", "not-observable",
+                      conditions) for action, resource, conditions in sorted(set(hidden_needs)))
+    warnings = sorted(set(notes))
     if stats is not None and not stats.clean:
         warnings.append(f"{len(stats.files_skipped)} file(s) skipped and {stats.bad_records} bad record(s) "
                         "while reading CloudTrail; usage may be undercounted")
     return AuditResult(principal, tuple(sorted(findings)), used, len(granted), synthesize(needs, DEPLOYER), stats,
-                       warnings)
+                       warnings, tuple(sorted(hidden)))

@@ -580,6 +580,14 @@ def discover(
         target.cleanup()
 
 
+def _unverified(result: DiscoveryResult) -> tuple[Any, ...]:
+    if result.target != "sandbox":
+        return ()
+    from iamfit.targets.sandbox.coverage import unverified_resources
+
+    return unverified_resources(result.service)
+
+
 def report(result: DiscoveryResult, by_hand: dict[str, Any] | None = None) -> dict[str, Any]:
     """The JSON report (schema in docs/discover.md)."""
     phases: dict[str, Any] = {}
@@ -626,6 +634,9 @@ def report(result: DiscoveryResult, by_hand: dict[str, Any] | None = None) -> di
         "target": result.target,
         "seeded": result.seeded,
         "verified": result.verified,
+        # the sandbox verifies iamfit's model of AWS, not AWS; and not the needs of these resources
+        "verified_in": "sandbox model" if result.target == "sandbox" else result.target,
+        "unverified": [u.to_json() for u in _unverified(result)],
         "stop": None
         if result.stop is None
         else {"reason": result.stop.reason, "message": result.stop.message, "what_to_do": result.stop.action_items},

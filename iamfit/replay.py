@@ -2,8 +2,9 @@
 
 * Calls CloudFormation made on the principal's behalf (``invokedBy: cloudformation.amazonaws.com``), and every
   call of ``cfn_principal`` (the deploymentRole) when given, belong to the CloudFormation principal.
-* What CloudTrail never shows — ``iam:PassRole`` and the CLI's S3 object calls on the deployment bucket (data
-  events) — is added from the knowledge base when the service is known, marked as inferred.
+* What CloudTrail management events never show — ``iam:PassRole`` and data events such as the CLI's S3 object
+  calls on the deployment bucket (:mod:`iamfit.knowledge.observability`) — is added from the knowledge base when
+  the service is known, marked as inferred.
 * Resources come from the records, mapped to the service's ARN patterns when the service is known; ``*`` only
   where the action supports no resource-level permission.
 """
@@ -18,6 +19,7 @@ from iamfit.evidence.model import Denial
 from iamfit.evidence.trail.model import ReadStats, TrailAggregate
 from iamfit.generate import policies_from_needs
 from iamfit.knowledge.catalog import Catalog, default_catalog
+from iamfit.knowledge.observability import unobservable_in_cloudtrail
 from iamfit.needs import Need
 from iamfit.policy.document import PolicyDocument
 from iamfit.policy.scope import ArnScoper
@@ -26,19 +28,6 @@ from iamfit.principals import CLOUDFORMATION, DEPLOYER, Principal
 from iamfit.service.model import Service
 
 CLOUDFORMATION_SERVICE = "cloudformation.amazonaws.com"
-# Never in CloudTrail management history: PassRole is not logged; S3 object calls are data events.
-NEVER_LOGGED = frozenset(
-    a.lower()
-    for a in (
-        "iam:PassRole",
-        "s3:PutObject",
-        "s3:GetObject",
-        "s3:GetObjectVersion",
-        "s3:DeleteObject",
-        "s3:DeleteObjectVersion",
-        "s3:AbortMultipartUpload",
-    )
-)
 _ACCOUNT = re.compile(r"^arn:[^:]+:[^:]+::(\d{12}):")
 
 
@@ -62,6 +51,7 @@ class ReplayResult:
             "stats": {"files_read": self.stats.files_read, "files_skipped": len(self.stats.files_skipped),
                       "records": self.stats.records, "matched_records": self.stats.matched_records,
                       "bad_records": self.stats.bad_records},
+            "read": self.stats.to_json(),
         }
 
 
@@ -127,7 +117,7 @@ def replay(
     if prediction is not None:
         have = {(n.principal, n.action.lower()) for n in needs}
         for n in prediction.needs:
-            if n.action.lower() in NEVER_LOGGED and (n.principal, n.action.lower()) not in have:
+            if (n.principal, n.action.lower()) not in have and unobservable_in_cloudtrail(n.action, catalog):
                 inferred.add(Need(n.principal, n.action, n.resource,
                                   f"{n.reason} (inferred: CloudTrail never shows it)", f"inferred:{n.source}",
                                   n.conditions))

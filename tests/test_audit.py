@@ -26,8 +26,8 @@ WIDE = {
     "Version": "2012-10-17",
     "Statement": [
         {"Sid": "Queues", "Effect": "Allow", "Action": "sqs:*", "Resource": "*"},
-        {"Sid": "Lambda", "Effect": "Allow", "Action": ["lambda:CreateFunction", "lambda:InvokeFunction"],
-         "Resource": "*"},
+        {"Sid": "Lambda", "Effect": "Allow", "Action": ["lambda:CreateFunction", "lambda:InvokeFunction",
+                                                         "lambda:PublishLayerVersion"], "Resource": "*"},
         {"Sid": "Pass", "Effect": "Allow", "Action": "iam:PassRole", "Resource": "*"},
     ],
 }
@@ -45,7 +45,7 @@ def test_unused_overbroad_and_escalation_findings(recorded: tuple[Path, str]) ->
     trail = aggregate(LocalSource(logs), principal=role)
     result = audit([("wide.json", PolicyDocument.from_json(WIDE))], rows=trail.rows, principal=role, account=ACCOUNT)
     kinds = {(f.kind, f.action) for f in result.findings}
-    assert ("unused-action", "lambda:InvokeFunction") in kinds  # granted, never called
+    assert ("unused-action", "lambda:PublishLayerVersion") in kinds  # granted, never called
     partial = [f for f in result.findings if f.rule_id == UNUSED and f.action == "sqs:*"]
     assert partial and "used: sqs:CreateQueue" in partial[0].message.replace("sqs:CreateQueue,", "sqs:CreateQueue")
     broad = [f for f in result.findings if f.rule_id == OVER_BROAD and f.action == "lambda:CreateFunction"]
@@ -53,7 +53,29 @@ def test_unused_overbroad_and_escalation_findings(recorded: tuple[Path, str]) ->
     assert any(f.kind == "escalation" and f.action == "iam:PassRole" for f in result.findings)
     proposal = result.proposal.to_json()["Statement"]
     assert all(s["Resource"] != "*" for s in proposal if s["Action"] == "lambda:CreateFunction")
-    assert "lambda:InvokeFunction" not in result.proposal.actions()
+    assert "lambda:PublishLayerVersion" not in result.proposal.actions()
+
+
+def test_what_cloudtrail_cannot_show_is_not_observable_never_unused(recorded: tuple[Path, str]) -> None:
+    """PassRole is never logged and Lambda Invoke is a data event the recorded trail does not hold: neither is
+    "unused"; both are listed apart with the reason and kept in the proposal. S3 object calls the trail does hold
+    as data events stay observable."""
+    logs, role = recorded
+    trail = aggregate(LocalSource(logs), principal=role)
+    doc = PolicyDocument.from_json({"Version": "2012-10-17", "Statement": [
+        *WIDE["Statement"],  # type: ignore[misc]
+        {"Sid": "Objects", "Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObjectAcl"], "Resource": "*"}]})
+    result = audit([("wide.json", doc)], rows=trail.rows, principal=role, account=ACCOUNT, stats=trail.stats)
+    unused = {f.action for f in result.findings if f.rule_id == UNUSED}
+    assert not unused & {"iam:PassRole", "lambda:InvokeFunction"}
+    hidden = {n.action: n.reason for n in result.not_observable}
+    assert "never logged" in hidden["iam:PassRole"] and "AWS::Lambda::Function" in hidden["lambda:InvokeFunction"]
+    assert {"iam:PassRole", "lambda:InvokeFunction"} <= set(result.proposal.actions())
+    assert "s3:putobject" in result.used  # the sandbox's trail logs S3 data events, so S3 object calls are seen
+    assert "s3:GetObjectAcl" in unused and "s3:GetObjectAcl" not in hidden
+    report = result.to_json()
+    assert {n["action"] for n in report["not_observable"]} >= {"iam:PassRole", "lambda:InvokeFunction"}
+    assert report["cloudtrail"]["files_read"] > 0 and report["cloudtrail"]["first_event"].startswith("2026-01-05")
 
 
 def test_a_policy_that_grants_exactly_what_was_used_has_no_unused_findings(recorded: tuple[Path, str]) -> None:
@@ -144,3 +166,92 @@ def test_access_advisor_failures_are_aws_errors() -> None:
     stub.add_client_error("generate_service_last_accessed_details", "AccessDenied", "no", 403)
     with stub, pytest.raises(AwsError):
         last_accessed_actions(iam, "arn:aws:iam::1:role/x", sleep=lambda _s: None)
+
+
+def _truncated_gz(path: Path) -> None:
+    import gzip
+
+    whole = gzip.compress(json.dumps({"Records": [{"eventVersion": "1.09", "eventTime": "2026-01-05T09:00:00Z",
+                                                   "eventSource": "s3.amazonaws.com", "eventName": "CreateBucket",
+                                                   "userIdentity": {"arn": "arn:aws:iam::1:role/x"}}] * 50}).encode())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(whole[: len(whole) // 2])
+
+
+def test_a_source_nothing_could_be_read_from_is_bad_input_not_a_verdict(tmp_path: Path) -> None:
+    """Only a truncated .gz: no "every action unused", no empty proposal; one error line, exit 3."""
+    _truncated_gz(tmp_path / "trail" / "a.json.gz")
+    policy = tmp_path / "wide.json"
+    policy.write_text(json.dumps(WIDE))
+    proposal = tmp_path / "p.json"
+    result = CliRunner().invoke(cli, ["audit", "--policy", str(policy), "--cloudtrail", str(tmp_path / "trail"),
+                                      "--principal", f"arn:aws:iam::{ACCOUNT}:role/x", "--proposal", str(proposal)])
+    assert result.exit_code == 3, result.output
+    assert result.stderr.startswith("iamfit: error: nothing could be read") and result.stderr.count("\n") == 1
+    assert "a.json.gz" in result.stderr and "0 file(s) read" in result.stderr
+    assert not result.stdout and not proposal.exists()
+
+
+def test_a_window_with_no_records_of_the_principal_is_bad_input(recorded: tuple[Path, str], tmp_path: Path) -> None:
+    logs, role = recorded
+    policy = tmp_path / "wide.json"
+    policy.write_text(json.dumps(WIDE))
+    runner = CliRunner()
+    other = runner.invoke(cli, ["audit", "--policy", str(policy), "--cloudtrail", str(logs), "--principal",
+                                f"arn:aws:iam::{ACCOUNT}:role/someone-else", "--since", "2026-01-01"])
+    assert other.exit_code == 3 and "no CloudTrail records of arn:aws:iam::" in other.stderr
+    later = runner.invoke(cli, ["audit", "--policy", str(policy), "--cloudtrail", str(logs), "--principal", role,
+                                "--since", "2026-02-01", "--until", "2026-03-01"])
+    assert later.exit_code == 3 and "between 2026-02-01" in later.stderr and "--since/--until" in later.stderr
+
+
+def test_a_partial_read_is_stated_in_text_json_and_sarif(recorded: tuple[Path, str], tmp_path: Path) -> None:
+    import shutil
+
+    logs, role = recorded
+    trail = tmp_path / "trail"
+    shutil.copytree(logs, trail)
+    _truncated_gz(trail / "zz-broken.json.gz")
+    policy = tmp_path / "wide.json"
+    policy.write_text(json.dumps(WIDE))
+    args = ["audit", "--policy", str(policy), "--cloudtrail", str(trail), "--principal", role, "--since",
+            "2026-01-01"]
+    runner = CliRunner()
+    text = runner.invoke(cli, args)
+    assert text.exit_code == 1, text.output
+    assert "skipped 1 unreadable file(s)" in text.stdout and "zz-broken.json.gz" in text.stdout
+    assert "covering 2026-01-05T" in text.stdout and "not observable" in text.stdout
+    report = json.loads(runner.invoke(cli, [*args, "--format", "json"]).stdout)
+    read = report["cloudtrail"]
+    assert read["files_read"] >= 1 and read["records"] > 0
+    assert [Path(f["path"]).name for f in read["files_skipped"]] == ["zz-broken.json.gz"]
+    assert read["files_skipped"][0]["reason"] and read["first_event"] <= read["last_event"]
+    sarif = json.loads(runner.invoke(cli, [*args, "--format", "sarif"]).stdout)
+    run = sarif["runs"][0]
+    assert run["properties"]["cloudtrail"] == read
+    assert {n["action"] for n in run["properties"]["notObservable"]} >= {"iam:PassRole", "lambda:InvokeFunction"}
+    notes = run["invocations"][0]["toolExecutionNotifications"]
+    assert any(n["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].endswith("zz-broken.json.gz")
+               for n in notes if "locations" in n)
+
+
+def test_actions_access_advisor_does_not_track_are_not_observable() -> None:
+    doc = PolicyDocument.from_json({"Statement": [{"Effect": "Allow", "Action": [
+        "s3:PutObject", "s3:DeleteBucket", "sqs:CreateQueue"], "Resource": "*"}]})
+    result = audit([("p", doc)], last_accessed={"s3:PutObject": "2026-11-20T00:00:00", "s3:DeleteBucket": None})
+    assert [f.action for f in result.findings if f.rule_id == UNUSED] == ["s3:DeleteBucket"]
+    assert [(n.action, n.reason) for n in result.not_observable] == [
+        ("sqs:CreateQueue", "not tracked at action level by IAM Access Advisor")]
+    assert "sqs:CreateQueue" in result.proposal.actions()
+
+
+def test_a_not_observable_notresource_grant_is_not_widened_to_star() -> None:
+    doc = PolicyDocument.from_json({"Statement": [
+        {"Sid": "Pass", "Effect": "Allow", "Action": "iam:PassRole", "NotResource": "arn:aws:iam::1:role/admin"},
+        {"Sid": "Scoped", "Effect": "Allow", "Action": "iam:PassRole", "Resource": "arn:aws:iam::1:role/app",
+         "Condition": {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}}]})
+    result = audit([("p.json", doc)])
+    statements = result.proposal.to_json()["Statement"]
+    assert [s["Resource"] for s in statements] == ["arn:aws:iam::1:role/app"]  # kept as granted, never "*"
+    assert statements[0]["Condition"] == {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}
+    assert any("NotResource" in w and "iam:PassRole" in w for w in result.warnings)

@@ -103,5 +103,43 @@ def test_replay_of_an_unreadable_source_and_of_nothing(tmp_path: Path) -> None:
     strict = runner.invoke(cli, ["replay", "--cloudtrail", str(tmp_path), "--principal", "arn:aws:iam::1:role/x",
                                  "--strict"])
     assert strict.exit_code == 3 and strict.stderr.startswith("iamfit: error:")
-    lenient = runner.invoke(cli, ["replay", "--cloudtrail", str(tmp_path), "--principal", "arn:aws:iam::1:role/x"])
-    assert lenient.exit_code == 1 and "skipped" in lenient.stderr
+    lenient = runner.invoke(cli, ["replay", "--cloudtrail", str(tmp_path), "--principal", "arn:aws:iam::1:role/x",
+                                  "--out", str(tmp_path / "out")])
+    # nothing could be read: bad input (one line, exit 3), never an empty policy
+    assert lenient.exit_code == 3 and lenient.stderr.startswith("iamfit: error: nothing could be read")
+    assert "bad.json.gz" in lenient.stderr and lenient.stderr.count("\n") == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_replay_from_no_records_of_the_principal_writes_no_policy(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from iamfit.cli import cli
+
+    principal = record_admin_deploy("sqs-worker", tmp_path / "logs")
+    role = f"arn:aws:iam::{ACCOUNT}:role/{principal.split('/')[1]}"
+    runner = CliRunner()
+    for who, window in ((f"arn:aws:iam::{ACCOUNT}:role/nobody", ["--since", "2026-01-01"]),
+                        (role, ["--since", "2026-03-01"])):
+        result = runner.invoke(cli, ["replay", "--cloudtrail", str(tmp_path / "logs"), "--principal", who, *window,
+                                     "--out", str(tmp_path / "out")])
+        assert result.exit_code == 3, result.output
+        assert result.stderr.startswith("iamfit: error: no CloudTrail records") and "--since/--until" in result.stderr
+        assert not (tmp_path / "out").exists()
+
+
+def test_replay_of_only_denied_calls_is_bad_input(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from iamfit.cli import cli
+
+    role = f"arn:aws:iam::{ACCOUNT}:role/ci"
+    denied = {"eventVersion": "1.09", "eventTime": "2026-01-05T09:00:00Z", "eventSource": "lambda.amazonaws.com",
+              "eventName": "CreateFunction20150331", "awsRegion": "us-east-1", "errorCode": "AccessDeniedException",
+              "errorMessage": f"User: {role} is not authorized to perform: lambda:CreateFunction",
+              "userIdentity": {"type": "IAMUser", "arn": role, "accountId": ACCOUNT}}
+    (tmp_path / "t.json").write_text(json.dumps({"Records": [denied]}))
+    result = CliRunner().invoke(cli, ["replay", "--cloudtrail", str(tmp_path / "t.json"), "--principal", role,
+                                      "--since", "2026-01-01", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 3, result.output
+    assert "no successful calls" in result.stderr and not (tmp_path / "out").exists()

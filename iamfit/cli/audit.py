@@ -25,6 +25,17 @@ def render_text(result: Any) -> str:
             where = f" [{f.policy}{' ' + f.sid if f.sid else ''}]" if f.policy else ""
             lines.append(f"  {f.severity:<7} {f.rule_id} {kind}: {f.message}{where}")
     lines.extend(f"  warning: {w}" for w in result.warnings)
+    if result.not_observable:
+        lines.append(f"not observable ({len(result.not_observable)}): the evidence cannot show their use; kept in "
+                     "the proposal, never counted unused")
+        for n in result.not_observable:
+            where = f" [{n.policy}{' ' + n.sid if n.sid else ''}]" if n.policy else ""
+            lines.append(f"  {n.action}: {n.reason}{where}")
+    if result.stats is not None:
+        lines.append(f"CloudTrail: {result.stats.summary()}")
+        lines.extend(f"  skipped {f.path}: {f.reason}" for f in result.stats.files_skipped[:10])
+        if len(result.stats.files_skipped) > 10:
+            lines.append(f"  ... and {len(result.stats.files_skipped) - 10} more skipped (--format json lists all)")
     if not result.findings:
         lines.append("  no findings: everything granted was used, on resources no broader than needed")
     lines.append(f"right-sized proposal: {len(result.proposal.actions())} actions, {result.proposal.size()} chars "
@@ -60,10 +71,21 @@ def render_sarif(result: Any, texts: dict[str, str]) -> str:
                 "artifactLocation": {"uri": f.policy, "uriBaseId": "%SRCROOT%"},
                 "region": {"startLine": policy_line(texts[f.policy], f.action, f.sid)}}}]
         results.append(entry)
-    log = {"$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0",
-           "runs": [{"tool": {"driver": {"name": "iamfit", "version": __version__,
-                                         "informationUri": "https://github.com/iamfit/iamfit", "rules": rules}},
-                     "results": results}]}
+    run: dict[str, Any] = {"tool": {"driver": {"name": "iamfit", "version": __version__,
+                                               "informationUri": "https://github.com/iamfit/iamfit", "rules": rules}},
+                           "results": results}
+    notifications: list[dict[str, Any]] = [{"level": "warning", "message": {"text": w}} for w in result.warnings]
+    if result.stats is not None:
+        notifications.extend({"level": "warning", "message": {"text": f"CloudTrail file skipped: {f.reason}"},
+                              "locations": [{"physicalLocation": {"artifactLocation": {"uri": f.path}}}]}
+                             for f in result.stats.files_skipped)
+    run["invocations"] = [{"executionSuccessful": True, "toolExecutionNotifications": notifications}]
+    run["properties"] = {
+        "cloudtrail": result.stats.to_json() if result.stats is not None else None,
+        "notObservable": [{"action": n.action, "reason": n.reason, "policy": n.policy, "sid": n.sid}
+                          for n in result.not_observable],
+    }
+    log = {"$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0", "runs": [run]}
     return json.dumps(log, indent=2) + "\n"
 
 
@@ -99,6 +121,10 @@ def audit_command(
 ) -> None:
     """Compare what a role (or policy files) grants with what was used: unused actions, resources broader than
     used, escalation-capable grants, and a right-sized proposal. Exit 1 when there are findings.
+
+    Actions the evidence cannot show (iam:PassRole, data events such as S3 object calls or Lambda Invoke when the
+    trail has none) are listed as not observable and kept in the proposal, never called unused. A CloudTrail
+    source from which nothing could be read, or with no record of the principal in the window, is exit 3.
     """
     from iamfit.audit import audit
 
@@ -132,10 +158,15 @@ def audit_command(
         from iamfit.evidence.trail import aggregate, parse_source
 
         trail_source = parse_source(source, clients, athena_output=athena_output, athena_workgroup=athena_workgroup)
+        from iamfit.evidence.trail.model import require_evidence
+
+        start = parse_when(since or "90d", now, "--since")
+        end = parse_when(until, now, "--until") or now
         with progress_bar("reading CloudTrail") as progress:
-            trail = aggregate(trail_source, principal=who, since=parse_when(since or "90d", now, "--since"),
-                              until=parse_when(until, now, "--until") or now, strict=strict, progress=progress)
+            trail = aggregate(trail_source, principal=who, since=start, until=end, strict=strict, progress=progress)
         rows, stats = trail.rows, trail.stats
+        require_evidence(stats, source, who, f"{start:%Y-%m-%dT%H:%M:%SZ}" if start else None,
+                         f"{end:%Y-%m-%dT%H:%M:%SZ}")
     last_accessed = None
     if access_advisor and role_arn:
         from iamfit.aws.access_advisor import last_accessed_actions

@@ -151,8 +151,13 @@ def summary(result: DiscoveryResult, rep: dict[str, Any]) -> str:
     if result.stop:
         lines.append(f"STOPPED ({result.stop.reason}): {result.stop.message}")
         lines.extend(f"  - {item}" for item in result.stop.action_items)
+    elif result.target == "sandbox":
+        from iamfit.targets.sandbox.coverage import Unverified, verdict_lines
+
+        unverified = tuple(Unverified(u["logical_id"], u["type"], u["reason"]) for u in rep.get("unverified", ()))
+        lines.extend(verdict_lines(unverified, "create, update and remove all passed with these policies"))
     else:
-        lines.append("VERIFIED: create, update and remove all passed with these policies")
+        lines.append(f"VERIFIED on {result.target}: create, update and remove all passed with these policies")
     return "\n".join(lines)
 
 

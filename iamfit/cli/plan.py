@@ -72,6 +72,8 @@ def plan(source: Path, policy_file: Path, cfn_policy_file: Path | None, phase: s
 
 
 def _human(data: dict[str, Any], missing_cfn_policy: bool) -> str:
+    from iamfit.targets.sandbox.coverage import MODEL_NOTE
+
     lines = [f"iamfit plan: stack {data['stack']} (account {data['account']}, {data['region']}) in the sandbox"]
     if missing_cfn_policy:
         lines.append("note: the service sets a deploymentRole and no --cfn-role-policy was given: "
@@ -92,7 +94,13 @@ def _human(data: dict[str, Any], missing_cfn_policy: bool) -> str:
     lines.append("")
     if data["fits"]:
         total = _minutes(data["modeled_seconds"])
-        lines.append(f"The policy fits: every phase succeeds with no denial (modeled {total}).")
+        lines.append(f"The policy fits in the sandbox model ({MODEL_NOTE}): every phase succeeds with no denial "
+                     f"(modeled {total}).")
     else:
         lines.append(f"The policy does not fit: {len(actions)} denied action(s): {', '.join(actions) or '-'}.")
+    unverified = data.get("unverified", [])
+    if unverified:
+        lines.append(f"Not verified: {len(unverified)} resource(s) whose needs the sandbox could not check "
+                     "(verify with `iamfit discover --target aws`, or grant their needs by hand):")
+        lines.extend(f"  - {u['logical_id']} ({u['type']}): {u['reason']}" for u in unverified)
     return "\n".join(lines)

@@ -18,7 +18,8 @@ from iamfit.cli.options import (
     write_policies,
 )
 from iamfit.cli.trail_options import client_factory, parse_when, progress_bar, trail_options
-from iamfit.evidence.trail.model import ReadStats, TrailAggregate, TrailRow
+from iamfit.errors import BadInputError
+from iamfit.evidence.trail.model import ReadStats, TrailAggregate, TrailRow, require_evidence
 
 
 @click.command("replay")
@@ -76,10 +77,13 @@ def replay_command(
     principals = [principal] + ([cfn_principal] if cfn_principal else [])
     rows: list[TrailRow] = []
     stats: ReadStats | None = None
+    start, end = parse_when(since, now, "--since"), parse_when(until, now, "--until") or now
     with progress_bar("reading CloudTrail") as progress:
         for who in principals:
-            trail = aggregate(trail_source, principal=who, since=parse_when(since, now, "--since"),
-                              until=parse_when(until, now, "--until") or now, strict=strict, progress=progress)
+            trail = aggregate(trail_source, principal=who, since=start, until=end, strict=strict, progress=progress)
+            if stats is None:  # the principal's own read: nothing of it is no evidence to build a policy from
+                require_evidence(trail.stats, source, who, f"{start:%Y-%m-%dT%H:%M:%SZ}" if start else None,
+                                 f"{end:%Y-%m-%dT%H:%M:%SZ}")
             rows.extend(trail.rows)
             stats = stats or trail.stats
     assert stats is not None
@@ -89,9 +93,8 @@ def replay_command(
         click.echo(f"iamfit: warning: {len(stats.files_skipped)} file(s) skipped, {stats.bad_records} bad "
                    "record(s); the rest was read (--strict makes this an error)", err=True)
     if not result.needs:
-        click.echo(f"iamfit: no successful calls of {principal} in the window ({stats.records} records read)",
-                   err=True)
-        raise SystemExit(1)
+        raise BadInputError(f"no successful calls of {principal} in the window ({stats.matched_records:,} of its "
+                            f"records read, all failed or unknown to the catalog): no policy can be built from them")
     name = f"{service.name}-replay" if service else "replay"
     target = out_dir or Path("policies") / name
     role = None
@@ -102,7 +105,8 @@ def replay_command(
     written = write_policies(target, result.policies, fmt, service, role)
     if report_path:
         write_json(report_path, result.report())
-    click.echo(f"read {stats.records:,} records in {stats.files_read} file(s); {len(result.needs)} grants from "
+    click.echo(f"CloudTrail: {stats.summary()}")
+    click.echo(f"{len(result.needs)} grants from "
                f"CloudTrail, {len(result.inferred)} inferred (never in CloudTrail), {len(result.denials)} denied "
                "call(s) seen (not granted)")
     for p, doc in result.policies.items():

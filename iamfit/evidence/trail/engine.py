@@ -318,7 +318,11 @@ def to_rows(groups: Groups, event_to_action: EventMapper) -> tuple[tuple[TrailRo
 
 
 def stats_of(groups: Groups, unmapped: tuple[str, ...]) -> ReadStats:
+    firsts = [v[1] for v in groups.seen.values() if v[1]]
+    lasts = [v[2] for v in groups.seen.values() if v[2]]
     return ReadStats(
+        first_event=str(min(firsts)) if firsts else "",
+        last_event=str(max(lasts)) if lasts else "",
         files_read=groups.files_read,
         files_skipped=tuple(sorted(groups.skipped)),
         records=groups.records,

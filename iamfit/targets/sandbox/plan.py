@@ -11,6 +11,9 @@ A phase that fails is followed by the next one from where it should start (provi
 so ``--phase all`` reports the denials of every phase. A policy *fits* when every requested phase succeeds
 and no request at all is denied (a denial the CLI tolerates, such as ``lambda:GetFunction``, still counts:
 the grant is expected).
+
+A fit is a fit in the sandbox model (iamfit's model of AWS, not AWS); the plan names every resource whose needs
+that model does not hold (:mod:`iamfit.targets.sandbox.coverage`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any
 from iamfit.policy.document import PolicyDocument
 from iamfit.service.model import Service
 from iamfit.targets.base import PHASES, Phase
+from iamfit.targets.sandbox.coverage import Unverified, unverified_resources
 from iamfit.targets.sandbox.target import SandboxTarget
 from iamfit.targets.sandbox.world import World
 
@@ -76,6 +80,7 @@ class Plan:
     account: str | None
     region: str
     phases: tuple[PhasePlan, ...]
+    unverified: tuple[Unverified, ...] = ()
 
     @property
     def fits(self) -> bool:
@@ -95,6 +100,9 @@ class Plan:
             "account": self.account,
             "region": self.region,
             "fits": self.fits,
+            # a fit in iamfit's model of AWS, not AWS; and not for the needs of these resources
+            "verified_in": "sandbox model",
+            "unverified": [u.to_json() for u in self.unverified],
             "denied_actions": list(self.denied_actions),
             "modeled_seconds": self.modeled_seconds,
             "phases": [p.to_json() for p in self.phases],
@@ -127,4 +135,4 @@ def plan(
         })
         results.append(PhasePlan(phase, done.succeeded, done.stack_status, done.first_failure, done.modeled_seconds,
                                  done.reached_stack, tuple(denials)))
-    return Plan(service.stack_name, service.account, service.region, tuple(results))
+    return Plan(service.stack_name, service.account, service.region, tuple(results), unverified_resources(service))

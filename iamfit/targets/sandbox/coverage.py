@@ -1,0 +1,71 @@
+"""What the sandbox cannot verify: resources whose needs its model of AWS does not hold.
+
+The sandbox is iamfit's model of AWS (the CloudFormation registry's handler permissions, the Framework CLI's
+calls, refinements), not AWS. A verdict from it says so, and names each resource whose needs it could not check:
+
+* a type the registry schemas do not know (``AWS::Foo::Bar``, a third-party or private type): no handler
+  permissions, so the sandbox creates it with none required;
+* a custom resource (``Custom::*``, ``AWS::CloudFormation::CustomResource``): the sandbox checks that
+  CloudFormation may invoke its ServiceToken, not what the function (or the topic's subscriber) then does with
+  its own role (``Custom::S3`` of the Framework's existing-bucket events calls ``s3:PutBucketNotification``...).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from iamfit.service.model import Resource, Service
+
+MODEL_NOTE = "iamfit's model of AWS, not AWS"
+
+
+@dataclass(frozen=True, order=True)
+class Unverified:
+    """A resource whose needs the sandbox could not verify, and why."""
+
+    logical_id: str
+    type: str
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"logical_id": self.logical_id, "type": self.type, "reason": self.reason}
+
+
+def _custom(service: Service, resource: Resource) -> str:
+    token = service.resolve_one(resource.properties.get("ServiceToken"))
+    if ":lambda:" in token:
+        backing = f"backed by Lambda {token.rsplit(':', 1)[-1]}"
+    elif ":sns:" in token:
+        backing = f"backed by SNS topic {token.rsplit(':', 1)[-1]}"
+    else:
+        backing = "backed by its ServiceToken"
+    return (f"custom resource {backing}: the sandbox checks that CloudFormation may invoke it, not the calls "
+            "it makes with its own role")
+
+
+def unverified_resources(service: Service) -> tuple[Unverified, ...]:
+    """Every resource of the stack (the Framework's own and the service's) whose needs the sandbox cannot check."""
+    from iamfit.knowledge.registry import schema  # lazy: loads the registry schemas
+
+    resources = dict(service.core_resources)
+    resources.update(service.resources)
+    out = []
+    for logical_id in sorted(resources):
+        res = resources[logical_id]
+        if res.type.startswith("Custom::") or res.type == "AWS::CloudFormation::CustomResource":
+            out.append(Unverified(logical_id, res.type, _custom(service, res)))
+        elif schema(res.type, service.region) is None:
+            out.append(Unverified(logical_id, res.type, "unknown resource type: not in the CloudFormation registry "
+                                  "schemas, so the sandbox requires no permission to create, update or delete it"))
+    return tuple(out)
+
+
+def verdict_lines(unverified: tuple[Unverified, ...], passed: str) -> list[str]:
+    """The sandbox's verdict: ``VERIFIED in the sandbox model`` with what that covers and what it does not."""
+    lines = [f"VERIFIED in the sandbox model ({MODEL_NOTE}): {passed}"]
+    if unverified:
+        lines.append(f"  not verified: {len(unverified)} resource(s) whose needs the sandbox could not check "
+                     "(verify with --target aws, or grant their needs by hand):")
+        lines.extend(f"  - {u.logical_id} ({u.type}): {u.reason}" for u in unverified)
+    return lines

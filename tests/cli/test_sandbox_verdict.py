@@ -1,0 +1,79 @@
+"""A sandbox verdict says it verifies iamfit's model of AWS, and names every resource it could not verify."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from iamfit.cli import cli
+from iamfit.generate import generate_policies
+from iamfit.service.model import load_service
+from iamfit.targets.sandbox.coverage import unverified_resources
+
+ACCOUNT = "123456789012"
+KNOWN = {"Queue": {"Type": "AWS::SQS::Queue", "Properties": {}}}
+UNKNOWN = {
+    **KNOWN,
+    "Thing": {"Type": "AWS::Foo::Bar", "Properties": {"Name": "x"}},
+    "Hook": {"Type": "Custom::S3",
+             "Properties": {"ServiceToken": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:hook-fn"}},
+}
+
+
+def _template(tmp_path: Path, resources: dict[str, object]) -> Path:
+    path = tmp_path / "template.json"
+    path.write_text(json.dumps({"AWSTemplateFormatVersion": "2010-09-09", "Resources": resources}))
+    return path
+
+
+def _discover(tmp_path: Path, template: Path) -> tuple[str, dict[str, object]]:
+    result = CliRunner().invoke(cli, ["discover", str(template), "--account", ACCOUNT, "--out", "out",
+                                      "--report", "report.json"])
+    assert result.exit_code == 0, result.output
+    return result.stdout, json.loads((tmp_path / "report.json").read_text())
+
+
+def test_discover_names_unknown_types_and_custom_resources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    out, report = _discover(tmp_path, _template(tmp_path, UNKNOWN))
+    assert "VERIFIED:" not in out and "VERIFIED in the sandbox model (iamfit's model of AWS, not AWS)" in out
+    assert "not verified: 2 resource(s)" in out
+    assert "Thing (AWS::Foo::Bar): unknown resource type" in out
+    assert "Hook (Custom::S3): custom resource backed by Lambda hook-fn" in out
+    assert report["verified_in"] == "sandbox model"
+    assert [(u["logical_id"], u["type"]) for u in report["unverified"]] == [  # type: ignore[attr-defined]
+        ("Hook", "Custom::S3"), ("Thing", "AWS::Foo::Bar")]
+
+
+def test_every_sandbox_verdict_says_it_verifies_the_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    out, report = _discover(tmp_path, _template(tmp_path, KNOWN))
+    assert "VERIFIED in the sandbox model (iamfit's model of AWS, not AWS)" in out and "not verified" not in out
+    assert report["unverified"] == []
+
+
+def test_plan_names_what_the_sandbox_could_not_verify(tmp_path: Path) -> None:
+    template = _template(tmp_path, UNKNOWN)
+    policy = tmp_path / "deployer.json"
+    policy.write_text(generate_policies(load_service(template, account=ACCOUNT)).policies["deployer"].dumps())
+    runner = CliRunner()
+    text = runner.invoke(cli, ["plan", str(template), "--policy", str(policy), "--account", ACCOUNT])
+    assert text.exit_code == 0, text.output
+    assert "fits in the sandbox model (iamfit's model of AWS, not AWS)" in text.stdout
+    assert "Not verified: 2 resource(s)" in text.stdout and "Thing (AWS::Foo::Bar)" in text.stdout
+    data = json.loads(runner.invoke(cli, ["plan", str(template), "--policy", str(policy), "--account", ACCOUNT,
+                                          "--json"]).stdout)
+    assert data["verified_in"] == "sandbox model"
+    assert {u["logical_id"] for u in data["unverified"]} == {"Hook", "Thing"}
+
+
+def test_custom_resources_of_every_kind(tmp_path: Path) -> None:
+    template = _template(tmp_path, {
+        "ViaTopic": {"Type": "AWS::CloudFormation::CustomResource",
+                     "Properties": {"ServiceToken": f"arn:aws:sns:us-east-1:{ACCOUNT}:provisioner"}},
+        **KNOWN})
+    (found,) = unverified_resources(load_service(template, account=ACCOUNT))
+    assert found.logical_id == "ViaTopic" and "backed by SNS topic provisioner" in found.reason
