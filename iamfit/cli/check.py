@@ -10,6 +10,7 @@ import click
 from iamfit.cli.options import (
     account_option,
     commands_option,
+    echo_runtime_warnings,
     echo_warnings,
     load,
     parse_commands,
@@ -122,6 +123,7 @@ def check(
 ) -> None:
     """Check that the policies of a deploy principal fit SERVICE_DIR|TEMPLATE: report missing permissions
     (the deploy would fail), excess grants (actions and resources nobody needs) and escalation-capable grants.
+    Warns on stderr about Lambda runtimes AWS has deprecated.
 
     Exit codes: 0 the policies fit, 1 findings of a --fail-on kind, 2 usage, 3 bad input, 4 AWS error.
     """
@@ -187,6 +189,7 @@ def check(
     result = check_service(service, grants, commands=command_list, extra_needs=choice.needs)
     result.discover_report = choice.to_json()
     echo_warnings(result.warnings)
+    echo_runtime_warnings(service)
 
     if fmt == "json":
         from iamfit.report.formats import render_json
