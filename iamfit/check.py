@@ -219,6 +219,7 @@ class CheckResult:
     checked: dict[str, dict[str, Any]]
     warnings: list[str] = field(default_factory=list)
     config: str = ""
+    discover_report: dict[str, Any] | None = None
 
     def failing(self, fail_on: Iterable[str] = DEFAULT_FAIL_ON) -> tuple[CheckFinding, ...]:
         kinds = set(fail_on)
@@ -242,29 +243,84 @@ class CheckResult:
             "summary": self.counts(),
             "findings": [f.to_json() for f in self.findings],
             "warnings": self.warnings,
+            "discover_report": self.discover_report,
         }
 
 
 # --- needs -------------------------------------------------------------------------------------------
 
 
-def read_discover_report(path: Path) -> list[Need]:
-    """Extra needs a ``discover`` run found: ``{"needs": [{"principal", "action", "resource", "reason",
-    "source", "conditions"?}]}`` (conditions as ``[operator, key, [values]]``)."""
+IDENTITY_KEYS: tuple[str, ...] = ("service", "stage", "region", "account")
+
+
+@dataclass(frozen=True)
+class DiscoverReport:
+    """A ``discover`` report: whose deploy it verified (``identity``: service, stage, region and account,
+    ``None`` for the account when discover ran without ``--account``, its ARNs then carrying ``*``) and
+    the needs it found."""
+
+    path: Path
+    identity: dict[str, str | None]
+    needs: tuple[Need, ...]
+
+    def mismatch(self, service: Service) -> str | None:
+        """Why the report is not about the checked ``service`` (None when it is). Every identity key must
+        be equal; a report without ``--account`` (``*`` in its ARNs) is not about a check pinned to an
+        account, nor the other way round: a ``*`` account must never stand for, nor against, a pinned one."""
+        checked = {"service": service.name, "stage": service.stage, "region": service.region,
+                   "account": service.account}
+        for key in IDENTITY_KEYS:
+            if self.identity.get(key) != checked[key]:
+                return (
+                    f"it is for {key} {_show(key, self.identity.get(key))}, the check for "
+                    f"{key} {_show(key, checked[key])}"
+                )
+        return None
+
+    def describe(self) -> str:
+        """``service iamfit-rest-api, stage dev, region us-east-1, account 123456789012``."""
+        return ", ".join(f"{key} {_show(key, self.identity.get(key))}" for key in IDENTITY_KEYS)
+
+
+def _show(key: str, value: str | None) -> str:
+    if value is None:
+        return "* (no --account)" if key == "account" else "(not stated)"
+    return value
+
+
+def read_discover_report(path: Path) -> DiscoverReport:
+    """A discover report: ``{"service", "stage", "region", "account", "needs": [{"principal", "action",
+    "resource", "reason", "source", "conditions"?}]}`` (conditions as ``[operator, key, [values]]``,
+    ``account`` null when discover ran without ``--account``)."""
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise BadInputError(f"{path}: no such file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise BadInputError(f"{path}: not a JSON discover report ({exc})") from None
-    items = raw.get("needs") if isinstance(raw, dict) else None
-    if not isinstance(items, list):
+    except (IsADirectoryError, PermissionError) as exc:
+        raise BadInputError(f"{path}: not a readable discover report ({exc.strerror})") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("needs"), list):
         raise BadInputError(f"{path}: a discover report needs a 'needs' list")
-    needs = [
+    items: list[Any] = raw["needs"]
+    missing = [k for k in IDENTITY_KEYS if k not in raw]
+    if missing:
+        raise BadInputError(
+            f"{path}: a discover report names the deploy it verified ({', '.join(IDENTITY_KEYS)}); "
+            f"this one lacks {', '.join(missing)}"
+        )
+    identity: dict[str, str | None] = {}
+    for key in IDENTITY_KEYS:
+        value = raw[key]
+        if not (isinstance(value, str) and value) and not (key == "account" and value is None):
+            alternative = " or null" if key == "account" else ""
+            raise BadInputError(f"{path}: '{key}' must be a non-empty string{alternative}")
+        identity[key] = value
+    needs = tuple(
         Need.from_json(item, f"{path}: need {i}", reason="discover", source=f"discover:{path.name}")
         for i, item in enumerate(items)
-    ]
-    return needs
+    )
+    return DiscoverReport(path, identity, needs)
 
 
 def default_discover_report(service: Service, directories: Sequence[Path]) -> Path | None:
@@ -274,6 +330,55 @@ def default_discover_report(service: Service, directories: Sequence[Path]) -> Pa
         if candidate.is_file():
             return candidate
     return None
+
+
+@dataclass(frozen=True)
+class ReportChoice:
+    """Which discover report ``check`` adds: ``report`` when one is used, ``path`` the one found or given,
+    ``note`` one line for the user (which report was used, or why the one found was not)."""
+
+    path: Path | None = None
+    report: DiscoverReport | None = None
+    note: str = ""
+
+    @property
+    def needs(self) -> tuple[Need, ...]:
+        return self.report.needs if self.report else ()
+
+    def to_json(self) -> dict[str, Any] | None:
+        if self.path is None:
+            return None
+        out: dict[str, Any] = {"path": str(self.path), "used": self.report is not None, "note": self.note}
+        if self.report is not None:
+            out["needs"] = len(self.report.needs)
+        return out
+
+
+def choose_discover_report(service: Service, *, given: Path | None, search: Sequence[Path]) -> ReportChoice:
+    """The discover report whose needs ``check`` adds: ``given`` (``--discover-report``), else
+    ``.iamfit/reports/<service>.json`` in the first of ``search`` that has one.
+
+    A report is used only when its identity (service, stage, region, account) is the check's. A report
+    found by the lookup that is not is ignored (``note`` says why); a ``given`` one that is not is bad
+    input, since the user asked for its needs."""
+    path = given if given is not None else default_discover_report(service, search)
+    if path is None:
+        return ReportChoice()
+    report = read_discover_report(path)
+    why = report.mismatch(service)
+    if why is None:
+        return ReportChoice(
+            path, report, f"added {len(report.needs)} needs from the discover report {path} ({report.describe()})"
+        )
+    hint = (
+        f"run `iamfit discover` with --account {service.account}"
+        if report.identity.get("account") is None and service.account is not None
+        else "run `iamfit discover` for this stage, region and account"
+    )
+    if given is not None:
+        raise BadInputError(f"{path}: discover report not for this check: {why}; {hint}, or drop --discover-report")
+    return ReportChoice(path, None, f"the discover report {path} is not used: {why} ({hint}, or pass "
+                                    "--no-discover-report)")
 
 
 def service_needs(

@@ -10,6 +10,7 @@ import click
 from iamfit.cli.options import (
     account_option,
     commands_option,
+    echo_runtime_warnings,
     echo_warnings,
     load,
     parse_commands,
@@ -91,7 +92,8 @@ def _iam_client(profile: str | None, region: str | None, endpoint_url: str | Non
 @click.option(
     "--discover-report",
     type=click.Path(path_type=Path),
-    help="A discover report whose needs are added (default: .iamfit/reports/<service>.json when present).",
+    help="A discover report whose needs are added (default: .iamfit/reports/<service>.json when present). "
+    "Used only when its service, stage, region and account are the check's.",
 )
 @click.option("--no-discover-report", is_flag=True, help="Do not read a discover report automatically.")
 @stage_option
@@ -121,6 +123,7 @@ def check(
 ) -> None:
     """Check that the policies of a deploy principal fit SERVICE_DIR|TEMPLATE: report missing permissions
     (the deploy would fail), excess grants (actions and resources nobody needs) and escalation-capable grants.
+    Warns on stderr about Lambda runtimes AWS has deprecated.
 
     Exit codes: 0 the policies fit, 1 findings of a --fail-on kind, 2 usage, 3 bad input, 4 AWS error.
     """
@@ -133,13 +136,7 @@ def check(
     kinds = parse_fail_on(fail_on)
     command_list = parse_commands(commands)
 
-    from iamfit.check import (
-        Grants,
-        PolicyInput,
-        check_service,
-        default_discover_report,
-        read_discover_report,
-    )
+    from iamfit.check import Grants, PolicyInput, ReportChoice, check_service, choose_discover_report
     from iamfit.report.locate import ServiceLocator
 
     service = load(service_path, stage, region, account)
@@ -182,18 +179,17 @@ def check(
             click.echo(f"iamfit: note: no --account given: using {service.account}, the account the policies name",
                        err=True)
 
-    extra = []
-    report_path = discover_report
-    if report_path is None and not no_discover_report:
+    choice = ReportChoice()
+    if discover_report is not None or not no_discover_report:
         base = service.source if service.source and service.source.is_dir() else Path()
-        report_path = default_discover_report(service, [base, Path()])
-    if report_path is not None:
-        extra = read_discover_report(report_path)
+        choice = choose_discover_report(service, given=discover_report, search=[base, Path()])
+    if choice.note:
+        click.echo(f"iamfit: note: {choice.note}", err=True)
 
-    result = check_service(service, grants, commands=command_list, extra_needs=extra)
-    if report_path is not None:
-        result.warnings.append(f"added {len(extra)} needs from the discover report {report_path}")
+    result = check_service(service, grants, commands=command_list, extra_needs=choice.needs)
+    result.discover_report = choice.to_json()
     echo_warnings(result.warnings)
+    echo_runtime_warnings(service)
 
     if fmt == "json":
         from iamfit.report.formats import render_json

@@ -9,6 +9,7 @@ import click
 from iamfit.cli.options import (
     account_option,
     commands_option,
+    echo_runtime_warnings,
     echo_warnings,
     format_option,
     load,
@@ -80,11 +81,13 @@ def generate(
     """Predict the least-privilege deploy policy of SERVICE_DIR (a Serverless service, compiled with
     `osls package` when needed) or TEMPLATE (a compiled CloudFormation template, JSON or YAML).
 
-    Writes deployer.json (and cloudformation.json with a deploymentRole or --split) and prints a summary.
+    Writes deployer.json (and cloudformation.json with a deploymentRole or --split) and prints a summary;
+    warns on stderr about Lambda runtimes AWS has deprecated.
     """
     service = load(service_path, stage, region, account)
     result = generate_policies(service, commands=parse_commands(commands), split=split)
     echo_warnings(result.prediction.warnings)
+    echo_runtime_warnings(service)
     target = out_dir or Path("policies") / service.name
     written = write_policies(target, result.policies, fmt, service, result.prediction.cloudformation_role_arn)
     if report_path:

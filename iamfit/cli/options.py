@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,18 @@ def write_json(path: Path, data: Any) -> None:
 def echo_warnings(warnings: list[str]) -> None:
     for warning in warnings:
         click.echo(f"iamfit: warning: {warning}", err=True)
+
+
+def today() -> date:
+    """Today's date (UTC): the one place the CLI reads the clock for date-dependent knowledge."""
+    return datetime.now(UTC).date()
+
+
+def echo_runtime_warnings(service: Service) -> None:
+    """One warning per Lambda runtime of the service that AWS has deprecated (as of ``today()``)."""
+    from iamfit.knowledge.lambda_runtimes import deprecation_warnings
+
+    echo_warnings(deprecation_warnings(service.lambda_runtimes(), today()))
 
 
 FORMAT_FILES = {"terraform": "iamfit.tf", "cloudformation": "iamfit-roles.yml", "serverless": "serverless-iam.yml"}

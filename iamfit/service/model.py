@@ -161,6 +161,19 @@ class Service:
                 names.append(self.physical_name(res.logical_id))
         return tuple(sorted(names))
 
+    def lambda_runtimes(self) -> dict[str, list[str]]:
+        """Managed runtime -> the functions that use it (``FunctionName`` when literal, else the logical id):
+        the ``Runtime`` of every AWS::Lambda::Function in the compiled template, where the Framework writes
+        ``provider.runtime`` as each function's default. Image functions and runtimes given by an intrinsic
+        are left out."""
+        out: dict[str, list[str]] = {}
+        for res in self.resources.values():
+            runtime = res.properties.get("Runtime")
+            if res.type == "AWS::Lambda::Function" and isinstance(runtime, str) and runtime:
+                name = res.properties.get("FunctionName")
+                out.setdefault(runtime, []).append(name if isinstance(name, str) and name else res.logical_id)
+        return {runtime: sorted(names) for runtime, names in sorted(out.items())}
+
     # --- names and ARNs --------------------------------------------------------------------------------
     def arn(self, template: str, name: str = "*") -> str:
         return fill_arn(

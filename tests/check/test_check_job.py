@@ -12,8 +12,10 @@ from iamfit.check import (
     DEFAULT_FAIL_ON,
     Grants,
     PolicyInput,
+    ReportChoice,
     check_needs,
     check_service,
+    choose_discover_report,
     concrete,
     read_discover_report,
     request_for,
@@ -202,6 +204,10 @@ def test_discover_report_adds_needs(tmp_path: Path) -> None:
     report.write_text(
         json.dumps(
             {
+                "service": "iamfit-sqs-worker",
+                "stage": "dev",
+                "region": "us-east-1",
+                "account": "123456789012",
                 "needs": [
                     {
                         "principal": "cloudformation",
@@ -214,8 +220,9 @@ def test_discover_report_adds_needs(tmp_path: Path) -> None:
             }
         )
     )
-    extra = read_discover_report(report)
-    result = check_service(service("sqs-worker"), grants_for("sqs-worker"), extra_needs=extra)
+    choice = choose_discover_report(service("sqs-worker"), given=report, search=())
+    assert choice.report is not None and choice.path == report
+    result = check_service(service("sqs-worker"), grants_for("sqs-worker"), extra_needs=choice.needs)
     missing = [f for f in result.failing() if f.kind == "missing"]
     assert [(f.action, f.source, f.principal) for f in missing] == [("sqs:TagQueue", "evidence:attempt-2", "deployer")]
 
@@ -228,6 +235,10 @@ def test_discover_report_adds_needs(tmp_path: Path) -> None:
         '{"needs": [{"action": 3}]}',
         '{"needs": [{"action": "a:b", "resource": "*", "principal": "x"}]}',
         '{"needs": [{"action": "a:b", "resource": "*", "conditions": ["x"]}]}',
+        '{"needs": []}',
+        '{"service": "s", "stage": "dev", "region": "us-east-1", "needs": []}',
+        '{"service": "s", "stage": "", "region": "us-east-1", "account": null, "needs": []}',
+        '{"service": "s", "stage": "dev", "region": 3, "account": null, "needs": []}',
     ],
 )
 def test_malformed_discover_report_is_bad_input(tmp_path: Path, content: str) -> None:
@@ -235,6 +246,61 @@ def test_malformed_discover_report_is_bad_input(tmp_path: Path, content: str) ->
     report.write_text(content)
     with pytest.raises(BadInputError):
         read_discover_report(report)
+
+
+def _report(tmp_path: Path, **identity: str | None) -> Path:
+    path = tmp_path / ".iamfit" / "reports" / "iamfit-sqs-worker.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    base: dict[str, str | None] = {"service": "iamfit-sqs-worker", "stage": "dev", "region": "us-east-1",
+                                   "account": "123456789012"}
+    need = {"principal": "deployer", "action": "lambda:GetFunction",
+            "resource": "arn:aws:lambda:us-east-1:*:function:iamfit-sqs-worker-dev-worker"}
+    path.write_text(json.dumps({**base, **identity, "needs": [need]}))
+    return path
+
+
+def test_a_report_is_used_only_for_its_own_service_stage_region_and_account(tmp_path: Path) -> None:
+    pinned = service("sqs-worker")  # account 123456789012
+    assert pinned.account == "123456789012"
+    path = _report(tmp_path)
+    used = choose_discover_report(pinned, given=None, search=[tmp_path / "nowhere", tmp_path])
+    assert used.report is not None and used.path == path and len(used.needs) == 1
+    assert used.note == (
+        f"added 1 needs from the discover report {path} (service iamfit-sqs-worker, stage dev, region us-east-1, "
+        "account 123456789012)"
+    )
+    assert used.to_json() == {"path": str(path), "used": True, "note": used.note, "needs": 1}
+    assert choose_discover_report(pinned, given=None, search=[tmp_path / "nowhere"]) == ReportChoice()
+
+    _report(tmp_path, account=None)  # discover without --account: `*` in its ARNs
+    ignored = choose_discover_report(pinned, given=None, search=[tmp_path])
+    assert ignored.report is None and ignored.needs == () and ignored.path == path
+    assert "it is for account * (no --account), the check for account 123456789012" in ignored.note
+    assert "--account 123456789012" in ignored.note
+    with pytest.raises(BadInputError, match="not for this check: it is for account"):
+        choose_discover_report(pinned, given=path, search=())
+    unpinned = dataclasses.replace(pinned, account=None)
+    assert choose_discover_report(unpinned, given=None, search=[tmp_path]).report is not None
+
+    _report(tmp_path)  # a pinned report is not for an unpinned check either
+    assert "it is for account 123456789012, the check for account *" in choose_discover_report(
+        unpinned, given=None, search=[tmp_path]
+    ).note
+    for key, value in (("stage", "prod"), ("region", "eu-west-1"), ("service", "other")):
+        _report(tmp_path, **{key: value})
+        choice = choose_discover_report(pinned, given=None, search=[tmp_path])
+        assert choice.report is None and f"it is for {key} {value}, the check for {key} " in choice.note
+
+
+def test_a_star_account_report_never_turns_a_pinned_grant_into_missing(tmp_path: Path) -> None:
+    """The bug: the quick start's `*`-account needs, merged into a pinned check, were all "missing"."""
+    pinned = service("sqs-worker")
+    star = read_discover_report(_report(tmp_path, account=None))
+    merged = check_service(pinned, grants_for("sqs-worker"), extra_needs=star.needs)
+    assert any(f.action == "lambda:GetFunction" for f in merged.failing())  # what used to happen
+    choice = choose_discover_report(pinned, given=None, search=[tmp_path])
+    result = check_service(pinned, grants_for("sqs-worker"), extra_needs=choice.needs)
+    assert result.failing() == ()
 
 
 def test_policy_input_bad_files(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from moto import mock_aws
 from iamfit.cli import cli
 from tests.check.fixtures import ACCOUNT, EXAMPLES, REPO, policy_texts, write_policies
 
+IDENTITY = {"service": "iamfit-sqs-worker", "stage": "dev", "region": "us-east-1", "account": ACCOUNT}
 SCHEMA = json.loads((REPO / "tests" / "check" / "sarif-2.1.0-subset.schema.json").read_text())
 
 
@@ -215,6 +216,7 @@ def test_discover_report_is_found_and_can_be_turned_off(tmp_path: Path) -> None:
     (reports / "iamfit-sqs-worker.json").write_text(
         json.dumps(
             {
+                **IDENTITY,
                 "needs": [
                     {
                         "principal": "cloudformation",
@@ -230,10 +232,71 @@ def test_discover_report_is_found_and_can_be_turned_off(tmp_path: Path) -> None:
     args = [service_dir, "--policy", policies["deployer"], "--account", ACCOUNT]
     result = run(*args)
     assert result.exit_code == 1 and "kms:Decrypt" in result.output and "evidence:attempt-1" in result.output
+    assert f"iamfit: note: added 1 needs from the discover report {reports / 'iamfit-sqs-worker.json'}" in (
+        result.stderr
+    )
     assert run(*args, "--no-discover-report").exit_code == 0
     explicit = tmp_path / "elsewhere.json"
     explicit.write_text("{}")
     assert run(*args, "--discover-report", explicit).exit_code == 3
+
+
+def test_a_quick_start_report_without_account_never_makes_a_pinned_check_fail(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's quick start (discover without --account: `*` in the report's ARNs), then a check pinned
+    to an account: the report is not for that account, so it is not used, and nothing is missing."""
+    monkeypatch.chdir(tmp_path)
+    service = str(REPO / "examples" / "rest-api")
+    found = CliRunner().invoke(cli, ["discover", service, "--out", "out"])
+    assert found.exit_code == 0, found.output
+    report = Path(".iamfit/reports/iamfit-rest-api.json")
+    assert json.loads(report.read_text())["account"] is None
+    policies = write_policies("rest-api", tmp_path / "policies")
+    result = run(service, "--policy", policies["deployer"], "--account", ACCOUNT)
+    assert result.exit_code == 0, result.output
+    assert "missing" not in result.stdout.lower() and "OK: the policies fit the service" in result.stdout
+    notes = [line for line in result.stderr.splitlines() if "discover report" in line]
+    assert notes == [
+        f"iamfit: note: the discover report {report} is not used: it is for account * (no --account), the "
+        f"check for account {ACCOUNT} (run `iamfit discover` with --account {ACCOUNT}, or pass "
+        "--no-discover-report)"
+    ]
+    # the same holds when the account comes from the policy rather than --account
+    inferred = run(service, "--policy", policies["deployer"])
+    assert inferred.exit_code == 0 and "is not used: it is for account *" in inferred.stderr
+    # discover's own `*`-account policies, checked without an account: the report is the check's, and used
+    same = run(service, "--policy", "out/deployer.json", "--format", "json")
+    assert same.exit_code == 0, same.output
+    assert "iamfit: note: added " in same.stderr and f"from the discover report {report}" in same.stderr
+    data = json.loads(same.stdout)
+    assert data["discover_report"]["path"] == str(report) and data["discover_report"]["used"] is True
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "shown"),
+    [("stage", "prod", "stage prod"), ("region", "eu-west-1", "region eu-west-1"),
+     ("account", "210987654321", "account 210987654321"), ("service", "other", "service other")],
+)
+def test_a_report_for_another_deploy_is_not_used(tmp_path: Path, key: str, value: str, shown: str) -> None:
+    service_dir = tmp_path / "svc"
+    shutil.copytree(REPO / "examples" / "sqs-worker", service_dir, ignore=shutil.ignore_patterns("node_modules"))
+    policies = write_policies("sqs-worker", tmp_path / "policies")
+    report = service_dir / ".iamfit" / "reports" / "iamfit-sqs-worker.json"
+    report.parent.mkdir(parents=True)
+    need = {"principal": "cloudformation", "action": "kms:Decrypt", "resource": "*", "reason": "r", "source": "s"}
+    report.write_text(json.dumps({**IDENTITY, key: value, "needs": [need]}))
+    args = [service_dir, "--policy", policies["deployer"], "--account", ACCOUNT]
+    result = run(*args, "--format", "json")
+    assert result.exit_code == 0, result.output  # kms:Decrypt would be missing, had the report been used
+    assert f"iamfit: note: the discover report {report} is not used: it is for {shown}, the check for" in (
+        result.stderr
+    )
+    assert json.loads(result.stdout)["discover_report"]["used"] is False
+    given = run(*args, "--discover-report", report)
+    assert given.exit_code == 3
+    assert given.stderr.startswith(f"iamfit: error: {report}: discover report not for this check: it is for {shown}")
+    assert len(given.stderr.splitlines()) == 1
 
 
 def test_without_account_the_check_uses_the_account_the_policy_names(tmp_path: Path) -> None:
