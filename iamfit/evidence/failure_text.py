@@ -31,10 +31,12 @@ class _Canonicaliser(Protocol):
 
 @dataclass(frozen=True)
 class FailureReading:
-    """What one failure text says: whether it is a permission failure, and the denials it names."""
+    """What one failure text says: whether it is a permission failure, and the distinct denials it names
+    (``counts[i]``: how many times the text names ``denials[i]``)."""
 
     permission_related: bool
     denials: tuple[Denial, ...]
+    counts: tuple[int, ...] = ()
 
 
 # ANSI colour / cursor sequences, and the box-drawing characters of the Serverless CLI.
@@ -251,7 +253,8 @@ def _parse(text: Any, source: str, catalog: Any) -> FailureReading:
     found.extend(_generic_denials(clean, spans, source, canon))
     if not found:
         return FailureReading(False, ())
-    return FailureReading(True, _dedupe(found))
+    denials, counts = _dedupe(found)
+    return FailureReading(True, denials, counts)
 
 
 def _clean(text: str) -> str:
@@ -564,13 +567,16 @@ def tag_actions(resource_type: str) -> tuple[str, ...]:
     return tuple(sorted({p for p in perms if isinstance(p, str)}))
 
 
-def _dedupe(denials: Iterable[Denial]) -> tuple[Denial, ...]:
-    seen: set[tuple[Any, ...]] = set()
+def _dedupe(denials: Iterable[Denial]) -> tuple[tuple[Denial, ...], tuple[int, ...]]:
+    seen: dict[tuple[Any, ...], int] = {}
     out: list[Denial] = []
+    counts: list[int] = []
     for d in denials:
         key = (d.action, d.resource, d.principal, d.cause, d.candidates)
         if key in seen:
+            counts[seen[key]] += 1
             continue
-        seen.add(key)
+        seen[key] = len(out)
         out.append(d)
-    return tuple(out)
+        counts.append(1)
+    return tuple(out), tuple(counts)

@@ -229,3 +229,8 @@ def test_an_action_the_iam_reference_does_not_know_is_never_in_the_fix() -> None
     code, out, _ = run([DENIAL.replace("lambda:CreateFunction", "lambda:CreateFunction0")])
     assert "not offered: this action is not in the IAM reference" in out
     assert "Smallest statement" not in out
+
+
+def test_a_denial_repeated_in_a_log_is_one_block_with_its_count() -> None:
+    code, out, _ = run(["-"], "\n".join([DENIAL, "Resource creation cancelled", DENIAL, DENIAL]))
+    assert code == 0 and out.count("Denial ") == 1 and "Denial 1 (3 identical): lambda:CreateFunction" in out
