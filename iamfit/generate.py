@@ -9,13 +9,13 @@ from typing import Any
 from iamfit.knowledge.catalog import Catalog, default_catalog
 from iamfit.needs import Need
 from iamfit.policy.document import PolicyDocument
+from iamfit.policy.pack import INLINE_LIMIT, MANAGED_LIMIT
 from iamfit.policy.synthesize import synthesize
 from iamfit.predict import Prediction, predict
 from iamfit.principals import CLOUDFORMATION, DEPLOYER
 from iamfit.service.model import Service
 
-MANAGED_LIMIT = 6144
-INLINE_LIMIT = 10240
+__all__ = ["INLINE_LIMIT", "MANAGED_LIMIT", "GeneratedPolicies", "generate_policies", "policies_from_needs"]
 
 
 @dataclass

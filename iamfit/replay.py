@@ -22,6 +22,7 @@ from iamfit.knowledge.catalog import Catalog, default_catalog
 from iamfit.knowledge.observability import unobservable_in_cloudtrail
 from iamfit.needs import Need
 from iamfit.policy.document import PolicyDocument
+from iamfit.policy.pack import size_report
 from iamfit.policy.scope import ArnScoper
 from iamfit.predict import predict
 from iamfit.principals import CLOUDFORMATION, DEPLOYER, Principal
@@ -48,6 +49,7 @@ class ReplayResult:
             "denied": [{"action": d.action, "resource": d.resource, "principal": d.principal,
                         "cause": d.cause.value} for d in self.denials],
             "unknown_actions": self.unknown_actions,
+            "policy_sizes": {p: size_report(doc).to_json() for p, doc in self.policies.items()},
             "stats": {"files_read": self.stats.files_read, "files_skipped": len(self.stats.files_skipped),
                       "records": self.stats.records, "matched_records": self.stats.matched_records,
                       "bad_records": self.stats.bad_records},

@@ -255,3 +255,20 @@ def test_a_not_observable_notresource_grant_is_not_widened_to_star() -> None:
     assert [s["Resource"] for s in statements] == ["arn:aws:iam::1:role/app"]  # kept as granted, never "*"
     assert statements[0]["Condition"] == {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}
     assert any("NotResource" in w and "iam:PassRole" in w for w in result.warnings)
+
+
+def test_a_large_proposal_gets_its_size_reported_and_a_warning(tmp_path: Path) -> None:
+    from .test_replay import _queue_calls
+
+    principal = f"arn:aws:iam::{ACCOUNT}:user/ci"
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "trail.json").write_text(json.dumps(_queue_calls(principal, 1500)))
+    policy = tmp_path / "wide.json"
+    policy.write_text(json.dumps({"Version": "2012-10-17",
+                                  "Statement": [{"Effect": "Allow", "Action": "sqs:*", "Resource": "*"}]}))
+    result = CliRunner().invoke(cli, ["audit", "--policy", str(policy), "--cloudtrail", str(tmp_path / "logs"),
+                                      "--principal", principal, "--since", "2026-01-01", "--until", "2026-01-31",
+                                      "--proposal", str(tmp_path / "p.json")])
+    size = PolicyDocument.from_text((tmp_path / "p.json").read_text()).size()
+    assert f"{size} chars (managed limit 6144, inline 10240: too large for IAM even packed)" in result.stdout
+    assert "iamfit: warning: the proposal policy" in result.stderr and "even packed" in result.stderr

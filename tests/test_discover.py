@@ -163,3 +163,22 @@ def test_each_attempt_has_its_own_session_name(tmp_path: Path) -> None:
     names = [a.session_name for a in result.attempts]
     assert len(set(names)) == len(names)
     assert all(len(n) <= 64 for n in names)
+
+
+def test_prune_summary_lists_what_was_pruned_per_principal(tmp_path: Path) -> None:
+    from iamfit.cli.discover import summary
+
+    pruned = run("sqs-worker", tmp_path, world=LeanerWorld(), prune=True)
+    text = summary(pruned, report(pruned), prune=True)
+    dropped = [p.split(":", 1)[1] for p in pruned.pruned if p.startswith("deployer:")]
+    assert dropped and f"    deployer: {', '.join(dropped)}" in text
+    assert f"pruned {len(pruned.pruned)} predicted action(s)" in text
+
+
+def test_prune_summary_says_when_nothing_could_be_pruned(tmp_path: Path) -> None:
+    from iamfit.cli.discover import summary
+
+    result = run("sqs-worker", tmp_path, prune=True)
+    assert result.verified and not result.pruned
+    assert "prune: nothing could be pruned" in summary(result, report(result), prune=True)
+    assert "prune" not in summary(result, report(result))

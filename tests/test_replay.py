@@ -143,3 +143,42 @@ def test_replay_of_only_denied_calls_is_bad_input(tmp_path: Path) -> None:
                                       "--since", "2026-01-01", "--out", str(tmp_path / "out")])
     assert result.exit_code == 3, result.output
     assert "no successful calls" in result.stderr and not (tmp_path / "out").exists()
+
+
+def _queue_calls(principal: str, n: int) -> dict[str, object]:
+    return {"Records": [
+        {"eventVersion": "1.09", "userIdentity": {"type": "IAMUser", "arn": principal, "accountId": ACCOUNT},
+         "eventTime": "2026-01-05T10:00:00Z", "eventSource": "sqs.amazonaws.com", "eventName": "GetQueueAttributes",
+         "awsRegion": "us-east-1", "recipientAccountId": ACCOUNT,
+         "requestParameters": {"queueUrl": f"https://sqs.us-east-1.amazonaws.com/{ACCOUNT}/orders-queue-{i:05d}"}}
+        for i in range(n)]}
+
+
+@pytest.mark.parametrize(("calls", "verdict", "warning"), [
+    (5, "fits", None),
+    (150, "packs into", "attach it as"),
+    (1500, "too large for IAM even packed", "does not fit IAM's quotas even packed"),
+])
+def test_replay_reports_policy_sizes_as_generate_does(tmp_path: Path, calls: int, verdict: str,
+                                                      warning: str | None) -> None:
+    from click.testing import CliRunner
+
+    from iamfit.cli import cli
+
+    principal = f"arn:aws:iam::{ACCOUNT}:user/ci"
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "trail.json").write_text(json.dumps(_queue_calls(principal, calls)))
+    result = CliRunner().invoke(cli, ["replay", "--cloudtrail", str(tmp_path / "logs"), "--principal", principal,
+                                      "--since", "2026-01-01", "--until", "2026-01-31", "--out", str(tmp_path / "out"),
+                                      "--report", str(tmp_path / "r.json")])
+    assert result.exit_code == 0, result.output
+    line = next(ln for ln in result.stdout.splitlines() if ln.strip().startswith("deployer"))
+    assert "(managed limit 6144, inline 10240: " in line and verdict in line and "statements" in line
+    size = PolicyDocument.from_text((tmp_path / "out" / "deployer.json").read_text()).size()
+    assert f"{size} chars" in line
+    if warning:
+        assert warning in result.stderr and "iamfit: warning: the deployer policy" in result.stderr
+    else:
+        assert "warning" not in result.stderr
+    sizes = json.loads((tmp_path / "r.json").read_text())["policy_sizes"]["deployer"]
+    assert sizes["size"] == size and (sizes["managed_policies"] is None) == (calls == 1500)

@@ -9,12 +9,12 @@ from typing import Any
 
 import click
 
-from iamfit.cli.options import read_policy, read_text
+from iamfit.cli.options import echo_warnings, read_policy, read_text, size_summary
 from iamfit.cli.trail_options import client_factory, parse_when, progress_bar, trail_options
 from iamfit.errors import EXIT_FINDINGS, UsageError
 
 
-def render_text(result: Any) -> str:
+def render_text(result: Any, sizes: list[str]) -> str:
     lines = [f"audit of {result.principal or 'the given policies'}: {result.granted_actions} actions granted, "
              f"{len(result.used)} used"]
     by_kind: dict[str, list[Any]] = {}
@@ -38,8 +38,8 @@ def render_text(result: Any) -> str:
             lines.append(f"  ... and {len(result.stats.files_skipped) - 10} more skipped (--format json lists all)")
     if not result.findings:
         lines.append("  no findings: everything granted was used, on resources no broader than needed")
-    lines.append(f"right-sized proposal: {len(result.proposal.actions())} actions, {result.proposal.size()} chars "
-                 "(--proposal FILE writes it)")
+    lines.append("right-sized proposal (what was used):")
+    lines.extend(sizes)
     return "\n".join(lines)
 
 
@@ -174,12 +174,15 @@ def audit_command(
         last_accessed = last_accessed_actions(clients("iam"), role_arn)
     account = who.split(":")[4] if who and who.count(":") >= 5 and who.split(":")[4] else None
     result = audit(policies, rows=rows, last_accessed=last_accessed, principal=who, account=account, stats=stats)
+    sizes, size_warnings = size_summary({"proposal": result.proposal},
+                                        lambda _: str(proposal_path or "--proposal FILE writes it"))
+    echo_warnings(size_warnings)
     if fmt == "json":
         click.echo(json.dumps(result.to_json(), indent=2))
     elif fmt == "sarif":
         click.echo(render_sarif(result, texts), nl=False)
     else:
-        click.echo(render_text(result))
+        click.echo(render_text(result, sizes))
     if proposal_path:
         proposal_path.parent.mkdir(parents=True, exist_ok=True)
         proposal_path.write_text(result.proposal.dumps(), encoding="utf-8")

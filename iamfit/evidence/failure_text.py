@@ -31,10 +31,12 @@ class _Canonicaliser(Protocol):
 
 @dataclass(frozen=True)
 class FailureReading:
-    """What one failure text says: whether it is a permission failure, and the denials it names."""
+    """What one failure text says: whether it is a permission failure, and the distinct denials it names
+    (``counts[i]``: how many times the text names ``denials[i]``)."""
 
     permission_related: bool
     denials: tuple[Denial, ...]
+    counts: tuple[int, ...] = ()
 
 
 # ANSI colour / cursor sequences, and the box-drawing characters of the Serverless CLI.
@@ -50,6 +52,7 @@ _SIGNALS = (
     "explicit deny",
     "permission",
     "unauthorized",
+    '"null (service:',
 )
 
 _ACTION = r"[a-z0-9][a-z0-9-]*:[A-Za-z0-9*]+"
@@ -86,6 +89,46 @@ _REASON = re.compile(
 )
 _VPCE_ANYWHERE = re.compile(
     r"VpceAccessDenied|denied\s+due\s+to\s+a\s+VPC\s+endpoint\s+policy", re.IGNORECASE
+)
+
+# The Serverless Framework's own warning, with no "User: ... is" before it (osls
+# lib/plugins/aws/deploy/lib/check-for-changes.js): "Not authorized to perform: lambda:GetFunction for at least
+# one of the lambda functions. Deployment will not be skipped even if service files did not change."
+_NOT_AUTHORIZED_BARE = re.compile(
+    r"(?<![A-Za-z])not\s+authori[sz]ed\s+to\s+perform\s*:\s*(?P<action>" + _ACTION + r")\b"
+    r"(?P<rest>[^\n]{0,120})",
+    re.IGNORECASE,
+)
+# CloudWatch Logs: "User with accountId: 111122223333 is not authorized to perform CreateLogGroup with Tags.
+# An additional permission "logs:TagResource" is required." (older form: without the second sentence). Creating
+# a log group with tags needs logs:TagResource as well as logs:CreateLogGroup (CloudWatch Logs API reference,
+# CreateLogGroup: "you must have the logs:CreateLogGroup and logs:TagResource permissions").
+_WITH_TAGS = re.compile(
+    r"(?:User\s+with\s+accountId\s*:\s*(?P<account>[^\s,]+)\s+)?is\s+not\s+authori[sz]ed\s+to\s+perform\s+"
+    r"(?P<op>[A-Z][A-Za-z0-9]+)\s+with\s+Tags\b"
+    r"(?P<rest>[^\n]{0,200}(?:\n[ \t]*An\s+additional\s+permission[^\n]{0,160})?)",
+    re.IGNORECASE,
+)
+_ADDITIONAL = re.compile(
+    r"additional\s+permission\s+[\"'`]?(?P<action>" + _ACTION + r")[\"'`]?\s+(?:is\s+)?required", re.IGNORECASE
+)
+# A registry resource handler whose service call failed with HTTP 403 and no message: 'Resource handler returned
+# message: "null (Service: Lambda, Status Code: 403, ...)"'. Permission-related; the action is not named.
+_NULL_403 = re.compile(
+    r"returned\s+message\s*:\s*\"?null\s*\(Service\s*:\s*(?P<service>[A-Za-z0-9 ]{1,40}?)\s*[,;]\s*"
+    r"Status\s+Code\s*:\s*403\b[^\n]*",
+    re.IGNORECASE,
+)
+# The resource operation a CloudFormation event names ("CREATE_FAILED", amplify's "Event Type: delete").
+_OPERATION = re.compile(r"\b(CREATE|UPDATE|DELETE)_FAILED\b|Event\s+Type\s*:\s*(create|update|delete)\b", re.I)
+# Logical ids the Serverless Framework gives its own resources (osls lib/plugins/aws/lib/naming.js:
+# getLambdaLogicalId, getLogGroupLogicalId, getRoleLogicalId, getRestApiLogicalId, getDeploymentBucketLogicalId).
+_SLS_LOGICAL_IDS = (
+    (re.compile(r"\b[A-Za-z0-9]+LambdaFunction\b"), "AWS::Lambda::Function"),
+    (re.compile(r"\b[A-Za-z0-9]+LogGroup\b"), "AWS::Logs::LogGroup"),
+    (re.compile(r"\bIamRoleLambdaExecution\b"), "AWS::IAM::Role"),
+    (re.compile(r"\bApiGatewayRestApi\b"), "AWS::ApiGateway::RestApi"),
+    (re.compile(r"\bServerlessDeploymentBucket\b"), "AWS::S3::Bucket"),
 )
 
 # Legacy CloudFormation reason: "API: s3:PutBucketPolicy Access Denied".
@@ -177,6 +220,22 @@ def _parse(text: Any, source: str, catalog: Any) -> FailureReading:
     for m in _DENIAL.finditer(clean) if "authori" in low else ():
         found.append(_from_denial_match(clean, m, source, canon))
         spans.add(m.start(), m.end())
+    for m in _NOT_AUTHORIZED_BARE.finditer(clean) if "authori" in low else ():
+        if spans.overlaps(m.start(), m.end()):
+            continue
+        cause = find_cause(m.group("rest"))
+        found.append(Denial(_spell(m.group("action"), canon), None, None, cause, source, raw=_raw(clean, m)))
+        spans.add(m.start(), m.end())
+    for m in _WITH_TAGS.finditer(clean) if "with tags" in low else ():
+        if spans.overlaps(m.start(), m.end()):
+            continue
+        found.append(_with_tags_denial(clean, m, source, canon))
+        spans.add(m.start(), m.end())
+    for m in _NULL_403.finditer(clean) if '"null (service:' in low else ():
+        if spans.overlaps(m.start(), m.end()):
+            continue
+        found.append(_null_403_denial(clean, m, source, canon))
+        spans.add(m.start(), m.end())
     for m in _API_PREFIX.finditer(clean) if "api" in low else ():
         if spans.overlaps(m.start(), m.end()) or not _GENERIC.search(m.group("rest")):
             continue
@@ -194,7 +253,8 @@ def _parse(text: Any, source: str, catalog: Any) -> FailureReading:
     found.extend(_generic_denials(clean, spans, source, canon))
     if not found:
         return FailureReading(False, ())
-    return FailureReading(True, _dedupe(found))
+    denials, counts = _dedupe(found)
+    return FailureReading(True, denials, counts)
 
 
 def _clean(text: str) -> str:
@@ -256,6 +316,59 @@ def _from_denial_match(text: str, m: re.Match[str], source: str, canon: _Canonic
     return Denial(action, resource, principal, cause, source, raw=_raw(text, m))
 
 
+def _with_tags_denial(text: str, m: re.Match[str], source: str, canon: _Canonicaliser | None) -> Denial:
+    """ "... is not authorized to perform CreateLogGroup with Tags[. An additional permission "X" is required]"."""
+    named = _ADDITIONAL.search(m.group("rest"))
+    if named:
+        return Denial(_spell(named.group("action"), canon), None, None, Cause.UNKNOWN, source, raw=_raw(text, m))
+    trailer = _SERVICE_TRAILER.search(m.group("rest"))
+    prefix = _service_prefix(trailer.group("service")) if trailer else None
+    candidates = _known((f"{prefix}:TagResource",), canon) if prefix else ()
+    return Denial(None, None, None, Cause.UNKNOWN, source, raw=_raw(text, m), candidates=candidates)
+
+
+def _null_403_denial(text: str, m: re.Match[str], source: str, canon: _Canonicaliser | None) -> Denial:
+    """A handler's 403 with message null: the candidates are the handler permissions of the resource type (when
+    the text names the type, or a Serverless logical id gives it), for the operation the event names."""
+    line_start = text.rfind("\n", 0, m.start()) + 1
+    context = text[text.rfind("\n", 0, max(0, line_start - 1)) + 1 : m.end()]  # this line and the one before
+    candidates: tuple[str, ...] = ()
+    rtype = _resource_type_of(context)
+    if rtype:
+        op = _OPERATION.search(context)
+        operations = ((op.group(1) or op.group(2)).lower(),) if op else ("create", "update", "delete")
+        candidates = handler_candidates(rtype, operations, _service_prefix(m.group("service")), canon)
+    return Denial(None, None, None, Cause.UNKNOWN, source, raw=_raw(text, m), candidates=candidates)
+
+
+def _resource_type_of(context: str) -> str | None:
+    types = _RESOURCE_TYPE.findall(context)
+    if types:
+        return str(types[-1])
+    for pattern, rtype in _SLS_LOGICAL_IDS:
+        if pattern.search(context):
+            return rtype
+    return None
+
+
+def handler_candidates(
+    resource_type: str, operations: Iterable[str], prefix: str | None, canon: _Canonicaliser | None
+) -> tuple[str, ...]:
+    """The registry handler permissions of ``resource_type`` for ``operations`` that the catalog knows, narrowed
+    to the service that answered (``prefix``) when any of them belong to it."""
+    from iamfit.knowledge.registry import schema
+
+    try:
+        found = schema(resource_type)
+    except Exception:  # noqa: BLE001 - a registry without the type: no candidates
+        found = None
+    if found is None:
+        return ()
+    actions = _known({a for op in operations for a in found.permissions(op)}, canon)
+    own = tuple(a for a in actions if prefix and a.split(":", 1)[0] == prefix)
+    return own or actions
+
+
 def _principal(value: str | None) -> str | None:
     if value is None:
         return None
@@ -288,7 +401,9 @@ def normalise_resource(raw: str, principal: str | None = None) -> str | None:
     value = value.strip("\"'`")
     if not value:
         return None
-    if "%3a" in value.lower():
+    # A value that is an ARN only once decoded was encoded by the medium (a console URL): decode it. An ARN
+    # whose path holds percent-encoding (API Gateway's /tags/arn%3A...) is kept: that is what AWS evaluated.
+    if value.lower().startswith("arn%3a"):
         value = urllib.parse.unquote(value)
     named = _IAM_NAMED.match(value)
     if named:
@@ -452,13 +567,16 @@ def tag_actions(resource_type: str) -> tuple[str, ...]:
     return tuple(sorted({p for p in perms if isinstance(p, str)}))
 
 
-def _dedupe(denials: Iterable[Denial]) -> tuple[Denial, ...]:
-    seen: set[tuple[Any, ...]] = set()
+def _dedupe(denials: Iterable[Denial]) -> tuple[tuple[Denial, ...], tuple[int, ...]]:
+    seen: dict[tuple[Any, ...], int] = {}
     out: list[Denial] = []
+    counts: list[int] = []
     for d in denials:
         key = (d.action, d.resource, d.principal, d.cause, d.candidates)
         if key in seen:
+            counts[seen[key]] += 1
             continue
-        seen.add(key)
+        seen[key] = len(out)
         out.append(d)
-    return tuple(out)
+        counts.append(1)
+    return tuple(out), tuple(counts)

@@ -13,8 +13,8 @@ their union is not a merge.) A merged statement keeps the Sid of the first state
 
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import Literal
+from dataclasses import dataclass, replace
+from typing import Any, Literal
 
 from iamfit.errors import EXIT_FINDINGS, IamfitError
 from iamfit.policy.document import PolicyDocument, Statement
@@ -155,3 +155,43 @@ def pack(document: PolicyDocument, *, kind: Kind) -> tuple[PolicyDocument, ...]:
         )
     bins.sort(key=min)
     return tuple(PolicyDocument(tuple(pieces[i] for i in sorted(b)), document.version) for b in bins)
+
+
+@dataclass(frozen=True)
+class SizeReport:
+    """How one document fits IAM's size quotas: what ``generate``, ``replay`` and ``audit`` report."""
+
+    size: int
+    managed: int | None  # managed policies it packs into (1: fits as written); None: it cannot be packed
+    inline: bool  # fits a role's inline quota (after compaction)
+    problem: str | None = None  # why it cannot be packed
+
+    @property
+    def fits(self) -> bool:
+        """Fits as one managed policy, as written."""
+        return self.size <= MANAGED_LIMIT
+
+    @property
+    def verdict(self) -> str:
+        if self.fits:
+            return "fits"
+        if self.managed is None:
+            return "too large for IAM even packed"
+        parts = f"packs into {self.managed} managed policies"
+        return f"inline only, or {parts}" if self.inline else f"needs packing: {parts}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"size": self.size, "managed_policies": self.managed, "fits_inline": self.inline,
+                "problem": self.problem}
+
+
+def size_report(document: PolicyDocument) -> SizeReport:
+    """The document's size against the managed (6,144) and inline (10,240) quotas, and how ``pack`` splits it."""
+    size = document.size()
+    if size <= MANAGED_LIMIT:
+        return SizeReport(size, 1, True)
+    inline = compact(document).size() <= INLINE_LIMIT
+    try:
+        return SizeReport(size, len(pack(document, kind="managed")), inline)
+    except PolicyTooLargeError as exc:
+        return SizeReport(size, None, inline, exc.message)

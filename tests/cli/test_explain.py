@@ -50,6 +50,7 @@ def test_json_shape_for_text() -> None:
                 "principal": USER,
                 "cause": "identity-no-allow",
                 "source": "text",
+                "count": 1,
             }
         ],
         "usage": [],
@@ -63,6 +64,8 @@ def test_json_shape_for_text() -> None:
                 }
             ],
         },
+        "unknown_actions": [],
+        "notes": [],
     }
 
 
@@ -90,7 +93,7 @@ def test_candidates_only_when_present() -> None:
     assert code == 0 and data["permission_related"] is True and data["fix"] is None
     (d,) = data["denials"]
     assert d["action"] is None and "iam:TagRole" in d["candidates"]
-    assert set(d) == {"action", "resource", "principal", "cause", "source", "candidates"}
+    assert set(d) == {"action", "resource", "principal", "cause", "source", "candidates", "count"}
 
 
 def test_unknown_resource_gets_star() -> None:
@@ -102,7 +105,9 @@ def test_unknown_resource_gets_star() -> None:
 def test_not_permission_related_exits_zero() -> None:
     code, out, _ = run(["--json", "-"], "Resource creation cancelled")
     assert code == 0
-    assert json.loads(out) == {"permission_related": False, "denials": [], "usage": [], "fix": None}
+    assert json.loads(out) == {
+        "permission_related": False, "denials": [], "usage": [], "fix": None, "unknown_actions": [], "notes": []
+    }
     code, out, _ = run(["-"], "Resource creation cancelled")
     assert code == 0 and "Not a permission failure" in out
 
@@ -169,7 +174,9 @@ def test_cli_never_crashes(data: bytes) -> None:
     result = CliRunner().invoke(cli, ["explain", "--json", "-"], input=data)
     assert result.exit_code in (0, 3), (result.exit_code, result.stderr, result.exception)
     if result.exit_code == 0:
-        assert set(json.loads(result.stdout)) == {"permission_related", "denials", "usage", "fix"}
+        assert set(json.loads(result.stdout)) == {
+            "permission_related", "denials", "usage", "fix", "unknown_actions", "notes"
+        }
 
 
 def test_one_record_per_line_is_cloudtrail() -> None:
@@ -177,3 +184,53 @@ def test_one_record_per_line_is_cloudtrail() -> None:
     code, out, _ = run(["--json", "-"], json.dumps(RECORD) + "\n" + json.dumps(denied) + "\n")
     data = json.loads(out)
     assert code == 0 and len(data["usage"]) == 1 and data["denials"][0]["action"] == "s3:ListBucket"
+
+
+def _denied_record(action: str, second: int) -> dict[str, object]:
+    return {
+        "eventVersion": "1.09",
+        "userIdentity": {"type": "IAMUser", "arn": USER, "accountId": ACCT, "userName": "ci-deployer"},
+        "eventTime": f"2025-03-01T10:{second // 60:02d}:{second % 60:02d}Z",
+        "eventSource": "lambda.amazonaws.com",
+        "eventName": "CreateFunction20150331",
+        "awsRegion": "eu-west-1",
+        "errorCode": "AccessDenied",
+        "errorMessage": DENIAL.replace("lambda:CreateFunction", action),
+        "requestParameters": {"functionName": "orders-dev-api"},
+        "recipientAccountId": ACCT,
+    }
+
+
+def test_identical_cloudtrail_denials_are_one_block_with_a_count() -> None:
+    trail = json.dumps({"Records": [_denied_record("lambda:CreateFunction", i) for i in range(200)]})
+    code, out, _ = run(["-"], trail)
+    assert code == 0
+    assert out.count("Denial ") == 1
+    assert "Denial 1 (200 identical): lambda:CreateFunction" in out
+    assert "when:  2025-03-01T10:00:00Z .. 2025-03-01T10:03:19Z" in out
+    code, out, _ = run(["--json", "-"], trail)
+    (d,) = json.loads(out)["denials"]
+    assert (d["count"], d["first_seen"], d["last_seen"]) == (200, "2025-03-01T10:00:00Z", "2025-03-01T10:03:19Z")
+
+
+def test_an_action_the_iam_reference_does_not_know_is_never_in_the_fix() -> None:
+    records = [_denied_record("lambda:CreateFunction0", 0), _denied_record("lambda:CreateFunction", 1)]
+    code, out, _ = run(["--json", "-"], json.dumps({"Records": records}))
+    data = json.loads(out)
+    assert data["unknown_actions"] == ["lambda:CreateFunction0"]
+    assert data["fix"]["Statement"] == [
+        {
+            "Effect": "Allow",
+            "Action": "lambda:CreateFunction",
+            "Resource": f"arn:aws:lambda:eu-west-1:{ACCT}:function:orders-dev-api",
+        }
+    ]
+    assert any("lambda:CreateFunction0: not in the IAM reference" in n for n in data["notes"])
+    code, out, _ = run([DENIAL.replace("lambda:CreateFunction", "lambda:CreateFunction0")])
+    assert "not offered: this action is not in the IAM reference" in out
+    assert "Smallest statement" not in out
+
+
+def test_a_denial_repeated_in_a_log_is_one_block_with_its_count() -> None:
+    code, out, _ = run(["-"], "\n".join([DENIAL, "Resource creation cancelled", DENIAL, DENIAL]))
+    assert code == 0 and out.count("Denial ") == 1 and "Denial 1 (3 identical): lambda:CreateFunction" in out

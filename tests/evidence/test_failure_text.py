@@ -302,6 +302,7 @@ def test_several_denials_and_exact_duplicates() -> None:
     reading = parse_failure_text("\n".join([line1, line2, line1, "Resource creation cancelled"]))
     assert reading.permission_related
     assert [d.action for d in reading.denials] == ["logs:CreateLogGroup", "lambda:CreateFunction"]
+    assert reading.counts == (2, 1)
 
 
 def test_two_denials_on_one_line() -> None:

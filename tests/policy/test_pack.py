@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from iamfit.policy.document import PolicyDocument, Statement
 from iamfit.policy.evaluate import PolicySet, Request
-from iamfit.policy.pack import INLINE_LIMIT, MANAGED_LIMIT, PolicyTooLargeError, compact, pack
+from iamfit.policy.pack import INLINE_LIMIT, MANAGED_LIMIT, PolicyTooLargeError, compact, pack, size_report
 
 SERVICES = ["s3", "lambda", "logs", "cloudformation", "sqs"]
 VERBS = ["Get", "Put", "Create", "Delete", "List", "Tag"]
@@ -169,3 +169,23 @@ def test_too_large_errors() -> None:
     with pytest.raises(PolicyTooLargeError, match="cannot be split"):
         pack(PolicyDocument((unsplittable,)), kind="managed")
     assert PolicyTooLargeError("x").exit_code == 1
+
+
+def _queues(n: int) -> PolicyDocument:
+    arns = [f"arn:aws:sqs:us-east-1:123456789012:orders-queue-number-{i:05d}" for i in range(n)]
+    return doc({"Effect": "Allow", "Action": "sqs:GetQueueAttributes", "Resource": arns})
+
+
+def test_size_report_fits_inline_packs_and_too_large() -> None:
+    small = size_report(_queues(3))
+    assert (small.fits, small.managed, small.inline, small.verdict) == (True, 1, True, "fits")
+    middle = size_report(_queues(120))  # over one managed policy, under the inline quota
+    assert MANAGED_LIMIT < middle.size <= INLINE_LIMIT
+    assert middle.managed == len(pack(_queues(120), kind="managed")) and middle.inline
+    assert middle.verdict == f"inline only, or packs into {middle.managed} managed policies"
+    large = size_report(_queues(400))
+    assert large.managed == len(pack(_queues(400), kind="managed")) and not large.inline
+    assert large.verdict.startswith("needs packing: packs into")
+    huge = size_report(_queues(1500))  # ~95K characters: more than 10 managed policies
+    assert huge.managed is None and huge.problem and "managed policies" in huge.problem
+    assert huge.verdict == "too large for IAM even packed"
