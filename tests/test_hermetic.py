@@ -56,7 +56,7 @@ def test_a_stray_state_directory_where_pytest_starts_changes_nothing(tmp_path: P
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-rA", "-p", "no:cacheprovider", "-c", str(REPO / "setup.cfg"),
-         "--rootdir", str(REPO), *tests],
+         "--rootdir", str(REPO), "--basetemp", str(tmp_path / "inner"), *tests],
         cwd=start, env=env, capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
