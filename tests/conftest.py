@@ -1,4 +1,10 @@
-"""Shared test setup: no test can reach real AWS (fake credentials, no profile, no IMDS)."""
+"""Shared test setup: no test can reach real AWS (fake credentials, no profile, no IMDS), and no test sees or
+changes the directory pytest was started in.
+
+iamfit keeps its state relative to the working directory (``.iamfit/runs/``, ``.iamfit/reports/``, the default
+``policies/<service>/`` of ``discover``), so every test runs in an empty directory of its own: a ``.iamfit/`` left
+in the repository by the README's quick start cannot change a verdict, and no test writes into the repository.
+Tests name repository files by absolute path (``REPO``, ``EXAMPLES``)."""
 
 from __future__ import annotations
 
@@ -9,6 +15,22 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _session_cwd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Module- and session-scoped fixtures also run away from the starting directory."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(tmp_path_factory.mktemp("session-cwd"))
+        yield
+
+
+@pytest.fixture(autouse=True)
+def isolated_cwd(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Each test starts in a fresh empty directory (not its ``tmp_path``, which tests list and compare)."""
+    cwd = tmp_path_factory.mktemp("cwd")
+    monkeypatch.chdir(cwd)
+    return cwd
 
 
 @pytest.fixture(autouse=True)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+from pathlib import Path
+
 import pytest
 
 from iamfit.generate import generate_policies
 from iamfit.service.model import load_service
 
+from . import datadrift
 from .conftest import EXAMPLES, REPO
+from .datadrift import golden_data_installed, installed_data_versions, recorded_data_versions, report_drift
 
 EXAMPLE_NAMES = sorted(p.name for p in EXAMPLES.iterdir() if (p / "serverless.yml").exists())
 
@@ -21,14 +27,53 @@ def test_there_are_at_least_five_examples() -> None:
     assert len(EXAMPLE_NAMES) >= 5
 
 
+def _check_golden(name: str, golden: Path) -> None:
+    """``golden`` holds exactly what generate produces for ``name`` under the cfn-lint / policy_sentry it was
+    generated with (policies/data-versions.json); under other versions a difference is data drift (a warning
+    naming the files), not a failure."""
+    result = _generate(name)
+    drifted = sorted(
+        {p.name for p in golden.glob("*.json")} ^ {f"{p}.json" for p in result.policies}
+        | {
+            f"{principal}.json"
+            for principal, doc in result.policies.items()
+            if not (golden / f"{principal}.json").is_file()
+            or (golden / f"{principal}.json").read_text() != doc.dumps()
+        }
+    )
+    if golden_data_installed():
+        assert drifted == [], f"{name}: {drifted} drifted (scripts/update-policies, review, commit)"
+    else:
+        report_drift(
+            f"policies/{name}/ generated with {recorded_data_versions()}, differs under {installed_data_versions()}",
+            drifted,
+        )
+
+
+@pytest.mark.data
 @pytest.mark.parametrize("name", EXAMPLE_NAMES)
 def test_committed_policies_match_generate(name: str) -> None:
     """policies/<example>/ is exactly what generate produces (regenerate with scripts/update-policies)."""
-    result = _generate(name)
-    golden = REPO / "policies" / name
-    assert sorted(p.name for p in golden.glob("*.json")) == sorted(f"{p}.json" for p in result.policies)
-    for principal, doc in result.policies.items():
-        assert (golden / f"{principal}.json").read_text() == doc.dumps(), f"{name}/{principal}.json drifted"
+    _check_golden(name, REPO / "policies" / name)
+
+
+def test_a_golden_difference_fails_under_its_data_and_is_a_warning_under_other_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    golden = tmp_path / "sqs-worker"
+    shutil.copytree(REPO / "policies" / "sqs-worker", golden)
+    (golden / "deployer.json").write_text((golden / "deployer.json").read_text().replace("sqs:CreateQueue", "sqs:X"))
+    with pytest.raises(AssertionError, match="deployer.json"):
+        _check_golden("sqs-worker", golden)
+    other = tmp_path / "data-versions.json"
+    other.write_text(json.dumps(dict.fromkeys(installed_data_versions(), "0.0.0")))
+    monkeypatch.setattr(datadrift, "GOLDEN_DATA", other)
+    with pytest.warns(datadrift.DataDrift, match=r"policies/sqs-worker/ generated with .*deployer\.json"):
+        _check_golden("sqs-worker", golden)
+
+
+def test_the_goldens_record_the_data_they_were_generated_with() -> None:
+    assert set(recorded_data_versions()) == set(installed_data_versions())
 
 
 @pytest.mark.parametrize("name", EXAMPLE_NAMES)

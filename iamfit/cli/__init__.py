@@ -95,6 +95,9 @@ def cli() -> None:
 
     Exit codes: 0 fits, 1 findings, 2 usage, 3 bad input, 4 AWS error.
     """
+    from iamfit.cli.log import log_warnings_to_stderr
+
+    log_warnings_to_stderr()
 
 
 def main() -> None:

