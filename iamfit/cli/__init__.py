@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import importlib
 import importlib.util
+import logging
 import os
 import sys
 from typing import Any
@@ -87,6 +88,20 @@ class LazyGroup(click.Group):
             ctx.exit(70)
 
 
+class WarningLines(logging.Handler):
+    """What iamfit's core logs at WARNING and above: one ``iamfit: warning:`` line each, on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(f"iamfit: warning: {' '.join(record.getMessage().split())}", err=True)
+
+
+def show_core_warnings() -> None:
+    """Route the core's logged warnings to stderr (once per process, however often a command runs)."""
+    logger = logging.getLogger("iamfit")
+    if not any(isinstance(h, WarningLines) for h in logger.handlers):
+        logger.addHandler(WarningLines(logging.WARNING))
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="iamfit")
 def cli() -> None:
@@ -95,6 +110,7 @@ def cli() -> None:
 
     Exit codes: 0 fits, 1 findings, 2 usage, 3 bad input, 4 AWS error.
     """
+    show_core_warnings()
 
 
 def main() -> None:

@@ -91,6 +91,9 @@ def make_target(service: Service, name: str, run_id: str, aws: dict[str, Any]) -
         deploy_command=aws.get("deploy_command"),
         keep=aws.get("keep", False),
         run_id=run_id,
+        settle_seconds=aws.get("settle_seconds", 300.0),
+        propagation_seconds=aws.get("propagation_seconds", 8.0),
+        skip_failed_rollback_resources=aws.get("skip_failed_rollback_resources", False),
     )
     return target
 
@@ -148,9 +151,23 @@ def summary(result: DiscoveryResult, rep: dict[str, Any]) -> str:
     lines.append("  actions: " + ", ".join(f"{p} {n}" for p, n in totals["actions"].items()))
     if result.pruned:
         lines.append(f"  pruned {len(result.pruned)} predicted action(s) no attempt used")
+    unread = result.unavailable_evidence
+    if unread:
+        lines.append(
+            "  evidence not read: "
+            + "; ".join(f"{source}: {reason}" for source, reason in sorted(unread.items()))
+        )
+    without = " and ".join(sorted(unread))
     if result.stop:
         lines.append(f"STOPPED ({result.stop.reason}): {result.stop.message}")
         lines.extend(f"  - {item}" for item in result.stop.action_items)
+        if unread:
+            lines.append(f"  - the attempts had no {without} evidence: its denials are not in this verdict")
+    elif unread:
+        lines.append(
+            "VERIFIED: create, update and remove all passed with these policies, judged on stack events and deploy "
+            f"output only ({without} evidence was unavailable)"
+        )
     else:
         lines.append("VERIFIED: create, update and remove all passed with these policies")
     return "\n".join(lines)
@@ -189,6 +206,9 @@ def summary(result: DiscoveryResult, rep: dict[str, Any]) -> str:
 @click.option("--settle-seconds", default=300.0, show_default=True,
               help="[aws] How long to wait for CloudTrail to deliver an attempt's records (ends early once every "
               "denial the stack reported has been seen).")
+@click.option("--propagation-seconds", default=8.0, show_default=True, type=click.FloatRange(min=0),
+              help="[aws] How long to wait after putting a policy before deploying with it (IAM is eventually "
+              "consistent; 0 for a local endpoint such as a moto server).")
 @click.option("--skip-failed-rollback-resources", is_flag=True,
               help="[aws] Consent to skip resources that block ContinueUpdateRollback (UPDATE_ROLLBACK_FAILED).")
 @format_option
@@ -211,6 +231,7 @@ def discover_command(
     deploy_command: str | None,
     keep: bool,
     settle_seconds: float,
+    propagation_seconds: float,
     skip_failed_rollback_resources: bool,
     fmt: str,
 ) -> None:
@@ -239,6 +260,9 @@ def discover_command(
         "account_guard": account_guard,
         "deploy_command": deploy_command,
         "keep": keep,
+        "settle_seconds": settle_seconds,
+        "propagation_seconds": propagation_seconds,
+        "skip_failed_rollback_resources": skip_failed_rollback_resources,
     }
     target = make_target(service, target_name, journal.run_id, aws)
 

@@ -114,3 +114,19 @@ def test_aws_target_refuses_an_account_that_is_not_the_guarded_one(tmp_path: Pat
         assert iam.list_roles()["Roles"] == []
     finally:
         server.stop()
+
+
+def test_the_aws_timing_and_consent_options_reach_the_target() -> None:
+    from moto import mock_aws
+
+    from iamfit.cli.discover import make_target
+    from iamfit.service.model import load_service
+
+    service = load_service(EXAMPLES / "sqs-worker", compile_if_needed=False)
+    options = {"account_guard": "123456789012", "settle_seconds": 7.0, "propagation_seconds": 0.0,
+               "skip_failed_rollback_resources": True}
+    with mock_aws():
+        target = make_target(service, "aws", "opts", options)
+    assert target.harvester.settle_seconds == 7.0  # type: ignore[attr-defined]
+    assert target.roles.propagation_seconds == 0.0  # type: ignore[attr-defined]
+    assert target.deployer.skip_failed_rollback_resources is True  # type: ignore[attr-defined]
