@@ -162,7 +162,7 @@ def summary(result: DiscoveryResult, rep: dict[str, Any]) -> str:
         lines.append(f"STOPPED ({result.stop.reason}): {result.stop.message}")
         lines.extend(f"  - {item}" for item in result.stop.action_items)
         if unread:
-            lines.append(f"  - the attempts had no {without} evidence: its denials are not in this verdict")
+            lines.append(f"  - the attempts had no {without} evidence: denials only it shows are not in this verdict")
     elif unread:
         lines.append(
             "VERIFIED: create, update and remove all passed with these policies, judged on stack events and deploy "

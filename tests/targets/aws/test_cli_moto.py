@@ -4,7 +4,9 @@ for every example: exit 0 (or the honest outcome moto allows), and nothing of th
 moto has no CloudTrail LookupEvents (it answers HTTP 500), so these runs also cover the "CloudTrail
 unavailable" path end to end: one `iamfit: warning:` line, and a verdict that says what it could not use.
 moto does not enforce IAM either: these runs check iamfit's mechanics (account guard, roles, stack, artifacts,
-cleanup, evidence handling) against AWS's wire formats, not that the policies are sufficient.
+cleanup, evidence handling) against AWS's wire formats, not that the policies are sufficient. "Nothing left"
+means nothing iamfit itself creates or deletes: stacks, roles, policies, buckets, artifacts. (moto's stack
+deletion leaves log groups, DynamoDB tables and REST APIs that AWS deletes with the stack; see docs/aws.md.)
 """
 
 from __future__ import annotations
