@@ -7,6 +7,7 @@ iamfit acts on it, so ``resume`` replays the journal and continues where a kille
 from __future__ import annotations
 
 import fnmatch
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 from iamfit.errors import UsageError
 from iamfit.evidence.cloudtrail import read_records
 from iamfit.evidence.failure_text import parse_failure_text
-from iamfit.evidence.model import SOURCE_CLI, SOURCE_STACK_EVENT, Denial, Usage
+from iamfit.evidence.model import SOURCE_CLI, SOURCE_CLOUDTRAIL, SOURCE_STACK_EVENT, Denial, Usage
 from iamfit.generate import policies_from_needs
 from iamfit.journal import Journal
 from iamfit.knowledge.catalog import Catalog, default_catalog
@@ -30,6 +31,7 @@ from iamfit.service.model import Service
 from iamfit.targets.base import PHASES, Attempt, Phase, Target
 
 ProgressCallback = Callable[[str, dict[str, Any]], None]
+log = logging.getLogger(__name__)
 
 STOP_NOT_FIXABLE = "not-fixable-by-granting"
 STOP_GUARDRAIL = "guardrail"
@@ -63,6 +65,7 @@ class AttemptRecord:
     denials: list[Denial] = field(default_factory=list)
     grants: list[Grant] = field(default_factory=list)
     used: int = 0
+    unavailable_evidence: dict[str, str] = field(default_factory=dict)  # source -> why it was not read
 
 
 @dataclass
@@ -96,6 +99,16 @@ class DiscoveryResult:
     def modeled_seconds(self) -> float:
         return sum(a.modeled_seconds for a in self.attempts)
 
+    @property
+    def unavailable_evidence(self) -> dict[str, str]:
+        """Evidence source -> why some attempts could not read it (the first reason given), e.g.
+        ``{"cloudtrail": "CloudTrail LookupEvents is unavailable: ..."}``; empty when every source was read."""
+        out: dict[str, str] = {}
+        for attempt in self.attempts:
+            for source, reason in sorted(attempt.unavailable_evidence.items()):
+                out.setdefault(source, reason)
+        return out
+
 
 def _attempt_to_json(a: Attempt) -> dict[str, Any]:
     return {
@@ -111,6 +124,7 @@ def _attempt_to_json(a: Attempt) -> dict[str, Any]:
         "reached_stack": a.reached_stack,
         "modeled_seconds": a.modeled_seconds,
         "first_failure": a.first_failure,
+        "unavailable_evidence": dict(a.unavailable_evidence),
     }
 
 
@@ -128,6 +142,7 @@ def _attempt_from_json(d: dict[str, Any]) -> Attempt:
         reached_stack=d["reached_stack"],
         modeled_seconds=d["modeled_seconds"],
         first_failure=d["first_failure"],
+        unavailable_evidence=dict(d.get("unavailable_evidence") or {}),
     )
 
 
@@ -440,6 +455,7 @@ class Discovery:
                     attempt.first_failure,
                     denials,
                     used=len(usage),
+                    unavailable_evidence=dict(attempt.unavailable_evidence),
                 )
                 self.attempts.append(record)
                 if attempt.succeeded:
@@ -520,7 +536,12 @@ class Discovery:
         needs = set(seed)
         stop = self._run_phases("discover", needs)
         pruned: list[str] = []
-        if stop is None and self.prune:
+        without_trail = any(SOURCE_CLOUDTRAIL in a.unavailable_evidence for a in self.attempts)
+        if stop is None and self.prune and without_trail:
+            # what an attempt used is known from CloudTrail only: without it every predicted action would look
+            # unused, and pruning would start over from nearly nothing
+            log.warning("--prune: nothing pruned, CloudTrail (which shows what each attempt used) was unavailable")
+        elif stop is None and self.prune:
             used = {(p, a) for p, acts in self.used.items() for a in acts}
             keep = {
                 n
@@ -607,6 +628,7 @@ def report(result: DiscoveryResult, by_hand: dict[str, Any] | None = None) -> di
                         "stack_status": a.stack_status,
                         "modeled_seconds": round(a.modeled_seconds, 1),
                         "first_failure": a.first_failure,
+                        "unavailable_evidence": dict(sorted(a.unavailable_evidence.items())),
                         "denials": [d.to_json() for d in a.denials],
                         "granted": [
                             {
@@ -641,6 +663,14 @@ def report(result: DiscoveryResult, by_hand: dict[str, Any] | None = None) -> di
         if result.stop is None
         else {"reason": result.stop.reason, "message": result.stop.message, "what_to_do": result.stop.action_items},
         "phases": phases,
+        "unavailable_evidence": [
+            {
+                "source": source,
+                "reason": reason,
+                "attempts": [a.attempt_id for a in result.attempts if source in a.unavailable_evidence],
+            }
+            for source, reason in sorted(result.unavailable_evidence.items())
+        ],
         "pruned": result.pruned,
         "totals": {
             "attempts": len(result.attempts),

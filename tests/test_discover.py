@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from pathlib import Path
 
 import pytest
@@ -182,3 +184,64 @@ def test_prune_summary_says_when_nothing_could_be_pruned(tmp_path: Path) -> None
     assert result.verified and not result.pruned
     assert "prune: nothing could be pruned" in summary(result, report(result), prune=True)
     assert "prune" not in summary(result, report(result))
+
+class WithoutTrail:
+    """A sandbox whose CloudTrail could not be read, as the AWS target reports it (e.g. on a moto server)."""
+
+    def __init__(self, inner: SandboxTarget) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.supports_retry_in_place = inner.supports_retry_in_place
+
+    def attempt(self, phase, policies, *, attempt_id, session_name):  # type: ignore[no-untyped-def]
+        got = self.inner.attempt(phase, policies, attempt_id=attempt_id, session_name=session_name)
+        reason = "CloudTrail LookupEvents is unavailable: the endpoint does not implement it (UnknownOperation)"
+        return dataclasses.replace(got, trail_records=(), unavailable_evidence={"cloudtrail": reason})
+
+    def cleanup(self) -> None:
+        self.inner.cleanup()
+
+
+def test_without_cloudtrail_the_verdict_says_so_and_prune_drops_nothing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from iamfit.cli.discover import summary
+
+    service = load_service(EXAMPLES / "sqs-worker", account="123456789012", compile_if_needed=False)
+    target = WithoutTrail(SandboxTarget(service, world=LeanerWorld(), seed="test"))
+    with caplog.at_level(logging.WARNING, logger="iamfit"):
+        result = discover(service, target, Journal.create(tmp_path), prune=True)  # type: ignore[arg-type]
+    assert result.verified
+    # what an attempt used is known from CloudTrail only: without it, pruning would drop every predicted action
+    assert result.pruned == [] and not [a for a in result.attempts if a.round == "prune"]
+    assert [r.getMessage() for r in caplog.records] == [
+        "--prune: nothing pruned, CloudTrail (which shows what each attempt used) was unavailable"
+    ]
+    assert list(result.unavailable_evidence) == ["cloudtrail"]
+    rep = report(result)
+    assert rep["unavailable_evidence"] == [
+        {
+            "source": "cloudtrail",
+            "reason": result.unavailable_evidence["cloudtrail"],
+            "attempts": [a.attempt_id for a in result.attempts],
+        }
+    ]
+    first = rep["phases"]["discover"]["create"]["attempts"][0]
+    assert first["unavailable_evidence"] == {"cloudtrail": result.unavailable_evidence["cloudtrail"]}
+    text = summary(result, rep)
+    assert "evidence not read: cloudtrail: CloudTrail LookupEvents is unavailable" in text
+    assert text.splitlines()[-1].startswith("VERIFIED in the sandbox model")
+    assert text.splitlines()[-1].endswith(
+        "create, update and remove all passed with these policies, judged on stack events and deploy "
+        "output only (cloudtrail evidence was unavailable)"
+    )
+    # the journal keeps it: a resumed run reports the same
+    resumed = discover(service, WithoutTrail(SandboxTarget(service, world=LeanerWorld(), seed="test")),  # type: ignore[arg-type]
+                       Journal.open(tmp_path, result.run_id), prune=True)
+    assert resumed.unavailable_evidence == result.unavailable_evidence
+
+
+def test_with_every_source_read_the_report_lists_nothing_unavailable(tmp_path: Path) -> None:
+    result = run("sqs-worker", tmp_path)
+    assert result.unavailable_evidence == {}
+    assert report(result)["unavailable_evidence"] == []

@@ -78,6 +78,8 @@ class LazyGroup(click.Group):
                 raise
             if type(exc).__module__.startswith(("botocore", "boto3", "s3transfer")):
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                if type(exc).__name__ == "ResponseParserError":  # e.g. an HTML error page of a local endpoint
+                    first += " (the endpoint's answer is not in AWS's format: see the endpoint's own log)"
                 click.echo(f"iamfit: AWS error: {type(exc).__name__}: {first}", err=True)
                 ctx.exit(EXIT_AWS)
             click.echo(

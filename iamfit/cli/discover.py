@@ -91,6 +91,9 @@ def make_target(service: Service, name: str, run_id: str, aws: dict[str, Any]) -
         deploy_command=aws.get("deploy_command"),
         keep=aws.get("keep", False),
         run_id=run_id,
+        settle_seconds=aws.get("settle_seconds", 300.0),
+        propagation_seconds=aws.get("propagation_seconds", 8.0),
+        skip_failed_rollback_resources=aws.get("skip_failed_rollback_resources", False),
     )
     return target
 
@@ -168,16 +171,29 @@ def summary(result: DiscoveryResult, rep: dict[str, Any], prune: bool = False) -
     lines.append("  actions: " + ", ".join(f"{p} {n}" for p, n in totals["actions"].items()))
     if prune:
         lines.extend(_prune_lines(result))
+    unread = result.unavailable_evidence
+    if unread:
+        lines.append(
+            "  evidence not read: "
+            + "; ".join(f"{source}: {reason}" for source, reason in sorted(unread.items()))
+        )
+    without = " and ".join(sorted(unread))
     if result.stop:
         lines.append(f"STOPPED ({result.stop.reason}): {result.stop.message}")
         lines.extend(f"  - {item}" for item in result.stop.action_items)
-    elif result.target == "sandbox":
-        from iamfit.targets.sandbox.coverage import Unverified, verdict_lines
-
-        unverified = tuple(Unverified(u["logical_id"], u["type"], u["reason"]) for u in rep.get("unverified", ()))
-        lines.extend(verdict_lines(unverified, "create, update and remove all passed with these policies"))
+        if unread:
+            lines.append(f"  - the attempts had no {without} evidence: denials only it shows are not in this verdict")
     else:
-        lines.append(f"VERIFIED on {result.target}: create, update and remove all passed with these policies")
+        passed = "create, update and remove all passed with these policies"
+        if unread:
+            passed += f", judged on stack events and deploy output only ({without} evidence was unavailable)"
+        if result.target == "sandbox":
+            from iamfit.targets.sandbox.coverage import Unverified, verdict_lines
+
+            unverified = tuple(Unverified(u["logical_id"], u["type"], u["reason"]) for u in rep.get("unverified", ()))
+            lines.extend(verdict_lines(unverified, passed))
+        else:
+            lines.append(f"VERIFIED on {result.target}: {passed}")
     return "\n".join(lines)
 
 
@@ -214,6 +230,9 @@ def summary(result: DiscoveryResult, rep: dict[str, Any], prune: bool = False) -
 @click.option("--settle-seconds", default=300.0, show_default=True,
               help="[aws] How long to wait for CloudTrail to deliver an attempt's records (ends early once every "
               "denial the stack reported has been seen).")
+@click.option("--propagation-seconds", default=8.0, show_default=True, type=click.FloatRange(min=0),
+              help="[aws] How long to wait after putting a policy before deploying with it (IAM is eventually "
+              "consistent; 0 for a local endpoint such as a moto server).")
 @click.option("--skip-failed-rollback-resources", is_flag=True,
               help="[aws] Consent to skip resources that block ContinueUpdateRollback (UPDATE_ROLLBACK_FAILED).")
 @format_option
@@ -236,6 +255,7 @@ def discover_command(
     deploy_command: str | None,
     keep: bool,
     settle_seconds: float,
+    propagation_seconds: float,
     skip_failed_rollback_resources: bool,
     fmt: str,
 ) -> None:
@@ -264,6 +284,9 @@ def discover_command(
         "account_guard": account_guard,
         "deploy_command": deploy_command,
         "keep": keep,
+        "settle_seconds": settle_seconds,
+        "propagation_seconds": propagation_seconds,
+        "skip_failed_rollback_resources": skip_failed_rollback_resources,
     }
     target = make_target(service, target_name, journal.run_id, aws)
 

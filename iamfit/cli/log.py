@@ -12,7 +12,7 @@ class StderrWarnings(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            click.echo(f"iamfit: warning: {record.getMessage()}", err=True)
+            click.echo(f"iamfit: warning: {' '.join(record.getMessage().split())}", err=True)
         except Exception:  # noqa: BLE001 - logging must never break a command
             self.handleError(record)
 

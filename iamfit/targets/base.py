@@ -16,12 +16,14 @@ Everything an :class:`Attempt` carries has AWS's exact shapes, so the evidence r
                    8601 text, as the AWS CLI prints it).
 ``trail_records``  CloudTrail records (the ``Records[]`` schema) of every call the attempt made, in time order.
 ``cli_output``     what the Framework CLI printed (stdout and stderr, interleaved), ``cli_exit_code`` its code.
+``unavailable_evidence``  evidence source -> why the attempt has none of it (``{"cloudtrail": "..."}`` when
+                   LookupEvents could not be used); empty when every source was read.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from iamfit.policy.document import PolicyDocument
@@ -54,6 +56,7 @@ class Attempt:
     reached_stack: bool
     modeled_seconds: float
     first_failure: str | None
+    unavailable_evidence: dict[str, str] = field(default_factory=dict)
 
 
 class Target(Protocol):

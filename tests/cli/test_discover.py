@@ -114,3 +114,44 @@ def test_aws_target_refuses_an_account_that_is_not_the_guarded_one(tmp_path: Pat
         assert iam.list_roles()["Roles"] == []
     finally:
         server.stop()
+
+
+def test_the_aws_timing_and_consent_options_reach_the_target() -> None:
+    from moto import mock_aws
+
+    from iamfit.cli.discover import make_target
+    from iamfit.service.model import load_service
+
+    service = load_service(EXAMPLES / "sqs-worker", compile_if_needed=False)
+    options = {"account_guard": "123456789012", "settle_seconds": 7.0, "propagation_seconds": 0.0,
+               "skip_failed_rollback_resources": True}
+    with mock_aws():
+        target = make_target(service, "aws", "opts", options)
+    assert target.harvester.settle_seconds == 7.0  # type: ignore[attr-defined]
+    assert target.roles.propagation_seconds == 0.0  # type: ignore[attr-defined]
+    assert target.deployer.skip_failed_rollback_resources is True  # type: ignore[attr-defined]
+
+
+def test_an_endpoint_answer_not_in_aws_format_is_one_aws_error_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.parsers import ResponseParserError
+
+    import iamfit.cli.discover as discover_cli
+
+    def crashing_endpoint(*args: object) -> None:  # what botocore raises on a moto server's HTML 500 page
+        raise ResponseParserError(
+            "Unable to parse response (syntax error: line 1, column 0), invalid XML received. Further retries may "
+            "succeed:\nb'<!doctype html>\\n<title>500 Internal Server Error</title>'"
+        )
+
+    monkeypatch.setattr(discover_cli, "make_target", crashing_endpoint)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["discover", str(EXAMPLES / "sqs-worker"), "--target", "aws",
+                                      "--account-guard", "123456789012"])
+    assert result.exit_code == 4
+    assert result.stderr.splitlines() == [
+        "iamfit: AWS error: ResponseParserError: Unable to parse response (syntax error: line 1, column 0), invalid "
+        "XML received. Further retries may succeed: (the endpoint's answer is not in AWS's format: see the "
+        "endpoint's own log)"
+    ]

@@ -139,6 +139,49 @@ def _suffix(key: str) -> str:
     return ".json.gz" if key.endswith(".gz") else ".json"
 
 
+class LookupUnavailableError(AwsError):
+    """LookupEvents cannot be used here at all (not implemented, denied, no endpoint), as opposed to one
+    failed request. ``reason`` says which, for a person."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+# Error codes meaning LookupEvents is not there to call (AWS's common errors, CloudTrail API reference
+# "Common Errors" and LookupEvents "Errors": InvalidAction, UnsupportedOperationException,
+# OperationNotPermittedException; UnknownOperationException is what JSON-protocol endpoints without the
+# operation answer) or that the caller may not call it (AccessDenied, also from an SCP).
+_NOT_IMPLEMENTED_CODES = frozenset(
+    {"InvalidAction", "UnknownOperationException", "UnknownOperation", "NotImplemented",
+     "UnsupportedOperationException", "OperationNotPermittedException"}
+)
+_DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
+
+
+def lookup_unavailable(error: BaseException) -> str | None:
+    """Why LookupEvents cannot be used, when ``error`` (a botocore exception, after botocore's retries)
+    says it cannot be used at all; None for an error of one request (bad parameters, credentials)."""
+    from botocore.exceptions import ConnectionError as BotoConnectionError  # type: ignore[import-untyped,unused-ignore]
+    from botocore.parsers import ResponseParserError  # type: ignore[import-untyped,unused-ignore]
+
+    if isinstance(error, ResponseParserError):
+        return "the endpoint's answer is not in CloudTrail's format (it does not implement LookupEvents)"
+    if isinstance(error, BotoConnectionError):  # EndpointConnectionError, ConnectTimeoutError, ...
+        return f"no CloudTrail endpoint could be reached ({type(error).__name__}: {error})"
+    code = _error_code(error)
+    response = getattr(error, "response", None)
+    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode") if isinstance(response, Mapping) else None
+    if code in _NOT_IMPLEMENTED_CODES or status == 501:
+        return f"the endpoint does not implement it ({code or 'HTTP 501'})"
+    if code in _DENIED_CODES:
+        return f"the operator may not call it ({code}; an IAM policy or an SCP denies cloudtrail:LookupEvents)"
+    if isinstance(status, int) and status >= 500:
+        named = f" {code}" if code and code != str(status) else ""
+        return f"the endpoint kept answering HTTP {status}{named} (server error) after retries"
+    return None
+
+
 @dataclass(frozen=True)
 class LookupSource:
     """CloudTrail LookupEvents through an injected client: 2 requests/s, NextToken pages, backoff.
@@ -184,18 +227,24 @@ class LookupSource:
                 return
 
     def _call(self, limiter: TokenBucket, request: dict[str, Any]) -> dict[str, Any]:
+        from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped,unused-ignore]
+        from botocore.parsers import ResponseParserError  # type: ignore[import-untyped,unused-ignore]
+
         delay = 1.0
         for attempt in range(self.max_retries + 1):
             limiter.acquire()
             try:
                 response: dict[str, Any] = self.client.lookup_events(**request)
                 return response
-            except Exception as error:
+            except (ClientError, BotoCoreError, ResponseParserError) as error:
                 code = _error_code(error)
                 if code in _THROTTLE_CODES and attempt < self.max_retries:
                     self.sleep(delay)
                     delay = min(delay * 2, 30.0)
                     continue
+                reason = lookup_unavailable(error)
+                if reason is not None:
+                    raise LookupUnavailableError(f"CloudTrail LookupEvents is unavailable: {reason}", reason) from None
                 raise AwsError(f"CloudTrail LookupEvents failed: {code or type(error).__name__}") from None
         raise AwsError("CloudTrail LookupEvents kept throttling")  # pragma: no cover - loop always returns
 

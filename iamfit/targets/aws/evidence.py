@@ -6,19 +6,25 @@ requests/s, NextToken pages, throttling backoff). Delivery takes minutes, so loo
 ``poll_seconds`` within a settle window of ``settle_seconds``; the window ends early once every denial the
 stack events or the CLI output reported has been seen in CloudTrail (and ``min_settle_seconds`` passed).
 Encoded authorization messages are decoded with sts:DecodeAuthorizationMessage when the operator may.
+
+When LookupEvents cannot be used at all (an endpoint that does not implement it, such as a moto server; a
+denial by an IAM policy or an SCP; no CloudTrail endpoint in the partition or region), the harvester logs
+one warning, stops looking up for the rest of the run, and :attr:`TrailHarvester.unavailable` says why:
+attempts then carry stack events and CLI output only.
 """
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from iamfit.evidence.failure_text import parse_failure_text
 from iamfit.evidence.trail.ratelimit import TokenBucket
-from iamfit.evidence.trail.sources import LookupSource
+from iamfit.evidence.trail.sources import LookupSource, LookupUnavailableError
 from iamfit.knowledge.eventnames import event_to_action
 from iamfit.targets.aws.calls import Clock, error_code, jsonable
 
@@ -29,6 +35,8 @@ CFN_SESSION = "AWSCloudFormation"
 # data events. Waiting for them would only run the settle window out.
 _UNLOGGED = frozenset({"iam:passrole"})
 _SKEW = timedelta(minutes=5)
+
+log = logging.getLogger(__name__)
 
 
 def latest_event_id(cloudformation: Any, stack_name: str) -> str | None:
@@ -119,6 +127,7 @@ class TrailHarvester:
     min_settle_seconds: float = 0.0
     poll_seconds: float = 20.0
     rate: float = 2.0
+    unavailable: str | None = None  # why LookupEvents cannot be used in this run (set on the first such error)
     _bucket: TokenBucket | None = None
 
     def _source(self, username: str) -> LookupSource:
@@ -141,9 +150,32 @@ class TrailHarvester:
         *,
         cfn_role_arn: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Records of the attempt's session (and of the cfn role's CloudFormation sessions since ``since``)."""
-        start = self.clock.monotonic()
+        """Records of the attempt's session (and of the cfn role's CloudFormation sessions since ``since``).
+
+        Once LookupEvents proved unavailable (see :attr:`unavailable`), only what was read before that.
+        """
         found: dict[str, dict[str, Any]] = {}
+        if self.unavailable is None:
+            try:
+                self._settle(session_name, since, expected, cfn_role_arn, found)
+            except LookupUnavailableError as exc:
+                self.unavailable = exc.reason
+                log.warning(
+                    "CloudTrail LookupEvents is unavailable (%s): this run reads denials from stack events "
+                    "and deploy output only",
+                    exc.reason,
+                )
+        return sorted(found.values(), key=lambda r: (str(r.get("eventTime", "")), str(r.get("eventID", ""))))
+
+    def _settle(
+        self,
+        session_name: str,
+        since: datetime,
+        expected: set[str],
+        cfn_role_arn: str | None,
+        found: dict[str, dict[str, Any]],
+    ) -> None:
+        start = self.clock.monotonic()
         while True:
             for record in self._lookup(session_name, since):
                 found[str(record.get("eventID") or id(record))] = record
@@ -155,15 +187,13 @@ class TrailHarvester:
             elapsed = self.clock.monotonic() - start
             complete = expected <= denied_actions(found.values())
             if (complete and elapsed >= self.min_settle_seconds) or elapsed >= self.settle_seconds:
-                break
+                return
             self.clock.sleep(min(self.poll_seconds, max(self.settle_seconds - elapsed, 0.0)) or self.poll_seconds)
-        return sorted(found.values(), key=lambda r: (str(r.get("eventTime", "")), str(r.get("eventID", ""))))
 
-    def _lookup(self, username: str, since: datetime) -> list[dict[str, Any]]:
-        records: list[dict[str, Any]] = []
+    def _lookup(self, username: str, since: datetime) -> Iterator[dict[str, Any]]:
+        """Each readable record, page by page (a later page's failure keeps the earlier pages' records)."""
         for page in self._source(username).pages(since - _SKEW, None):
-            records.extend(r for r in page if not r.get("_unreadable"))
-        return records
+            yield from (r for r in page if not r.get("_unreadable"))
 
 
 def decode_messages(sts: Any, texts: Iterable[str]) -> dict[str, str]:

@@ -8,6 +8,7 @@ discovery stack, its artifacts and the candidate roles, unless ``keep=True``.
 
 from __future__ import annotations
 
+import logging
 import signal
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ from typing import Any
 
 from iamfit.aws.session import AwsSession
 from iamfit.errors import AwsError, SafetyError
+from iamfit.evidence.model import SOURCE_CLOUDTRAIL
 from iamfit.policy.document import PolicyDocument
 from iamfit.service.model import Service
 from iamfit.targets.aws.calls import Clock, error_message
@@ -36,6 +38,7 @@ from iamfit.targets.aws.roles import CandidateRoles
 from iamfit.targets.aws.stack import Outcome, StackDeployer, empty_prefix
 from iamfit.targets.base import Attempt, Phase
 
+log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class CleanupReport:
@@ -131,13 +134,17 @@ class AwsTarget:
         events = attach_decoded(events, decoded)
         output = outcome.output + "".join(f"Decoded authorization message: {d}\n" for d in decoded.values())
         expected = reported_denials(texts)
+        unavailable: dict[str, str] = {}
         try:
             records = self.harvester.harvest(
                 session_name, since, expected, cfn_role_arn=role_arn if self.with_cfn_role else None
             )
-        except AwsError as exc:  # no CloudTrail evidence is a weaker attempt, not a failed run
+        except AwsError as exc:  # one failed lookup (throttled past the retries, ...): a weaker attempt
             records = []
-            output += f"iamfit: warning: CloudTrail not read ({exc.message})\n"
+            unavailable[SOURCE_CLOUDTRAIL] = exc.message
+            log.warning("CloudTrail not read for attempt %s (%s)", attempt_id, exc.message)
+        if self.harvester.unavailable is not None:  # unavailable for the whole run (warned once, when found)
+            unavailable[SOURCE_CLOUDTRAIL] = f"CloudTrail LookupEvents is unavailable: {self.harvester.unavailable}"
         failure = None
         if not outcome.succeeded:
             failure = first_failure(events) or _first_error_line(output)
@@ -154,6 +161,7 @@ class AwsTarget:
             reached_stack=outcome.reached_stack,
             modeled_seconds=round(self.clock.monotonic() - started, 3),
             first_failure=failure,
+            unavailable_evidence=unavailable,
         )
 
     def _put(self, policies: Mapping[str, PolicyDocument]) -> None:

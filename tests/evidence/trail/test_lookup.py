@@ -8,10 +8,13 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+from botocore.parsers import ResponseParserError
 from botocore.stub import Stubber
 
 from iamfit.errors import AwsError
 from iamfit.evidence.trail import LookupSource, TokenBucket, aggregate
+from iamfit.evidence.trail.sources import LookupUnavailableError
 
 from .records import DEPLOY_ROLE, record
 
@@ -106,3 +109,68 @@ def test_token_bucket_spacing() -> None:
     bucket.acquire()
     bucket.acquire()
     assert stamps[-1] + 10 + 0.5 == clock.now
+
+
+class _Raising:
+    """A CloudTrail client whose LookupEvents raises ``error`` (errors Stubber cannot make)."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+        self.calls = 0
+
+    def lookup_events(self, **kwargs: Any) -> Any:
+        self.calls += 1
+        raise self.error
+
+
+def _stubbed_error(code: str, status: int) -> Any:
+    client = boto3.client("cloudtrail", region_name="us-east-1")
+    stub = Stubber(client)
+    stub.add_client_error("lookup_events", code, "message", status)
+    stub.activate()
+    return client
+
+
+@pytest.mark.parametrize(
+    ("make_client", "reason"),
+    [
+        # a local endpoint without the operation: moto answers HTTP 500, others 501 or UnknownOperationException
+        (lambda: _stubbed_error("UnknownOperationException", 400), "does not implement it (UnknownOperationException)"),
+        (lambda: _stubbed_error("NotImplemented", 501), "does not implement it (NotImplemented)"),
+        (lambda: _stubbed_error("500", 500), "kept answering HTTP 500 (server error)"),
+        (lambda: _stubbed_error("InternalFailure", 500), "kept answering HTTP 500 InternalFailure"),
+        # an IAM policy or an SCP denies it
+        (lambda: _stubbed_error("AccessDeniedException", 400), "may not call it (AccessDeniedException; an IAM"),
+        # a partition or region without CloudTrail: no endpoint to reach
+        (
+            lambda: _Raising(EndpointConnectionError(endpoint_url="https://cloudtrail.mars-1.amazonaws.com/")),
+            "no CloudTrail endpoint could be reached (EndpointConnectionError",
+        ),
+        # an answer that is not in CloudTrail's format at all
+        (lambda: _Raising(ResponseParserError("invalid XML received")), "not in CloudTrail's format"),
+    ],
+)
+def test_lookup_unavailable_is_told_apart(make_client: Any, reason: str) -> None:
+    with pytest.raises(LookupUnavailableError) as caught:
+        aggregate(LookupSource(make_client()))
+    assert reason in caught.value.reason
+    assert isinstance(caught.value, AwsError)  # replay and audit still stop with exit 4
+
+
+@pytest.mark.parametrize(
+    "client",
+    [
+        _Raising(ClientError({"Error": {"Code": "InvalidLookupAttributesException"}}, "LookupEvents")),
+        _Raising(NoCredentialsError()),
+    ],
+)
+def test_an_error_of_one_request_is_not_unavailability(client: Any) -> None:
+    with pytest.raises(AwsError) as caught:
+        aggregate(LookupSource(client))
+    assert not isinstance(caught.value, LookupUnavailableError)
+
+
+def test_a_bug_is_not_turned_into_an_aws_error() -> None:
+    client = _Raising(TypeError("lookup_events() got an unexpected keyword argument"))
+    with pytest.raises(TypeError):
+        aggregate(LookupSource(client))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -237,6 +238,40 @@ def test_the_settle_window_ends_even_when_a_denial_never_arrives(clock: FakeCloc
         assert harvester.harvest(SESSION, T0, {"sqs:createqueue"}) == []
     stub.assert_no_pending_responses()
     assert 90 <= clock.t < 100
+
+
+def test_lookup_unavailable_is_warned_once_and_not_asked_again(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    trail, stub = _client("cloudtrail")
+    # moto's answer: LookupEvents is not implemented, HTTP 500 (botocore has retried it already)
+    stub.add_client_error("lookup_events", "500", "Internal Server Error", 500, expected_params=_lookup_params())
+    harvester = TrailHarvester(trail, clock=clock, settle_seconds=600, poll_seconds=30)
+    with stub, caplog.at_level(logging.WARNING, logger="iamfit"):
+        assert harvester.harvest(SESSION, T0, {"sqs:createqueue"}) == []
+        assert harvester.harvest(SESSION, T0, {"sqs:createqueue"}) == []  # no second request (none is stubbed)
+    stub.assert_no_pending_responses()
+    assert harvester.unavailable is not None and "HTTP 500" in harvester.unavailable
+    assert clock.t == 0  # no settle window spent waiting for records that cannot come
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert warnings[0].startswith("CloudTrail LookupEvents is unavailable (the endpoint kept answering HTTP 500")
+    assert "stack events and deploy output only" in warnings[0]
+
+
+def test_a_failed_lookup_keeps_what_earlier_pages_gave(clock: FakeClock) -> None:
+    trail, stub = _client("cloudtrail")
+    stub.add_response(
+        "lookup_events",
+        {"Events": [_trail_event("CreateQueue", "sqs.amazonaws.com", "AccessDenied", "e1")], "NextToken": "t2"},
+        _lookup_params(),
+    )
+    stub.add_client_error("lookup_events", "AccessDenied", "explicit deny in a service control policy", 403)
+    harvester = TrailHarvester(trail, clock=clock, settle_seconds=0)
+    with stub:
+        records = harvester.harvest(SESSION, T0, set())
+    assert [r["eventID"] for r in records] == ["e1"]
+    assert harvester.unavailable is not None and "AccessDenied" in harvester.unavailable
 
 
 def test_encoded_authorization_messages_are_decoded_when_allowed() -> None:

@@ -172,7 +172,11 @@ def test_deployment_role_gets_a_cfn_role_trusted_by_cloudformation(
         propagation_seconds=0,
         clock=clock,
     )
-    target.harvester.cloudtrail = None  # no lookups: the warning path
+    trail = boto3.client("cloudtrail", region_name="us-east-1")
+    stub = Stubber(trail)  # an SCP denies LookupEvents: the attempt goes on without CloudTrail
+    stub.add_client_error("lookup_events", "AccessDeniedException", "denied by a service control policy", 400)
+    stub.activate()
+    target.harvester.cloudtrail = trail
     iam, cfn = session.client("iam"), session.client("cloudformation")
     with target:
         attempt = target.attempt(
@@ -182,7 +186,9 @@ def test_deployment_role_gets_a_cfn_role_trusted_by_cloudformation(
             session_name="iamfit-cfn-create-1",
         )
         assert attempt.succeeded
-        assert "CloudTrail not read" in attempt.cli_output
+        assert attempt.trail_records == ()
+        assert "AccessDeniedException" in attempt.unavailable_evidence["cloudtrail"]
+        assert "LookupEvents" not in attempt.cli_output  # the deploy's output stays what the deploy printed
         trust = iam.get_role(RoleName=target.names.role_name("cfn"))["Role"]["AssumeRolePolicyDocument"]
         assert {"Service": "cloudformation.amazonaws.com"} in [s["Principal"] for s in trust["Statement"]]
         assert cfn.describe_stacks(StackName=target.names.stack_name)["Stacks"][0]["RoleARN"].endswith(
@@ -220,7 +226,7 @@ def test_cleanup_runs_when_the_loop_raises(small_service: Service, session: AwsS
         propagation_seconds=0,
         clock=clock,
     )
-    target.harvester.cloudtrail = None
+    target.harvester.unavailable = "not under test"  # no LookupEvents (moto has none)
     with pytest.raises(RuntimeError, match="loop bug"), target:
         assert target.attempt("create", {"deployer": ALLOW_ALL}, attempt_id="a", session_name="s-1").succeeded
         raise RuntimeError("loop bug")
@@ -239,7 +245,7 @@ def test_keep_leaves_everything(small_service: Service, session: AwsSession, clo
         clock=clock,
         keep=True,
     )
-    target.harvester.cloudtrail = None
+    target.harvester.unavailable = "not under test"  # no LookupEvents (moto has none)
     with target:
         target.attempt("create", {"deployer": ALLOW_ALL}, attempt_id="a", session_name="s-1")
     assert live_stacks(session.client("cloudformation")) == ["small-svc-iamfitkeep"]
