@@ -167,8 +167,10 @@ def failed_operations(attempt: Attempt, catalog: Catalog) -> list[tuple[str, str
     return sorted(set(out))
 
 
-def read_evidence(attempt: Attempt, catalog: Catalog) -> tuple[list[Denial], list[Usage]]:
-    """Every denial and every successful call an attempt left, from all three sources."""
+def shown_denials(attempt: Attempt, catalog: Catalog) -> list[Denial]:
+    """The denials a failed attempt shows a person: the failure reason of every FAILED stack event (each
+    resource that failed before CloudFormation cancelled the rest, and what its rollback could not delete) and
+    the Framework CLI's own error. CloudTrail records are not read: a person fixing a deploy rarely does."""
     denials: list[Denial] = []
     for event in attempt.stack_events:
         status = str(event.get("ResourceStatus", ""))
@@ -176,12 +178,18 @@ def read_evidence(attempt: Attempt, catalog: Catalog) -> tuple[list[Denial], lis
         if status.endswith("FAILED") and isinstance(reason, str):
             reading = parse_failure_text(reason, source=SOURCE_STACK_EVENT, catalog=catalog)
             denials.extend(reading.denials)
+    if attempt.cli_output and attempt.cli_exit_code != 0:
+        denials.extend(parse_failure_text(attempt.cli_output, source=SOURCE_CLI, catalog=catalog).denials)
+    return denials
+
+
+def read_evidence(attempt: Attempt, catalog: Catalog) -> tuple[list[Denial], list[Usage]]:
+    """Every denial and every successful call an attempt left, from all three sources."""
+    denials = shown_denials(attempt, catalog)
     usage: list[Usage] = []
     if attempt.trail_records:
         for item in read_records({"Records": list(attempt.trail_records)}):
             (denials if isinstance(item, Denial) else usage).append(item)  # type: ignore[arg-type]
-    if attempt.cli_output and attempt.cli_exit_code != 0:
-        denials.extend(parse_failure_text(attempt.cli_output, source=SOURCE_CLI, catalog=catalog).denials)
     return denials, usage
 
 
@@ -201,7 +209,8 @@ class Discovery:
         catalog: Catalog | None = None,
         progress: ProgressCallback | None = None,
         replay_target: bool | None = None,
-        one_grant_per_attempt: bool = False,
+        by_hand: bool = False,
+        start: Iterable[Need] = (),
     ) -> None:
         if max_attempts < 1:
             raise UsageError("--max-attempts must be at least 1")
@@ -226,7 +235,8 @@ class Discovery:
             account=service.account,
             pin_account=service.account is not None,  # else the target's account is not the user's
         )
-        self.one_grant_per_attempt = one_grant_per_attempt  # model the by-hand loop
+        self.by_hand = by_hand  # model the by-hand loop (decide_by_hand)
+        self.start = frozenset(start)  # granted before the first attempt, besides the seed
         self.attempts: list[AttemptRecord] = []
         self._update_service: Service | None = None
         self.used: dict[str, set[str]] = {DEPLOYER: set(), CLOUDFORMATION: set()}
@@ -287,13 +297,9 @@ class Discovery:
     def decide_by_hand(
         self, phase: Phase, number: int, attempt: Attempt, current: set[Need]
     ) -> tuple[list[Grant], Stop | None]:
-        """What a person does by hand: read the first failure the deploy printed, grant that one action."""
-        reading = parse_failure_text(attempt.first_failure or "", source=SOURCE_CLI, catalog=self.catalog)
-        first = next((d for d in reading.denials if d.action), None)
-        if first is None:
-            return [], None
-        grants, stop = self.decide(phase, number, [first], current)
-        return grants[:1], stop
+        """What a person does by hand: grant every denial the failed attempt shows (:func:`shown_denials`),
+        each action on the resource the denial names, and nothing the knowledge base predicts."""
+        return self.decide(phase, number, shown_denials(attempt, self.catalog), current, knowledge=False)
 
     def _predicted_cli(self, service: Service, phase: Phase) -> list[Need]:
         """The Framework CLI's predicted calls for the command a phase runs (the deployer's)."""
@@ -311,6 +317,8 @@ class Discovery:
         denials: list[Denial],
         current: set[Need],
         failed_ops: Sequence[tuple[str, str]] = (),
+        *,
+        knowledge: bool = True,
     ) -> tuple[list[Grant], Stop | None]:
         blocked = [d for d in denials if not d.cause.fixable_by_grant]
         if blocked:
@@ -369,7 +377,7 @@ class Discovery:
         predicted: list[Need] = []
         for logical_id, operation in failed_ops:
             predicted.extend(self._predicted_for(service, logical_id, operation))
-        if any(d.source == SOURCE_CLI for d in denials):
+        if knowledge and any(d.source == SOURCE_CLI for d in denials):
             predicted.extend(self._predicted_cli(service, phase))
         for need in predicted:
             key = (need.principal, need.action.lower(), need.resource)
@@ -476,7 +484,7 @@ class Discovery:
                     ]
                     stop = Stop(**journaled["stop"]) if journaled["stop"] else None
                 else:
-                    if self.one_grant_per_attempt:
+                    if self.by_hand:
                         grants, stop = self.decide_by_hand(phase, number, attempt, needs)
                     else:
                         grants, stop = self.decide(
@@ -521,7 +529,7 @@ class Discovery:
         return None
 
     def run(self) -> DiscoveryResult:
-        seed = set() if self.from_scratch else set(self.prediction.needs)
+        seed = (set() if self.from_scratch else set(self.prediction.needs)) | self.start
         self.journal.append(
             "run",
             "run",
@@ -682,14 +690,3 @@ def report(result: DiscoveryResult, by_hand: dict[str, Any] | None = None) -> di
         },
         "needs": [n.to_json() for n in result.needs],
     }
-
-
-def simulate_by_hand(service: Service, target: Target, journal: Journal, *, max_attempts: int = 400) -> DiscoveryResult:
-    """The by-hand loop, run on a target with classic rollback: start from nothing, read the first failure,
-    grant that one action, redeploy (after the rollback the target models), through every phase."""
-    run = Discovery(service, target, journal, from_scratch=True, max_attempts=max_attempts,
-                    one_grant_per_attempt=True)
-    try:
-        return run.run()
-    finally:
-        target.cleanup()

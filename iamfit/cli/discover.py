@@ -6,7 +6,6 @@ import dataclasses
 import json
 import signal
 import sys
-import tempfile
 import time
 from pathlib import Path
 from types import FrameType
@@ -14,6 +13,7 @@ from typing import Any
 
 import click
 
+from iamfit.by_hand import BY_HAND_ESTIMATE_SHORT, BY_HAND_MODEL_SHORT, by_hand_estimate
 from iamfit.cli.options import (
     account_option,
     echo_warnings,
@@ -30,38 +30,6 @@ from iamfit.errors import EXIT_FINDINGS, UsageError
 from iamfit.journal import Journal
 from iamfit.service.model import Service
 from iamfit.targets.base import Target
-
-
-def by_hand_estimate(result: DiscoveryResult, service: Service | None = None) -> dict[str, Any]:
-    """What the by-hand loop would cost on the same timing model.
-
-    With the sandbox it is simulated: classic rollback, start from nothing, read the first failure, grant
-    that one action, redeploy, through every phase. Otherwise it is estimated: one grant per action of the
-    verified policies, each a failed deploy (half a create) plus a typical rollback, then one clean deploy per
-    phase.
-    """
-    from iamfit.targets.sandbox import timing
-
-    if service is not None and result.target == "sandbox":
-        from iamfit.discover import simulate_by_hand
-        from iamfit.targets.sandbox import SandboxTarget
-
-        sandbox_service = _in_sandbox_account(service)
-        with tempfile.TemporaryDirectory() as scratch:
-            hand = simulate_by_hand(sandbox_service, SandboxTarget(sandbox_service, seed="by-hand",
-                                                                   disable_rollback=False),
-                                    Journal.create(Path(scratch)))
-        if hand.verified:
-            return {"attempts": len(hand.attempts), "modeled_seconds": round(hand.modeled_seconds, 1),
-                    "assumes": "simulated in the sandbox: from nothing, classic rollback, one grant per failed "
-                               "deploy (the first failure it prints), through create, update and remove"}
-    rounds = sum(len(doc.actions()) for doc in result.policies.values())
-    final = {a.phase: a.modeled_seconds for a in result.attempts if a.succeeded and a.round == "discover"}
-    create = final.get("create", 0.0)
-    seconds = timing.by_hand_seconds(rounds, create / 2, timing.rollback_seconds(), sum(final.values()))
-    return {"attempts": rounds + len(final), "modeled_seconds": round(seconds, 1),
-            "assumes": "estimated: one grant per failed deploy (failing halfway through a create on average), "
-                       "a typical rollback after each, then one clean deploy per phase"}
 
 
 def _in_sandbox_account(service: Service) -> Service:
@@ -167,7 +135,8 @@ def summary(result: DiscoveryResult, rep: dict[str, Any], prune: bool = False) -
     )
     if totals.get("by_hand"):
         bh = totals["by_hand"]
-        lines.append(f"  by hand: ~{bh['attempts']} attempts, {bh['modeled_seconds'] / 60:.1f} min modeled")
+        lines.append(f"  by hand: ~{bh['attempts']} attempts, {bh['modeled_seconds'] / 60:.1f} min modeled "
+                     f"({BY_HAND_MODEL_SHORT if bh.get('model') == 'simulated' else BY_HAND_ESTIMATE_SHORT})")
     lines.append("  actions: " + ", ".join(f"{p} {n}" for p, n in totals["actions"].items()))
     if prune:
         lines.extend(_prune_lines(result))
@@ -308,7 +277,7 @@ def discover_command(
     finally:
         signal.signal(signal.SIGTERM, previous)
         _report_cleanup(target)
-    rep = report(result, by_hand_estimate(result, service))
+    rep = report(result, by_hand_estimate(result, _in_sandbox_account(service)))
     journal.write_file("report.json", json.dumps(rep, indent=2) + "\n")
     if result.verified:  # `iamfit check` adds the needs of the last verified discovery it finds here
         write_json(root / ".iamfit" / "reports" / f"{service.name}.json", rep)

@@ -1,4 +1,4 @@
-"""What the discovery loop must never grant on its own (DESIGN.md, "Safety rules for the loop").
+"""What the discovery loop must never grant on its own (docs/discover.md, "Guardrails").
 
 A grant that trips a guardrail stops the loop with a clear report, unless the user allowed the action by
 name (``--allow iam:PassRole``). The rules:

@@ -26,7 +26,7 @@ ANALYZER_DOC = "https://docs.aws.amazon.com/IAM/latest/UserGuide/access-analyzer
 NOTACTION_DOC = "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_notaction.html"
 NOTRESOURCE_DOC = "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_notresource.html"
 SAR_DOC = "https://docs.aws.amazon.com/service-authorization/latest/reference/reference_policies_actions-resources-contextkeys.html"
-DESIGN = "DESIGN.md, 'Safety rules for the loop'"
+GUARDRAILS = "docs/discover.md, 'Guardrails' (iamfit/policy/guardrails.py)"
 
 
 class Severity(StrEnum):
@@ -130,7 +130,7 @@ _RULES = (
         Severity.ERROR,
         "sts:AssumeRole on every role",
         "sts:AssumeRole on `*` lets the principal assume every role whose trust policy trusts its account.",
-        (ANALYZER_DOC, DESIGN),
+        (ANALYZER_DOC, GUARDRAILS),
     ),
     Rule(
         "IAMFIT-E010",
@@ -139,7 +139,7 @@ _RULES = (
         "The grant trips one of iamfit's guardrails (`*` actions, whole-service wildcards, wildcards over "
         "IAM or Organizations, wildcards covering escalation actions). The discovery loop never grants "
         "these unless the user allows the action by name.",
-        (DESIGN,),
+        (GUARDRAILS,),
     ),
     Rule(
         "IAMFIT-W011",
