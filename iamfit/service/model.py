@@ -366,7 +366,7 @@ def load_service(
     compile_if_needed: bool = True,
 ) -> Service:
     """A service from a service directory, a ``.serverless`` package directory, or a template file."""
-    if account is not None and not re.fullmatch(r"\d{12}", account):
+    if account is not None and not re.fullmatch(r"[0-9]{12}", account):
         raise UsageError(f"--account must be a 12-digit AWS account id, got {account!r:.40}")
     if region is not None and partition_of(region) is None:
         raise UsageError(unknown_region_message(region))
