@@ -8,8 +8,10 @@ not JSON, or nested deeper than :data:`MAX_DEPTH` (which would otherwise surface
 (:mod:`iamfit.service.template`), which limits alias expansion and nesting itself; their value is checked with
 :func:`check_depth` here too.
 
-CloudTrail read at scale (:mod:`iamfit.evidence.trail`) streams files into DuckDB instead; a file that cannot
-be read there is counted and skipped (or is an error with ``--strict``), by the same rules.
+Not read here, on purpose: CloudTrail at scale (:mod:`iamfit.evidence.trail`) streams files into DuckDB; a file
+that cannot be read there is counted and skipped (an error with ``--strict``). serverless.yml is parsed by the
+Framework (``osls package``); iamfit reads its text here, leniently, for variables and line numbers. Data
+files of installed packages (botocore models and partitions, cfn-lint schemas) are not the user's input.
 """
 
 from __future__ import annotations
