@@ -22,7 +22,7 @@ def check_region(ctx: click.Context, param: click.Parameter, value: str | None) 
     from iamfit.knowledge.regions import partition_of, unknown_region_message
 
     if value is not None and partition_of(value) is None:
-        raise UsageError(unknown_region_message(value, f"--{param.name}"))
+        raise UsageError(unknown_region_message(value, param.opts[0] if param.opts else "--region"))
     return value
 
 

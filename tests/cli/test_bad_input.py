@@ -163,7 +163,7 @@ def test_every_command_taking_these_options_is_tested() -> None:
     from iamfit.cli import COMMANDS
 
     ctx = click.Context(cli)
-    takes: dict[str, set[str]] = {"--account": set(), "--region": set(), "--commands": set()}
+    takes: dict[str, set[str]] = {"--account": set(), "--region": set(), "--aws-region": set(), "--commands": set()}
     for name in COMMANDS:
         command = cli.get_command(ctx, name)
         assert command is not None
@@ -173,7 +173,17 @@ def test_every_command_taking_these_options_is_tested() -> None:
                     takes[option].add(name)
     tested = {"generate", "plan", "check", "discover", "replay", "operator-policy"}
     assert takes["--account"] == tested and takes["--region"] == tested | {"cleanup"}
-    assert takes["--commands"] == {"generate", "check"}
+    assert takes["--aws-region"] == {"replay", "audit"} and takes["--commands"] == {"generate", "check"}
+
+
+@pytest.mark.parametrize("args", [
+    ["cleanup", "--region", "mars-1"],
+    ["replay", "--cloudtrail", "lookup", "--principal", PRINCIPAL, "--aws-region", "mars-1"],
+    ["audit", "--role-name", "r", "--cloudtrail", "lookup", "--aws-region", "mars-1"],
+])
+def test_an_unknown_aws_client_region_is_a_usage_error_before_any_aws_call(args: list[str]) -> None:
+    line = assert_one_error(run(*args), 2)
+    assert f"{args[-2]}: unknown AWS region 'mars-1'" in line
 
 
 def test_help_lists_every_exit_code_with_70() -> None:
