@@ -60,6 +60,25 @@ def test_a_template_of_100000_nested_objects_is_bad_input(tmp_path: Path) -> Non
     assert "deep.json: nested deeper than 100 levels" in line
 
 
+ALIAS_BOMB = "\n".join(
+    [f"{chr(97 + i)}: &{chr(97 + i)} [" + ",".join([f"*{chr(96 + i)}" if i else '"lol"'] * 9) + "]" for i in range(9)]
+    + ["Resources:", "  B:", "    Type: AWS::S3::Bucket", "    Properties:", "      Tags: *i", ""]
+)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    (ALIAS_BOMB, "YAML aliases"),
+    ("Resources:\n  B:\n    Type: AWS::S3::Bucket\n    Properties:\n      X: " + "[" * 100_000 + "]" * 100_000,
+     "nesting depth"),
+    ("Resources:\n  B:\n    Type: AWS::S3::Bucket\n    Properties:\n      X: " + "[" * 150 + "]" * 150,
+     "nested deeper than 100 levels"),
+], ids=["alias-bomb", "100000-levels", "150-levels"])
+def test_yaml_templates_that_explode_or_nest_too_deeply_are_bad_input(tmp_path: Path, text: str, message: str) -> None:
+    template = tmp_path / "t.yml"
+    template.write_text(text)
+    assert message in assert_one_error(run("generate", template, "--out", tmp_path / "out"), 3)
+
+
 @pytest.mark.parametrize("content", [bytes(range(256)) * 4, '{"Sid": "café"}'.encode("latin-1"),
                                      "{}".encode("utf-16")], ids=["random-bytes", "latin-1", "utf-16"])
 def test_a_policy_that_is_not_utf8_is_bad_input(tmp_path: Path, content: bytes) -> None:
