@@ -22,7 +22,6 @@ CloudFormation role's; without one, every need against the deployer's policies.
 from __future__ import annotations
 
 import fnmatch
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from iamfit.errors import BadInputError
+from iamfit.files import read_json, read_text
 from iamfit.knowledge.catalog import Catalog, default_catalog
 from iamfit.knowledge.serverless_cli import DEFAULT_COMMANDS
 from iamfit.needs import Need
@@ -179,12 +179,7 @@ class PolicyInput:
 
     @classmethod
     def from_file(cls, path: Path) -> PolicyInput:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise BadInputError(f"{path}: no such file") from None
-        except (UnicodeDecodeError, IsADirectoryError):
-            raise BadInputError(f"{path}: not a readable text file") from None
+        text = read_text(path, "policy")
         return cls(str(path), PolicyDocument.from_text(text, str(path)), text)
 
     def location(self, action: str, sid: str) -> Location:
@@ -292,14 +287,7 @@ def read_discover_report(path: Path) -> DiscoverReport:
     """A discover report: ``{"service", "stage", "region", "account", "needs": [{"principal", "action",
     "resource", "reason", "source", "conditions"?}]}`` (conditions as ``[operator, key, [values]]``,
     ``account`` null when discover ran without ``--account``)."""
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise BadInputError(f"{path}: no such file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-        raise BadInputError(f"{path}: not a JSON discover report ({exc})") from None
-    except (IsADirectoryError, PermissionError) as exc:
-        raise BadInputError(f"{path}: not a readable discover report ({exc.strerror})") from None
+    raw = read_json(path, "discover report")
     if not isinstance(raw, dict) or not isinstance(raw.get("needs"), list):
         raise BadInputError(f"{path}: a discover report needs a 'needs' list")
     items: list[Any] = raw["needs"]

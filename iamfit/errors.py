@@ -6,6 +6,7 @@ Exit codes (documented in the README):
     2  usage error
     3  bad input (malformed template, policy, CloudTrail file, failure text, unknown resource type)
     4  AWS error
+    70 internal error (a bug: one line, the traceback with IAMFIT_DEBUG=1)
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ EXIT_FINDINGS = 1
 EXIT_USAGE = 2
 EXIT_BAD_INPUT = 3
 EXIT_AWS = 4
+EXIT_INTERNAL = 70  # EX_SOFTWARE in sysexits.h
 
 
 class IamfitError(Exception):

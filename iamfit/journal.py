@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from iamfit.errors import BadInputError, UsageError
+from iamfit.files import loads_json, read_text
 
 RUNS_DIR = Path(".iamfit") / "runs"
 _RUN_ID = re.compile(r"^[0-9]{8}T[0-9]{6}-[0-9a-f]{6}$")
@@ -53,13 +54,13 @@ class Journal:
         if not path.exists():
             raise UsageError(f"no run {run_id} in {root / RUNS_DIR}")
         entries = []
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = read_text(path, "journal").splitlines()
         for number, line in enumerate(lines, 1):
             if not line.strip():
                 continue
             try:
-                entry = json.loads(line)
-            except json.JSONDecodeError:
+                entry = loads_json(line, f"{path}: line {number}")
+            except BadInputError:
                 if number == len(lines):  # a write cut short by the kill: drop it, it was never acted on
                     break
                 raise BadInputError(f"{path}: line {number} is not valid JSON") from None

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from iamfit import __version__
-from iamfit.errors import EXIT_AWS, EXIT_BAD_INPUT, IamfitError
+from iamfit.errors import EXIT_AWS, EXIT_BAD_INPUT, EXIT_INTERNAL, IamfitError
 
 # name -> (module, function, one-line help). Modules are imported only when their command runs, so
 # `iamfit --help` stays fast and a command's heavy dependencies load only for that command.
@@ -86,7 +86,7 @@ class LazyGroup(click.Group):
                 f"iamfit: internal error: {type(exc).__name__}: {exc} (set IAMFIT_DEBUG=1 for a traceback)",
                 err=True,
             )
-            ctx.exit(70)
+            ctx.exit(EXIT_INTERNAL)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -95,7 +95,14 @@ def cli() -> None:
     """iamfit finds the least-privilege IAM policy a Serverless Framework deploy needs, verifies it by
     deploying (in the built-in sandbox or a throwaway AWS account), and keeps it least-privilege in CI.
 
-    Exit codes: 0 fits, 1 findings, 2 usage, 3 bad input, 4 AWS error.
+    \b
+    Exit codes:
+      0   the policy fits / the input was read
+      1   findings (drift, denials, lint; a discovery that stopped)
+      2   usage error (bad option or option value: --account, --region, ...)
+      3   bad input (unreadable or malformed file, unknown --commands)
+      4   AWS error
+      70  internal error (a bug; set IAMFIT_DEBUG=1 for the traceback)
     """
     from iamfit.cli.log import log_warnings_to_stderr
 

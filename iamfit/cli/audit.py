@@ -147,7 +147,7 @@ def audit_command(
         policies = [(p.origin, p.document) for p in role.identity]
     else:
         for path in policy_files:
-            texts[str(path)] = read_text(path)
+            texts[str(path)] = read_text(path, "policy")
             policies.append((str(path), read_policy(path)))
     who = principal or role_arn
     rows: tuple[Any, ...] = ()

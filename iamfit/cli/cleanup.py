@@ -5,11 +5,12 @@ from __future__ import annotations
 import click
 
 from iamfit.aws.session import operator_session
+from iamfit.cli.options import check_region
 
 
 @click.command("cleanup")
 @click.option("--profile", help="AWS profile of the operator (as the AWS CLI spells it).")
-@click.option("--region", help="AWS region (default: the profile's, else us-east-1).")
+@click.option("--region", callback=check_region, help="AWS region (default: the profile's, else us-east-1).")
 @click.option("--endpoint-url", help="Another endpoint for every AWS call (LocalStack, a moto server).")
 @click.option("--yes", is_flag=True, help="Delete without asking.")
 def cleanup(profile: str | None, region: str | None, endpoint_url: str | None, yes: bool) -> None:

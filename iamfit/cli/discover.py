@@ -26,7 +26,7 @@ from iamfit.cli.options import (
     write_policies,
 )
 from iamfit.discover import DiscoveryResult, discover, report
-from iamfit.errors import EXIT_FINDINGS, UsageError
+from iamfit.errors import EXIT_FINDINGS, BadInputError, UsageError
 from iamfit.journal import Journal
 from iamfit.service.model import Service
 from iamfit.targets.base import Target
@@ -241,6 +241,10 @@ def discover_command(
     journal = Journal.open(root, resume_id) if resume_id else Journal.create(root)
     if resume_id:
         first = journal.get("run")
+        if first and not (isinstance(first.get("from_scratch"), bool) and isinstance(first.get("prune"), bool)
+                          and isinstance(first.get("max_attempts"), int)
+                          and all(isinstance(a, str) for a in first.get("allow", ()))):
+            raise BadInputError(f"run {resume_id}: the journal's run entry is not one iamfit wrote")
         if first and first.get("service") != service.name:
             raise UsageError(f"run {resume_id} was for service {first.get('service')}, not {service.name}")
         if first:

@@ -11,6 +11,7 @@ import click
 
 from iamfit.errors import BadInputError
 from iamfit.evidence.model import Cause
+from iamfit.files import read_bytes
 
 if TYPE_CHECKING:
     from iamfit.evidence.explain import Explanation
@@ -55,7 +56,7 @@ def _read_source(source: str) -> tuple[bytes | Path, str]:
         if exists:
             if path.is_dir():
                 return path, str(path)
-            return path.read_bytes() if not path.name.endswith(".gz") else path, str(path)
+            return read_bytes(path, "failure text") if not path.name.endswith(".gz") else path, str(path)
     if not source.strip():
         raise BadInputError("explain: the input is empty")
     return source.encode("utf-8", "surrogateescape"), "argument"

@@ -6,11 +6,13 @@ from pathlib import Path
 
 import click
 
+from iamfit.cli.options import check_account, check_region
+
 
 @click.command("operator-policy")
 @click.argument("service_path", metavar="[SERVICE_DIR|TEMPLATE]", required=False, type=click.Path(path_type=Path))
-@click.option("--account", help="12-digit account id for the ARNs (default: '*').")
-@click.option("--region", help="Region for the ARNs (default: '*').")
+@click.option("--account", callback=check_account, help="12-digit account id for the ARNs (default: '*').")
+@click.option("--region", callback=check_region, help="Region for the ARNs (default: '*').")
 def operator_policy(service_path: Path | None, account: str | None, region: str | None) -> None:
     """Print the IAM policy the operator (whoever runs `iamfit discover --target aws`) needs.
 
@@ -18,12 +20,9 @@ def operator_policy(service_path: Path | None, account: str | None, region: str 
     the delete permissions of its resource types (CloudFormation deletes with the caller's permissions
     when the service has no deploymentRole).
     """
-    from iamfit.errors import UsageError
     from iamfit.service.model import load_service
     from iamfit.targets.aws.operator import operator_policy as build
 
-    if account is not None and not (account.isdigit() and len(account) == 12):
-        raise UsageError(f"--account must be a 12-digit AWS account id, got {account!r}")
     name = None
     types: tuple[str, ...] = ()
     if service_path is not None:

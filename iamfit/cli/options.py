@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -10,14 +11,35 @@ from typing import Any
 
 import click
 
-from iamfit.errors import UsageError
+from iamfit import files
+from iamfit.errors import BadInputError, UsageError
 from iamfit.knowledge.serverless_cli import COMMANDS, DEFAULT_COMMANDS
 from iamfit.policy.document import PolicyDocument
 from iamfit.service.model import Service, load_service
 
+
+def check_region(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A --region botocore's endpoint data knows (it gives the partition), else a usage error naming where to
+    find valid ones. Also the core's rule (load_service); checked here to fail before any compile."""
+    from iamfit.knowledge.regions import partition_of, unknown_region_message
+
+    if value is not None and partition_of(value) is None:
+        raise UsageError(unknown_region_message(value, param.opts[0] if param.opts else "--region"))
+    return value
+
+
+def check_account(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A 12-digit --account, else a usage error (the same in every command)."""
+    if value is not None and not (len(value) == 12 and value.isascii() and value.isdigit()):
+        raise UsageError(f"--account must be a 12-digit AWS account id, got {value!r:.40}")
+    return value
+
+
 stage_option = click.option("--stage", help="Stage to compile/read (default: from the package, else dev).")
-region_option = click.option("--region", help="Region for ARNs (default: from the package, else us-east-1).")
-account_option = click.option("--account", help="12-digit account id for ARNs (default: '*', with a warning).")
+region_option = click.option("--region", callback=check_region,
+                             help="Region for ARNs (default: from the package, else us-east-1).")
+account_option = click.option("--account", callback=check_account,
+                              help="12-digit account id for ARNs (default: '*', with a warning).")
 
 
 def service_argument(f: Any) -> Any:
@@ -31,15 +53,23 @@ def load(service_path: Path, stage: str | None, region: str | None, account: str
 
 
 def parse_commands(value: str) -> tuple[str, ...]:
+    """The Framework commands of --commands. An unknown one is bad input (exit 3, as the README's table says)."""
     commands = tuple(c.strip() for c in value.split(",") if c.strip())
     unknown = [c for c in commands if c not in COMMANDS]
     if unknown or not commands:
-        raise UsageError(f"--commands takes a comma-separated list of {', '.join(COMMANDS)}")
+        got = f"; unknown: {', '.join(unknown)}" if unknown else ""
+        raise BadInputError(f"--commands takes a comma-separated list of {', '.join(COMMANDS)}{got:.200}")
     return commands
+
+
+def check_commands(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    parse_commands(value)
+    return value
 
 
 commands_option = click.option(
     "--commands",
+    callback=check_commands,
     default=",".join(DEFAULT_COMMANDS),
     show_default=True,
     help=f"Framework commands the deployer runs: {', '.join(COMMANDS)}.",
@@ -47,22 +77,14 @@ commands_option = click.option(
 
 
 def read_policy(path: Path) -> PolicyDocument:
-    return PolicyDocument.from_text(read_text(path), str(path))
+    return PolicyDocument.from_text(read_text(path, "policy"), str(path))
 
 
-def read_text(path: Path) -> str:
+def read_text(path: Path, what: str = "file") -> str:
+    """The text of a file the user named (``-``: standard input), through the core's one reader."""
     if str(path) == "-":
-        return click.get_text_stream("stdin").read()
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        from iamfit.errors import BadInputError
-
-        raise BadInputError(f"{path}: no such file") from None
-    except (UnicodeDecodeError, IsADirectoryError):
-        from iamfit.errors import BadInputError
-
-        raise BadInputError(f"{path}: not a readable text file") from None
+        return files.decode(sys.stdin.buffer.read(), "stdin")
+    return files.read_text(path, what)
 
 
 def size_summary(

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from iamfit.cli.options import check_account, check_region
 from iamfit.errors import UsageError
 
 
@@ -18,16 +19,16 @@ def _minutes(seconds: float) -> str:
 
 @click.command("plan")
 @click.argument("source", metavar="SERVICE|TEMPLATE", type=click.Path(path_type=Path))
-@click.option("--policy", "policy_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--policy", "policy_file", required=True, type=click.Path(path_type=Path),
               help="The deployer's policy (JSON); also CloudFormation's when the service sets no deploymentRole.")
-@click.option("--cfn-role-policy", "cfn_policy_file", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--cfn-role-policy", "cfn_policy_file", type=click.Path(path_type=Path),
               help="The deploymentRole's policy (JSON), for services that set provider.iam.deploymentRole.")
 @click.option("--phase", type=click.Choice(["create", "update", "remove", "all"]), default="all", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as one JSON object.")
-@click.option("--account", default=None,
+@click.option("--account", default=None, callback=check_account,
               help="Account id for ARNs (default: the service's, else the one the policies name, else the "
               "sandbox's own, 123456789012).")
-@click.option("--region", default=None, help="Region (default: the service's).")
+@click.option("--region", default=None, callback=check_region, help="Region (default: the service's).")
 @click.option("--stage", default=None, help="Stage (default: the service's).")
 def plan(source: Path, policy_file: Path, cfn_policy_file: Path | None, phase: str, as_json: bool,
          account: str | None, region: str | None, stage: str | None) -> None:
@@ -37,20 +38,13 @@ def plan(source: Path, policy_file: Path, cfn_policy_file: Path | None, phase: s
 
     Exit 0 when every requested phase succeeds with no denial, 1 when not, 3 on bad input.
     """
-    from iamfit.errors import BadInputError
+    from iamfit.cli.options import read_policy
     from iamfit.policy.document import PolicyDocument
     from iamfit.principals import CLOUDFORMATION, DEPLOYER
     from iamfit.service.model import load_service
     from iamfit.targets.base import PHASES, Phase
     from iamfit.targets.sandbox import SANDBOX_ACCOUNT
     from iamfit.targets.sandbox.plan import plan as run_plan
-
-    def read_policy(path: Path) -> PolicyDocument:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise BadInputError(f"{path}: no such file") from None
-        return PolicyDocument.from_text(text, origin=str(path))
 
     service = load_service(source, stage=stage, region=region, account=account)
     policies: dict[str, PolicyDocument] = {DEPLOYER: read_policy(policy_file)}

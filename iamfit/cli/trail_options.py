@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from iamfit.cli.options import check_region
 from iamfit.errors import UsageError
 
 _RELATIVE = re.compile(r"^(\d+)([dh])$")
@@ -42,7 +43,8 @@ def trail_options(f: Any) -> Any:
             click.option("--athena-output", help="[athena] s3:// location for query results."),
             click.option("--athena-workgroup", help="[athena] Workgroup to run the query in."),
             click.option("--profile", help="AWS profile for s3://, lookup and athena sources (and IAM reads)."),
-            click.option("--aws-region", help="AWS region of the clients (default: the profile's)."),
+            click.option("--aws-region", callback=check_region,
+                         help="AWS region of the clients (default: the profile's)."),
             click.option("--endpoint-url", help="Endpoint URL (LocalStack, moto server)."),
         ]
     ):

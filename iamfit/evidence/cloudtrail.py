@@ -20,8 +20,6 @@ Conventions (they match the shared corpus):
 
 from __future__ import annotations
 
-import gzip
-import json
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -30,6 +28,7 @@ from typing import Any
 from iamfit.errors import BadInputError
 from iamfit.evidence.failure_text import find_cause, parse_failure_text
 from iamfit.evidence.model import SOURCE_CLOUDTRAIL, Cause, Denial, Usage
+from iamfit.files import gunzip, loads_json, read_bytes
 from iamfit.knowledge.eventnames import event_to_action, source_prefix
 
 __all__ = [
@@ -380,13 +379,7 @@ def _apigateway_path(p: Mapping[str, Any], region: str) -> str | None:
 
 def loads_cloudtrail(text: str | bytes, origin: str = "input") -> list[Denial | Usage]:
     """Parse CloudTrail JSON text into evidence. BadInputError when it is not JSON or not CloudTrail."""
-    try:
-        obj = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        msg = getattr(exc, "msg", None) or str(exc)
-        raise BadInputError(f"{origin}: not valid CloudTrail JSON ({msg})") from None
-    except RecursionError:
-        raise BadInputError(f"{origin}: JSON nested too deeply") from None
+    obj = loads_json(text, origin, "CloudTrail JSON")
     if not is_cloudtrail_shaped(obj):
         raise BadInputError(f'{origin}: not a CloudTrail record or {{"Records": [...]}} document')
     try:
@@ -396,12 +389,9 @@ def loads_cloudtrail(text: str | bytes, origin: str = "input") -> list[Denial | 
 
 
 def _read_file(path: Path) -> bytes:
-    data = path.read_bytes()
+    data = read_bytes(path, "CloudTrail file")
     if path.name.endswith(".gz") or data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as exc:
-            raise BadInputError(f"{path}: not a readable gzip file ({exc})") from None
+        data = gunzip(data, str(path))
     return data
 
 

@@ -12,7 +12,6 @@ The library side of ``iamfit explain``: it never prints. Input detection:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from iamfit.evidence.cloudtrail import (
 )
 from iamfit.evidence.failure_text import parse_failure_text
 from iamfit.evidence.model import Denial, Usage
+from iamfit.files import loads_json
 
 __all__ = ["DenialGroup", "Explanation", "explain_input", "fix_policy", "group_denials"]
 
@@ -138,13 +138,13 @@ def _maybe_cloudtrail(text: str, origin: str) -> list[Denial | Usage] | None:
     if not stripped.startswith(("{", "[")):
         return None
     try:
-        obj = json.loads(stripped)
-    except (json.JSONDecodeError, RecursionError):
+        obj = loads_json(stripped, origin)
+    except BadInputError:  # not JSON, or nested too deeply: JSON lines, CloudTrail-like text, or failure text
         lines = [ln for ln in stripped.splitlines() if ln.strip()]
         if len(lines) > 1 and all(ln.lstrip().startswith("{") for ln in lines):
             try:
-                objs = [json.loads(ln) for ln in lines]
-            except (json.JSONDecodeError, RecursionError):
+                objs = [loads_json(ln, origin) for ln in lines]
+            except BadInputError:
                 objs = []
             if objs and all(is_cloudtrail_shaped(o) and isinstance(o, dict) for o in objs):
                 out: list[Denial | Usage] = []

@@ -81,6 +81,10 @@ def _raw_schema(type_name: str, region: str) -> dict[str, Any] | None:
         found: dict[str, Any] = PROVIDER_SCHEMA_MANAGER.get_resource_schema(region, type_name).schema
     except ResourceNotFoundError:
         return None
+    except KeyError:  # a region newer than this cfn-lint: its schemas are us-east-1's (the fullest set)
+        if region == "us-east-1":
+            raise
+        return _raw_schema(type_name, "us-east-1")
     return found
 
 

@@ -68,9 +68,12 @@ def _config_text(service: Service) -> str:
     for directory in (source, source.parent) if source.name == ".serverless" else (source,):
         path = config_file(directory)
         if path is not None:
+            from iamfit.errors import BadInputError
+            from iamfit.files import read_text
+
             try:
-                return path.read_text(encoding="utf-8", errors="replace")
-            except OSError:
+                return read_text(path, "serverless.yml", lenient=True)
+            except BadInputError:  # unreadable here means the Framework could not have compiled it either
                 return ""
     return ""
 

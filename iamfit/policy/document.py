@@ -148,10 +148,9 @@ class PolicyDocument:
 
     @classmethod
     def from_text(cls, text: str, origin: str = "policy") -> PolicyDocument:
-        try:
-            raw = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise BadInputError(f"{origin}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        from iamfit.files import loads_json
+
+        raw = loads_json(text, origin)
         try:
             return cls.from_json(raw)
         except BadInputError as exc:

@@ -11,6 +11,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from iamfit.errors import BadInputError
+from iamfit.files import read_text
+
 CONFIG_NAMES = ("serverless.yml", "serverless.yaml")
 _KEY = re.compile(r"""^(?P<indent> *)(?P<key>[A-Za-z0-9_.$\-]+|"[^"]+"|'[^']+')\s*:(?:\s|$)""")
 
@@ -75,7 +78,12 @@ class ServiceLocator:
     def __init__(self, config: Path | None, display: str | None = None) -> None:
         self.config = config
         self.display = display or (str(config) if config else "")
-        text = config.read_text(encoding="utf-8", errors="replace") if config and config.is_file() else ""
+        text = ""
+        if config is not None and config.is_file():
+            try:
+                text = read_text(config, "serverless.yml", lenient=True)
+            except BadInputError:  # only line numbers are lost: findings point at the file's first line
+                text = ""
         self.index = KeyIndex(text)
         self.functions = {normalized_function_name(f): f for f in self.index.children("functions")}
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import functools
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from iamfit.errors import BadInputError
+from iamfit.errors import BadInputError, UsageError
 from iamfit.knowledge.arns import NAME_RULES, PARENT_PROPERTY, fill_arn, generated_name_pattern
+from iamfit.knowledge.regions import partition_of, unknown_region_message
 from iamfit.service.graph import ResourceGraph
 from iamfit.service.template import load_template
 
@@ -347,10 +347,9 @@ class Service:
 
 
 def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise BadInputError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    from iamfit.files import read_json
+
+    return read_json(path)
 
 
 def _infer_from_template(template: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
@@ -380,8 +379,10 @@ def load_service(
     compile_if_needed: bool = True,
 ) -> Service:
     """A service from a service directory, a ``.serverless`` package directory, or a template file."""
-    if account is not None and not re.fullmatch(r"\d{12}", account):
-        raise BadInputError(f"--account must be a 12-digit AWS account id, got {account!r}")
+    if account is not None and not re.fullmatch(r"[0-9]{12}", account):
+        raise UsageError(f"--account must be a 12-digit AWS account id, got {account!r:.40}")
+    if region is not None and partition_of(region) is None:
+        raise UsageError(unknown_region_message(region))
     if not path.exists():
         raise BadInputError(f"{path}: no such file or directory")
     provider: dict[str, Any] = {}
@@ -430,6 +431,9 @@ def load_service(
         warnings.append(f"service name not found in the package; using {name!r}")
     the_stage = stage or str(provider.get("stage") or inferred_stage or "dev")
     the_region = region or str(provider.get("region") or "us-east-1")
+    partition = partition_of(the_region)
+    if partition is None:  # not from --region (checked above): the package names it
+        raise BadInputError(unknown_region_message(the_region, f"{source}: provider.region"))
     service = Service(
         name=name,
         stage=the_stage,
@@ -444,10 +448,7 @@ def load_service(
     if account is None and service.deployment_role:
         m = _ACCOUNT_IN_ARN.match(service.deployment_role)
         account = m.group(1) if m else None
-    if the_region.startswith("cn-"):
-        service.partition = "aws-cn"
-    elif the_region.startswith("us-gov-"):
-        service.partition = "aws-us-gov"
+    service.partition = partition
     service.account = account
     if account is None:
         service.warnings.append("no --account given: ARNs use '*' for the account id")

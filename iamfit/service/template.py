@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from iamfit.errors import BadInputError
+from iamfit.files import check_depth, loads_json, read_text
 
 
 def _plain(value: Any) -> Any:
@@ -28,10 +28,7 @@ def parse_template(text: str, origin: str) -> dict[str, Any]:
         raise BadInputError(f"{origin}: the template is empty")
     template: Any
     if stripped.startswith("{"):
-        try:
-            template = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise BadInputError(f"{origin}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        template = loads_json(text, origin)
     else:
         from cfnlint.decode import decode_str  # lazy: cfn-lint is heavy
 
@@ -42,6 +39,7 @@ def parse_template(text: str, origin: str) -> dict[str, Any]:
         if decoded is None:
             detail = str(matches[0].message) if matches else "unreadable"
             raise BadInputError(f"{origin}: not a readable YAML or JSON template ({detail})")
+        check_depth(decoded, origin)
         template = _plain(decoded)
     if not isinstance(template, dict):
         raise BadInputError(f"{origin}: a template must be a mapping at the top level")
@@ -63,12 +61,4 @@ def parse_template(text: str, origin: str) -> dict[str, Any]:
 
 
 def load_template(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise BadInputError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise BadInputError(f"{path}: is a directory, not a template") from None
-    except UnicodeDecodeError:
-        raise BadInputError(f"{path}: not a text file") from None
-    return parse_template(text, str(path))
+    return parse_template(read_text(path, "template"), str(path))

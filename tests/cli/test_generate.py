@@ -81,9 +81,9 @@ def test_bad_input_is_one_line_and_exit_3(tmp_path: Path) -> None:
         assert "Traceback" not in result.output
 
 
-def test_bad_commands_is_a_usage_error() -> None:
+def test_bad_commands_is_bad_input() -> None:  # the README's exit-code table: "unknown command list" is 3
     result = run("generate", str(EXAMPLES / "sqs-worker"), "--commands", "fly")
-    assert result.exit_code == 2
+    assert result.exit_code == 3 and "unknown: fly" in result.stderr
 
 
 def test_format_renders_terraform_cloudformation_and_serverless(tmp_path: Path) -> None:

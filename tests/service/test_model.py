@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from iamfit.errors import BadInputError
+from iamfit.errors import BadInputError, UsageError
 from iamfit.knowledge.arns import NAME_RULES, generated_name, generated_name_pattern
 from iamfit.service.model import load_service
 
@@ -99,6 +99,6 @@ def test_cycles_are_bad_input(tmp_path: Path) -> None:
         load_service(path)
 
 
-def test_bad_account_is_bad_input() -> None:
-    with pytest.raises(BadInputError, match="12-digit"):
+def test_bad_account_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="12-digit"):
         load_service(EXAMPLES / "rest-api", account="12345", compile_if_needed=False)

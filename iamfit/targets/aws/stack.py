@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from iamfit.errors import AwsError, BadInputError
+from iamfit.files import read_bytes
 from iamfit.service.model import UPDATE_TEMPLATE, Service
 from iamfit.targets.aws.calls import Clock, error_code, error_message
 from iamfit.targets.aws.guard import describe_stack
@@ -262,7 +263,8 @@ class StackDeployer:
         self.uploaded_dirs.append(artifact_dir)
         for path in sorted(package.glob("*.zip")):
             outcome.log(f"iamfit: uploading {path.name} to s3://{bucket}/{artifact_dir}/")
-            s3.put_object(Bucket=bucket, Key=f"{artifact_dir}/{path.name}", Body=path.read_bytes())
+            body = read_bytes(path, "deployment artifact")
+            s3.put_object(Bucket=bucket, Key=f"{artifact_dir}/{path.name}", Body=body)
         s3.put_object(
             Bucket=bucket,
             Key=f"{artifact_dir}/{COMPILED_TEMPLATE}",
