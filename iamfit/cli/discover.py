@@ -156,6 +156,46 @@ def summary(result: DiscoveryResult, rep: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _journaled(run: dict[str, Any], name: str, given: str | None) -> str | None:
+    """The run's ``name`` (stage, region, account) as its journal recorded it; ``given`` must agree."""
+    if name not in run:  # a journal from before iamfit recorded it
+        return given
+    recorded = run[name]
+    if given is not None and recorded is not None and given != recorded:
+        raise UsageError(f"run was made with --{name} {recorded}, not {given}; leave --{name} out to resume it")
+    return given if recorded is None else str(recorded)
+
+
+def resume_command(
+    service_path: Path,
+    run_id: str,
+    target_name: str,
+    aws: dict[str, Any],
+    out_dir: Path | None,
+    report_path: Path | None,
+    fmt: str,
+) -> str:
+    """The command that resumes ``run_id``: the journal has the run's identity and loop options; what it
+    does not keep (AWS access, where the outputs go) is repeated."""
+    import shlex
+
+    words = ["iamfit", "discover", str(service_path), "--resume", run_id]
+    if target_name == "aws":
+        words += ["--target", "aws"]
+        for flag in ("account_guard", "profile", "endpoint_url", "deploy_command"):
+            if aws.get(flag):
+                words += ["--" + flag.replace("_", "-"), str(aws[flag])]
+        if aws.get("keep"):
+            words.append("--keep")
+    if out_dir is not None:
+        words += ["--out", str(out_dir)]
+    if report_path is not None:
+        words += ["--report", str(report_path)]
+    if fmt != "json":
+        words += ["--format", fmt]
+    return shlex.join(words)
+
+
 @click.command("discover")
 @service_argument
 @stage_option
@@ -221,12 +261,19 @@ def discover_command(
     The journal in .iamfit/runs/<run-id>/ lets --resume continue a killed run. Exit 0 when verified,
     1 when the loop stopped (guardrail, explicit deny, no progress, --max-attempts).
     """
+    root = Path.cwd()
+    resumed = Journal.open(root, resume_id) if resume_id else None
+    first = resumed.get("run") if resumed else None
+    if first:  # the run's identity comes from its journal; a flag given again must agree with it
+        stage, region, account = (
+            _journaled(first, "stage", stage),
+            _journaled(first, "region", region),
+            _journaled(first, "account", account),
+        )
     service = load(service_path, stage, region, account or (account_guard if target_name == "aws" else None))
     echo_warnings(service.warnings)
-    root = Path.cwd()
-    journal = Journal.open(root, resume_id) if resume_id else Journal.create(root)
+    journal = resumed or Journal.create(root)
     if resume_id:
-        first = journal.get("run")
         if first and first.get("service") != service.name:
             raise UsageError(f"run {resume_id} was for service {first.get('service')}, not {service.name}")
         if first:
@@ -257,6 +304,10 @@ def discover_command(
             allow=allow,
             progress=_Progress(),
         )
+    except KeyboardInterrupt:
+        command = resume_command(service_path, journal.run_id, target_name, aws, out_dir, report_path, fmt)
+        click.echo(f"iamfit: run {journal.run_id} interrupted; resume it with:\n  {command}", err=True)
+        raise
     finally:
         signal.signal(signal.SIGTERM, previous)
         _report_cleanup(target)

@@ -114,3 +114,54 @@ def test_aws_target_refuses_an_account_that_is_not_the_guarded_one(tmp_path: Pat
         assert iam.list_roles()["Roles"] == []
     finally:
         server.stop()
+
+
+def test_ctrl_c_prints_the_resume_command_and_resuming_needs_no_original_flags(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C (KeyboardInterrupt from the second attempt) names the run and the exact command to resume it;
+    that command, without --account / --stage / --region, resumes with the journal's identity: no
+    "no --account given" warning, the same policies as an uninterrupted run."""
+    import shlex
+
+    from iamfit.cli import discover as discover_cli
+
+    monkeypatch.chdir(tmp_path)
+    args = ["discover", str(EXAMPLES / "sqs-worker"), "--account", "123456789012", "--from-scratch"]
+    whole = CliRunner().invoke(cli, [*args, "--out", "whole"])
+    assert whole.exit_code == 0, whole.output
+
+    real_make_target = discover_cli.make_target
+
+    def interrupting(*a, **k):  # type: ignore[no-untyped-def]
+        target = real_make_target(*a, **k)
+        real_attempt, calls = target.attempt, []
+
+        def attempt(*aa, **kk):  # type: ignore[no-untyped-def]
+            calls.append(1)
+            if len(calls) == 2:
+                raise KeyboardInterrupt
+            return real_attempt(*aa, **kk)
+
+        target.attempt = attempt
+        return target
+
+    monkeypatch.setattr(discover_cli, "make_target", interrupting)
+    stopped = CliRunner().invoke(cli, [*args, "--out", "out"])
+    assert stopped.exit_code == 130
+    assert not Path("out").exists()
+    runs = sorted(p.name for p in Path(".iamfit/runs").iterdir())
+    run_id = next(r for r in runs if f"run {r} interrupted" in stopped.stderr)
+    command = stopped.stderr.split("resume it with:\n", 1)[1].splitlines()[0].strip()
+    words = shlex.split(command)
+    assert words == ["iamfit", "discover", str(EXAMPLES / "sqs-worker"), "--resume", run_id, "--out", "out"]
+
+    monkeypatch.setattr(discover_cli, "make_target", real_make_target)
+    resumed = CliRunner().invoke(cli, words[1:])
+    assert resumed.exit_code == 0, resumed.output
+    assert "no --account given" not in resumed.stderr
+    assert Path("out/deployer.json").read_text() == Path("whole/deployer.json").read_text()
+    assert "123456789012" in Path("out/deployer.json").read_text()
+
+    clash = CliRunner().invoke(cli, [*words[1:], "--account", "210987654321"])
+    assert clash.exit_code == 2 and "--account 123456789012" in clash.stderr
