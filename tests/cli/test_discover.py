@@ -165,3 +165,14 @@ def test_ctrl_c_prints_the_resume_command_and_resuming_needs_no_original_flags(
 
     clash = CliRunner().invoke(cli, [*words[1:], "--account", "210987654321"])
     assert clash.exit_code == 2 and "--account 123456789012" in clash.stderr
+
+
+def test_discover_out_replaces_an_earlier_generate_split(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    sqs = str(EXAMPLES / "sqs-worker")
+    split = CliRunner().invoke(cli, ["generate", sqs, "--account", "123456789012", "--split", "--out", "out"])
+    assert split.exit_code == 0, split.output
+    assert Path("out/cloudformation.json").exists()
+    result = CliRunner().invoke(cli, ["discover", sqs, "--account", "123456789012", "--out", "out"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in Path("out").iterdir()) == [".iamfit-outputs.json", "deployer.json"]
