@@ -213,7 +213,9 @@ def resume_command(
 @click.option("--prune", is_flag=True, help="After all phases pass, drop predicted actions no attempt used, re-verify.")
 @click.option("--max-attempts", default=25, show_default=True, help="Attempts per phase before giving up.")
 @click.option("--allow", multiple=True, metavar="ACTION", help="Allow a guardrail action by name (repeatable).")
-@click.option("--resume", "resume_id", metavar="RUN_ID", help="Continue a run that was interrupted.")
+@click.option("--resume", "resume_id", metavar="RUN_ID",
+              help="Continue a run that was interrupted (its stage, region, account and loop options come from "
+              "its journal).")
 @click.option("--report", "report_path", type=click.Path(path_type=Path), help="Write the JSON report here.")
 @click.option(
     "--out",

@@ -178,3 +178,18 @@ def test_operator_policy_cli_prints_the_boundary(tmp_path: Any) -> None:
     assert PolicyDocument.from_json(json.loads(result.stdout)) == boundary_policy("aws", ACCOUNT)
     no_account = CliRunner().invoke(cli, ["operator-policy", "--boundary"])
     assert no_account.exit_code == 2 and "--account" in no_account.stderr
+
+
+def test_the_cli_deployer_is_told_the_boundary(session: AwsSession, small_service: Service, clock: FakeClock) -> None:
+    """A service deployed by its own CLI opts in with provider.iam.role.permissionsBoundary:
+    ${env:IAMFIT_PERMISSIONS_BOUNDARY, null}; the variable names the boundary."""
+    import sys
+
+    script = "import os, sys; print('boundary=' + os.environ['IAMFIT_PERMISSIONS_BOUNDARY']); sys.exit(1)"
+    target = make_aws_target(small_service, session=session, account_guard=ACCOUNT, run_id="cli1", clock=clock,
+                             settle_seconds=0, propagation_seconds=0, deploy_command=f'{sys.executable} -c "{script}"')
+    target.harvester.cloudtrail = None
+    with target:
+        attempt = target.attempt("create", {}, attempt_id="a", session_name="iamfit-cli1-a")
+    assert attempt.cli_exit_code == 1
+    assert f"boundary={BOUNDARY}" in attempt.cli_output
