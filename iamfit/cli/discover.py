@@ -160,10 +160,11 @@ def _journaled(run: dict[str, Any], name: str, given: str | None) -> str | None:
     """The run's ``name`` (stage, region, account) as its journal recorded it; ``given`` must agree."""
     if name not in run:  # a journal from before iamfit recorded it
         return given
-    recorded = run[name]
-    if given is not None and recorded is not None and given != recorded:
-        raise UsageError(f"run was made with --{name} {recorded}, not {given}; leave --{name} out to resume it")
-    return given if recorded is None else str(recorded)
+    recorded = None if run[name] is None else str(run[name])
+    if given is not None and given != recorded:
+        made = f"with --{name} {recorded}" if recorded is not None else f"without --{name}"
+        raise UsageError(f"run was made {made}, not --{name} {given}; leave --{name} out to resume it")
+    return recorded
 
 
 def resume_command(
