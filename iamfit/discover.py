@@ -535,6 +535,8 @@ class Discovery:
             "run",
             service=self.service.name,
             stage=self.service.stage,
+            region=self.service.region,
+            account=self.service.account,
             target=self.target.name,
             from_scratch=self.from_scratch,
             prune=self.prune,

@@ -9,6 +9,7 @@ journal instead of doing it again, so a run killed at any point resumes with not
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import secrets
@@ -17,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from iamfit.errors import BadInputError, UsageError
-from iamfit.files import loads_json, read_text
+from iamfit.files import decode, loads_json
+
+logger = logging.getLogger(__name__)
 
 RUNS_DIR = Path(".iamfit") / "runs"
 _RUN_ID = re.compile(r"^[0-9]{8}T[0-9]{6}-[0-9a-f]{6}$")
@@ -25,6 +28,22 @@ _RUN_ID = re.compile(r"^[0-9]{8}T[0-9]{6}-[0-9a-f]{6}$")
 
 def new_run_id() -> str:
     return time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
+
+
+def _drop_torn_tail(path: Path) -> bytes:
+    """The journal's complete lines; a tail without its newline (a write cut short by a kill, never acted
+    on: :meth:`Journal.append` writes an entry and its newline in one write and acts only after the fsync)
+    is cut off the file, so the next entry starts on a line of its own."""
+    data = path.read_bytes()
+    end = data.rfind(b"\n") + 1
+    if end == len(data):
+        return data
+    logger.warning("%s: dropping a torn last entry (%d bytes)", path, len(data) - end)
+    with path.open("r+b") as fh:
+        fh.truncate(end)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return data[:end]
 
 
 class Journal:
@@ -53,16 +72,15 @@ class Journal:
         path = directory / "journal.jsonl"
         if not path.exists():
             raise UsageError(f"no run {run_id} in {root / RUNS_DIR}")
+        data = _drop_torn_tail(path)
         entries = []
-        lines = read_text(path, "journal").splitlines()
-        for number, line in enumerate(lines, 1):
+        text = decode(data, str(path))
+        for number, line in enumerate(text.splitlines(), 1):
             if not line.strip():
                 continue
             try:
                 entry = loads_json(line, f"{path}: line {number}")
             except BadInputError:
-                if number == len(lines):  # a write cut short by the kill: drop it, it was never acted on
-                    break
                 raise BadInputError(f"{path}: line {number} is not valid JSON") from None
             if not isinstance(entry, dict) or "key" not in entry:
                 raise BadInputError(f"{path}: line {number} is not a journal entry")

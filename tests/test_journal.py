@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from iamfit.errors import BadInputError, UsageError
 from iamfit.journal import Journal
@@ -88,9 +90,54 @@ def test_a_torn_last_line_is_dropped_and_earlier_garbage_is_bad_input(tmp_path: 
         fh.write('{"kind": "attempt-st')
     assert [e["key"] for e in Journal.open(tmp_path, journal.run_id).entries()] == ["run"]
     with journal.path.open("a") as fh:
-        fh.write('\n{"kind": "x", "key": "y"}\n')
-    with pytest.raises(BadInputError):
+        fh.write('{"kind": "attempt-st\n{"kind": "x", "key": "y"}\n')
+    with pytest.raises(BadInputError, match="line 2 is not valid JSON"):
         Journal.open(tmp_path, journal.run_id)
+
+
+def _full_journal(root: Path) -> bytes:
+    journal = Journal.create(root, "20261126T000000-abcdef")
+    journal.append("run", "run", service="s", account="123456789012")
+    for n in range(1, 4):
+        journal.append("attempt-start", f"attempt-start:create:{n}", note="é ✓ \u2028")
+        journal.append("attempt-result", f"attempt-result:create:{n}", succeeded=n == 3, denials=["s3:PutObject"] * n)
+    return journal.path.read_bytes()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cut=st.integers(min_value=0, max_value=10_000))
+def test_a_journal_cut_at_any_byte_resumes_twice(tmp_path: Path, cut: int) -> None:
+    """SIGKILL can stop a write at any byte: open + append + open + append + open works every time, and keeps
+    exactly the entries whose newline was written."""
+    built = tmp_path / "whole" / ".iamfit" / "runs" / "20261126T000000-abcdef" / "journal.jsonl"
+    whole = built.read_bytes() if built.exists() else _full_journal(tmp_path / "whole")  # one per test run
+    cut = cut % (len(whole) + 1)
+    root = tmp_path / f"cut{cut}"
+    directory = root / ".iamfit" / "runs" / "20261126T000000-abcdef"
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "journal.jsonl").write_bytes(whole[:cut])
+    kept = [json.loads(line)["key"] for line in whole[:cut].split(b"\n")[:-1]]
+    for resume in (1, 2):
+        journal = Journal.open(root, "20261126T000000-abcdef")
+        assert [e["key"] for e in journal.entries()] == kept
+        journal.append("resumed", f"resumed:{resume}")
+        kept.append(f"resumed:{resume}")
+    assert [e["key"] for e in Journal.open(root, "20261126T000000-abcdef").entries()] == kept
+
+
+def test_every_cut_of_a_small_journal_resumes_twice(tmp_path: Path) -> None:
+    """The same, exhaustively over every byte offset of a short journal."""
+    whole = _full_journal(tmp_path / "whole")
+    for cut in range(len(whole) + 1):
+        root = tmp_path / f"cut{cut}"
+        directory = root / ".iamfit" / "runs" / "20261126T000000-abcdef"
+        directory.mkdir(parents=True)
+        (directory / "journal.jsonl").write_bytes(whole[:cut])
+        for resume in (1, 2):
+            Journal.open(root, "20261126T000000-abcdef").append("resumed", f"resumed:{resume}")
+        keys = [e["key"] for e in Journal.open(root, "20261126T000000-abcdef").entries()]
+        assert keys[-2:] == ["resumed:1", "resumed:2"]
+        assert len(keys) == whole[:cut].count(b"\n") + 2
 
 
 def test_unknown_or_malformed_run_ids_are_usage_errors(tmp_path: Path) -> None:

@@ -166,6 +166,47 @@ def summary(result: DiscoveryResult, rep: dict[str, Any], prune: bool = False) -
     return "\n".join(lines)
 
 
+def _journaled(run: dict[str, Any], name: str, given: str | None) -> str | None:
+    """The run's ``name`` (stage, region, account) as its journal recorded it; ``given`` must agree."""
+    if name not in run:  # a journal from before iamfit recorded it
+        return given
+    recorded = None if run[name] is None else str(run[name])
+    if given is not None and given != recorded:
+        made = f"with --{name} {recorded}" if recorded is not None else f"without --{name}"
+        raise UsageError(f"run was made {made}, not --{name} {given}; leave --{name} out to resume it")
+    return recorded
+
+
+def resume_command(
+    service_path: Path,
+    run_id: str,
+    target_name: str,
+    aws: dict[str, Any],
+    out_dir: Path | None,
+    report_path: Path | None,
+    fmt: str,
+) -> str:
+    """The command that resumes ``run_id``: the journal has the run's identity and loop options; what it
+    does not keep (AWS access, where the outputs go) is repeated."""
+    import shlex
+
+    words = ["iamfit", "discover", str(service_path), "--resume", run_id]
+    if target_name == "aws":
+        words += ["--target", "aws"]
+        for flag in ("account_guard", "profile", "endpoint_url", "deploy_command"):
+            if aws.get(flag):
+                words += ["--" + flag.replace("_", "-"), str(aws[flag])]
+        if aws.get("keep"):
+            words.append("--keep")
+    if out_dir is not None:
+        words += ["--out", str(out_dir)]
+    if report_path is not None:
+        words += ["--report", str(report_path)]
+    if fmt != "json":
+        words += ["--format", fmt]
+    return shlex.join(words)
+
+
 @click.command("discover")
 @service_argument
 @stage_option
@@ -183,7 +224,9 @@ def summary(result: DiscoveryResult, rep: dict[str, Any], prune: bool = False) -
 @click.option("--prune", is_flag=True, help="After all phases pass, drop predicted actions no attempt used, re-verify.")
 @click.option("--max-attempts", default=25, show_default=True, help="Attempts per phase before giving up.")
 @click.option("--allow", multiple=True, metavar="ACTION", help="Allow a guardrail action by name (repeatable).")
-@click.option("--resume", "resume_id", metavar="RUN_ID", help="Continue a run that was interrupted.")
+@click.option("--resume", "resume_id", metavar="RUN_ID",
+              help="Continue a run that was interrupted (its stage, region, account and loop options come from "
+              "its journal).")
 @click.option("--report", "report_path", type=click.Path(path_type=Path), help="Write the JSON report here.")
 @click.option(
     "--out",
@@ -235,16 +278,24 @@ def discover_command(
     The journal in .iamfit/runs/<run-id>/ lets --resume continue a killed run. Exit 0 when verified,
     1 when the loop stopped (guardrail, explicit deny, no progress, --max-attempts).
     """
+    root = Path.cwd()
+    resumed = Journal.open(root, resume_id) if resume_id else None
+    first = resumed.get("run") if resumed else None
+    if first and not (isinstance(first.get("from_scratch"), bool) and isinstance(first.get("prune"), bool)
+                      and isinstance(first.get("max_attempts"), int)
+                      and all(isinstance(a, str) for a in first.get("allow", ()))
+                      and all(isinstance(first.get(k), str | None) for k in ("stage", "region", "account"))):
+        raise BadInputError(f"run {resume_id}: the journal's run entry is not one iamfit wrote")
+    if first:  # the run's identity comes from its journal; a flag given again must agree with it
+        stage, region, account = (
+            _journaled(first, "stage", stage),
+            _journaled(first, "region", region),
+            _journaled(first, "account", account),
+        )
     service = load(service_path, stage, region, account or (account_guard if target_name == "aws" else None))
     echo_warnings(service.warnings)
-    root = Path.cwd()
-    journal = Journal.open(root, resume_id) if resume_id else Journal.create(root)
+    journal = resumed or Journal.create(root)
     if resume_id:
-        first = journal.get("run")
-        if first and not (isinstance(first.get("from_scratch"), bool) and isinstance(first.get("prune"), bool)
-                          and isinstance(first.get("max_attempts"), int)
-                          and all(isinstance(a, str) for a in first.get("allow", ()))):
-            raise BadInputError(f"run {resume_id}: the journal's run entry is not one iamfit wrote")
         if first and first.get("service") != service.name:
             raise UsageError(f"run {resume_id} was for service {first.get('service')}, not {service.name}")
         if first:
@@ -278,6 +329,10 @@ def discover_command(
             allow=allow,
             progress=_Progress(),
         )
+    except KeyboardInterrupt:
+        command = resume_command(service_path, journal.run_id, target_name, aws, out_dir, report_path, fmt)
+        click.echo(f"iamfit: run {journal.run_id} interrupted; resume it with:\n  {command}", err=True)
+        raise
     finally:
         signal.signal(signal.SIGTERM, previous)
         _report_cleanup(target)

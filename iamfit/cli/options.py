@@ -157,15 +157,14 @@ format_option = click.option(
 def write_policies(
     out_dir: Path, policies: dict[str, PolicyDocument], fmt: str, service: Service | None, cfn_role_arn: str | None
 ) -> list[Path]:
-    """Write ``<principal>.json`` for every principal, plus the rendered file for a non-JSON ``fmt``."""
+    """Write ``<principal>.json`` for every principal, plus the rendered file for a non-JSON ``fmt``; remove
+    what an earlier run wrote there and this one does not (refuse when that cannot be told apart from someone
+    else's files: :mod:`iamfit.outputs`)."""
+    from iamfit.outputs import write_outputs
     from iamfit.policy.render import RenderContext, render
+    from iamfit.principals import PRINCIPALS
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for principal, doc in policies.items():
-        path = out_dir / f"{principal}.json"
-        path.write_text(doc.dumps(), encoding="utf-8")
-        written.append(path)
+    files = {f"{principal}.json": doc.dumps() for principal, doc in policies.items()}
     if fmt != "json":
         if service is None:
             raise UsageError(f"--format {fmt} needs the SERVICE (for role and policy names)")
@@ -175,7 +174,8 @@ def write_policies(
             account=service.account,
             cfn_role_name=cfn_role_arn.rsplit("/", 1)[-1] if cfn_role_arn else None,
         )
-        path = out_dir / FORMAT_FILES[fmt]
-        path.write_text(render(policies, fmt, context), encoding="utf-8")
-        written.append(path)
-    return written
+        files[FORMAT_FILES[fmt]] = render(policies, fmt, context)
+    known = {f"{p}.json" for p in PRINCIPALS} | set(FORMAT_FILES.values())
+    for name in write_outputs(out_dir, files, known):
+        click.echo(f"iamfit: removed {out_dir / name} (an earlier run's output this run does not write)", err=True)
+    return [out_dir / name for name in files]

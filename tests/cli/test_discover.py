@@ -155,3 +155,64 @@ def test_an_endpoint_answer_not_in_aws_format_is_one_aws_error_line(
         "XML received. Further retries may succeed: (the endpoint's answer is not in AWS's format: see the "
         "endpoint's own log)"
     ]
+
+def test_ctrl_c_prints_the_resume_command_and_resuming_needs_no_original_flags(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C (KeyboardInterrupt from the second attempt) names the run and the exact command to resume it;
+    that command, without --account / --stage / --region, resumes with the journal's identity: no
+    "no --account given" warning, the same policies as an uninterrupted run."""
+    import shlex
+
+    from iamfit.cli import discover as discover_cli
+
+    monkeypatch.chdir(tmp_path)
+    args = ["discover", str(EXAMPLES / "sqs-worker"), "--account", "123456789012", "--from-scratch"]
+    whole = CliRunner().invoke(cli, [*args, "--out", "whole"])
+    assert whole.exit_code == 0, whole.output
+
+    real_make_target = discover_cli.make_target
+
+    def interrupting(*a, **k):  # type: ignore[no-untyped-def]
+        target = real_make_target(*a, **k)
+        real_attempt, calls = target.attempt, []
+
+        def attempt(*aa, **kk):  # type: ignore[no-untyped-def]
+            calls.append(1)
+            if len(calls) == 2:
+                raise KeyboardInterrupt
+            return real_attempt(*aa, **kk)
+
+        target.attempt = attempt
+        return target
+
+    monkeypatch.setattr(discover_cli, "make_target", interrupting)
+    stopped = CliRunner().invoke(cli, [*args, "--out", "out"])
+    assert stopped.exit_code == 130
+    assert not Path("out").exists()
+    runs = sorted(p.name for p in Path(".iamfit/runs").iterdir())
+    run_id = next(r for r in runs if f"run {r} interrupted" in stopped.stderr)
+    command = stopped.stderr.split("resume it with:\n", 1)[1].splitlines()[0].strip()
+    words = shlex.split(command)
+    assert words == ["iamfit", "discover", str(EXAMPLES / "sqs-worker"), "--resume", run_id, "--out", "out"]
+
+    monkeypatch.setattr(discover_cli, "make_target", real_make_target)
+    resumed = CliRunner().invoke(cli, words[1:])
+    assert resumed.exit_code == 0, resumed.output
+    assert "no --account given" not in resumed.stderr
+    assert Path("out/deployer.json").read_text() == Path("whole/deployer.json").read_text()
+    assert "123456789012" in Path("out/deployer.json").read_text()
+
+    clash = CliRunner().invoke(cli, [*words[1:], "--account", "210987654321"])
+    assert clash.exit_code == 2 and "--account 123456789012" in clash.stderr
+
+
+def test_discover_out_replaces_an_earlier_generate_split(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    sqs = str(EXAMPLES / "sqs-worker")
+    split = CliRunner().invoke(cli, ["generate", sqs, "--account", "123456789012", "--split", "--out", "out"])
+    assert split.exit_code == 0, split.output
+    assert Path("out/cloudformation.json").exists()
+    result = CliRunner().invoke(cli, ["discover", sqs, "--account", "123456789012", "--out", "out"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in Path("out").iterdir()) == [".iamfit-outputs.json", "deployer.json"]

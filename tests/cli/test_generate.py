@@ -94,3 +94,36 @@ def test_format_renders_terraform_cloudformation_and_serverless(tmp_path: Path) 
         result = run("generate", str(EXAMPLES / "deployment-role"), "--format", fmt, "--out", str(out))
         assert result.exit_code == 0, result.output
         assert (out / "deployer.json").exists() and marker in (out / name).read_text()
+
+
+def test_out_dir_drops_an_earlier_runs_outputs_and_keeps_other_files(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    sqs = str(EXAMPLES / "sqs-worker")
+    first = run("generate", sqs, "--account", "123456789012", "--split", "--format", "terraform", "--out", str(out))
+    assert first.exit_code == 0, first.output
+    names = {p.name for p in out.iterdir()}
+    assert names == {"deployer.json", "cloudformation.json", "iamfit.tf", ".iamfit-outputs.json"}
+    (out / "NOTES.md").write_text("mine")
+    second = run("generate", sqs, "--account", "123456789012", "--out", str(out))
+    assert second.exit_code == 0, second.output
+    assert {p.name for p in out.iterdir()} == {"deployer.json", "NOTES.md", ".iamfit-outputs.json"}
+    assert "removed" in second.stderr and "cloudformation.json" in second.stderr
+    assert json.loads((out / ".iamfit-outputs.json").read_text())["files"].keys() == {"deployer.json"}
+
+
+def test_out_dir_with_outputs_iamfit_cannot_vouch_for_is_refused_before_writing(tmp_path: Path) -> None:
+    sqs = str(EXAMPLES / "sqs-worker")
+    legacy = tmp_path / "legacy"  # an iamfit output name, no manifest: an older run's, or someone's own
+    legacy.mkdir()
+    (legacy / "cloudformation.json").write_text("{}")
+    refused = run("generate", sqs, "--account", "123456789012", "--out", str(legacy))
+    assert refused.exit_code == 2 and refused.stderr.startswith("iamfit: error:")
+    assert "cloudformation.json" in refused.stderr
+    assert {p.name for p in legacy.iterdir()} == {"cloudformation.json"}
+
+    edited = tmp_path / "edited"  # iamfit's own output, changed since
+    assert run("generate", sqs, "--account", "123456789012", "--split", "--out", str(edited)).exit_code == 0
+    (edited / "cloudformation.json").write_text("{}")
+    refused = run("generate", sqs, "--account", "123456789012", "--out", str(edited))
+    assert refused.exit_code == 2 and "cloudformation.json" in refused.stderr
+    assert (edited / "cloudformation.json").read_text() == "{}"

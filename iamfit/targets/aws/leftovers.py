@@ -2,7 +2,8 @@
 
 Found: stacks tagged ``iamfit:managed=true`` (or, for stacks the Serverless CLI made in a discovery stage,
 a ``STAGE`` tag starting with ``iamfit``), roles named ``iamfit-*`` tagged ``iamfit:managed=true``, and
-customer managed policies named ``iamfit-*`` with the same tag.
+customer managed policies named ``iamfit-*`` with the same tag -- except the permissions boundary
+``iamfit-boundary``, which is kept (:mod:`iamfit.targets.aws.boundary`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from iamfit.targets.aws.boundary import BOUNDARY_NAME
 from iamfit.targets.aws.calls import Clock, error_message
 from iamfit.targets.aws.names import ROLE_PREFIX, TAG_RUN, is_managed, tags_of
 from iamfit.targets.aws.roles import delete_managed_policy, delete_role
@@ -68,8 +70,8 @@ def find_leftovers(cloudformation: Any, iam: Any) -> list[Leftover]:
                 found.append(Leftover("role", str(role["RoleName"]), tags_of(tags).get(TAG_RUN, ""), str(role["Arn"])))
     for page in iam.get_paginator("list_policies").paginate(Scope="Local"):
         for policy in page.get("Policies", []):
-            if not str(policy["PolicyName"]).startswith(ROLE_PREFIX):
-                continue
+            if not str(policy["PolicyName"]).startswith(ROLE_PREFIX) or policy["PolicyName"] == BOUNDARY_NAME:
+                continue  # the boundary stays: an operator that could delete it could re-create it otherwise
             tags = iam.list_policy_tags(PolicyArn=policy["Arn"]).get("Tags", [])
             if is_managed(tags):
                 run = tags_of(tags).get(TAG_RUN, "")

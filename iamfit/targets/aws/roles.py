@@ -2,8 +2,10 @@
 
 ``deployer`` is what the Serverless CLI runs as; ``cfn`` (only when the service sets a deploymentRole) is
 the role CloudFormation acts with. Both trust only the operator principal; ``cfn`` also trusts
-cloudformation.amazonaws.com. A policy goes in as the inline policy ``iamfit-attempt`` when it fits the
-10,240-character inline quota, else as up to 10 managed policies (:func:`iamfit.policy.pack.pack`).
+cloudformation.amazonaws.com. Both have ``iamfit-boundary`` as their permissions boundary
+(:mod:`iamfit.targets.aws.boundary`), created before the first role. A policy goes in as the inline
+policy ``iamfit-attempt`` when it fits the 10,240-character inline quota, else as up to 10 managed policies
+(:func:`iamfit.policy.pack.pack`).
 
 IAM is eventually consistent: after a change iamfit reads the policy back until IAM returns it, assumes the
 role with retries (a new role's trust policy can take seconds to apply), then waits ``propagation_seconds``
@@ -20,6 +22,7 @@ from iamfit.aws.session import Credentials
 from iamfit.errors import AwsError, SafetyError
 from iamfit.policy.document import PolicyDocument
 from iamfit.policy.pack import PolicyTooLargeError, pack
+from iamfit.targets.aws.boundary import boundary_arn, ensure_boundary
 from iamfit.targets.aws.calls import Clock, error_code, error_message
 from iamfit.targets.aws.guard import Operator
 from iamfit.targets.aws.names import INLINE_POLICY, Names, check_session_name, is_managed
@@ -49,12 +52,26 @@ class CandidateRoles:
     max_tries: int = 15
     created: list[str] = field(default_factory=list)
     _managed: dict[str, list[str]] = field(default_factory=dict)
+    _boundary: str | None = None
+
+    @property
+    def boundary_arn(self) -> str:
+        """The ARN of ``iamfit-boundary``, every candidate role's permissions boundary."""
+        return boundary_arn(self.operator.partition, self.operator.account)
+
+    def ensure_boundary(self) -> str:
+        """Create (once) or check the boundary policy: :func:`iamfit.targets.aws.boundary.ensure_boundary`."""
+        if self._boundary is None:
+            self._boundary = ensure_boundary(self.iam, self.operator.partition, self.operator.account)
+        return self._boundary
 
     def role_arn(self, purpose: str) -> str:
         return f"arn:{self.operator.partition}:iam::{self.operator.account}:role/{self.names.role_name(purpose)}"
 
     def ensure(self) -> None:
-        """Create the roles that do not exist yet; refuse a same-named role iamfit did not create."""
+        """Create the roles that do not exist yet, each with the permissions boundary; refuse a same-named
+        role iamfit did not create; give an unbounded role of iamfit's (an earlier version's) the boundary."""
+        boundary = self.ensure_boundary()
         for purpose in self.purposes:
             name = self.names.role_name(purpose)
             try:
@@ -69,6 +86,12 @@ class CandidateRoles:
                     raise SafetyError(f"role {name} exists and is not tagged iamfit:managed=true; refusing to use it")
                 if name not in self.created:
                     self.created.append(name)
+                current = (role.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
+                if current != boundary:
+                    try:
+                        self.iam.put_role_permissions_boundary(RoleName=name, PermissionsBoundary=boundary)
+                    except Exception as exc:
+                        raise AwsError(f"iam:PutRolePermissionsBoundary {name} failed: {error_message(exc)}") from None
                 continue
             try:
                 self.iam.create_role(
@@ -77,6 +100,7 @@ class CandidateRoles:
                     Description=f"iamfit {purpose} role, {self.names.stack_name}, run {self.names.run_id}",
                     MaxSessionDuration=3600,
                     Tags=self.names.tags(),
+                    PermissionsBoundary=boundary,
                 )
             except Exception as exc:
                 raise AwsError(f"iam:CreateRole {name} failed: {error_message(exc)}") from None

@@ -22,6 +22,7 @@ from typing import Any
 from iamfit.errors import AwsError, BadInputError
 from iamfit.files import read_bytes
 from iamfit.service.model import UPDATE_TEMPLATE, Service
+from iamfit.targets.aws.boundary import add_boundary
 from iamfit.targets.aws.calls import Clock, error_code, error_message
 from iamfit.targets.aws.guard import describe_stack
 from iamfit.targets.aws.names import Names
@@ -59,14 +60,17 @@ def package_dir(service: Service) -> Path:
     raise BadInputError(f"{source}: no .serverless/{UPDATE_TEMPLATE} to deploy")
 
 
-def rewrite_for_stage(template: dict[str, Any], service: Service, names: Names, artifact_dir: str) -> dict[str, Any]:
-    """The template moved to the discovery stage: artifact keys and ``<service>-<stage>`` names."""
+def rewrite_for_stage(
+    template: dict[str, Any], service: Service, names: Names, artifact_dir: str, boundary_arn: str | None = None
+) -> dict[str, Any]:
+    """The template moved to the discovery stage: artifact keys and ``<service>-<stage>`` names; with
+    ``boundary_arn``, every IAM role and user it creates bounded by it (:func:`boundary.add_boundary`)."""
     text = json.dumps(template)
     if service.artifact_dir and artifact_dir:
         text = text.replace(service.artifact_dir, artifact_dir)
     text = text.replace(f"{service.name}-{service.stage}", f"{service.name}-{names.stage}")
     moved: dict[str, Any] = json.loads(text)
-    return moved
+    return add_boundary(moved, boundary_arn) if boundary_arn else moved
 
 
 def template_url(bucket: str, key: str, region: str) -> str:
@@ -84,6 +88,7 @@ class StackDeployer:
     timeout_seconds: float = 3600.0
     bucket: str | None = None
     uploaded_dirs: list[str] = field(default_factory=list)
+    boundary_arn: str | None = None  # every IAM role and user of the discovery stack gets it (boundary.py)
 
     @property
     def stack_name(self) -> str:
@@ -163,7 +168,7 @@ class StackDeployer:
             status = None if stack is None else str(stack["StackStatus"])
             if status is None or status == "CREATE_FAILED":
                 outcome.log(f"iamfit: {'creating' if status is None else 'retrying'} core stack {self.stack_name}")
-                core = rewrite_for_stage(self.service.core_template, self.service, self.names, "")
+                core = rewrite_for_stage(self.service.core_template, self.service, self.names, "", self.boundary_arn)
                 status = self._submit(cloudformation, core, role_arn, outcome, create=status is None)
                 outcome.stack_status = status
                 if status not in SUCCESS:
@@ -258,7 +263,7 @@ class StackDeployer:
         stamp = f"{int(now.timestamp() * 1000)}-{now.strftime('%Y-%m-%dT%H:%M:%S.%f')[:-3]}Z"
         artifact_dir = f"{self.names.artifact_prefix}/{stamp}"
         s3.list_objects_v2(Bucket=bucket, Prefix=self.names.artifact_prefix)
-        moved = rewrite_for_stage(source.template, source, self.names, artifact_dir)
+        moved = rewrite_for_stage(source.template, source, self.names, artifact_dir, self.boundary_arn)
         package = package_dir(self.service)
         self.uploaded_dirs.append(artifact_dir)
         for path in sorted(package.glob("*.zip")):

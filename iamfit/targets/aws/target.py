@@ -110,7 +110,11 @@ class AwsTarget:
         outcome = Outcome()
         outcome.lines.extend(recovery)
         if self.cli is not None:
-            env = {**credentials.environment(), **self.session.environment()}
+            env = {
+                **credentials.environment(),
+                **self.session.environment(),
+                "IAMFIT_PERMISSIONS_BOUNDARY": self.roles.boundary_arn,
+            }
             result = self.cli.run(phase, self.names.stage, env)
             outcome.lines.append(result.output.rstrip("\n"))
             exit_code = result.exit_code
@@ -329,6 +333,7 @@ def make_aws_target(
         clock=clock,
         poll_seconds=poll_seconds,
         skip_failed_rollback_resources=skip_failed_rollback_resources,
+        boundary_arn=roles.boundary_arn,
     )
     harvester = TrailHarvester(
         session.client("cloudtrail"),

@@ -93,6 +93,11 @@ def live_stacks(client: Any) -> list[str]:
     return [s["StackName"] for s in client.list_stacks()["StackSummaries"] if s["StackStatus"] != "DELETE_COMPLETE"]
 
 
+def local_policies(iam: Any) -> list[str]:
+    """Names of the account's customer managed policies."""
+    return sorted(p["PolicyName"] for p in iam.list_policies(Scope="Local")["Policies"])
+
+
 def moto_variant(service: Service) -> Service:
     """The real update variant, minus tag changes on S3 buckets: moto's bucket update reads a BucketName
     property the Framework's deployment bucket does not have (a moto bug, KeyError 'BucketName')."""

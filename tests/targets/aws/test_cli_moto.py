@@ -114,7 +114,10 @@ def _left_behind(endpoint: str, buckets: set[str]) -> dict[str, list[str]]:
     left = {
         "stacks": live_stacks(_client(endpoint, "cloudformation")),
         "roles": [r["RoleName"] for r in iam.list_roles()["Roles"]],
-        "policies": [p["PolicyName"] for p in iam.list_policies(Scope="Local")["Policies"]],
+        # iamfit-boundary is kept on purpose: an operator that could delete it could re-create it with other
+        # content (docs/aws.md, "The operator policy and the permissions boundary")
+        "policies": [p["PolicyName"] for p in iam.list_policies(Scope="Local")["Policies"]
+                     if p["PolicyName"] != "iamfit-boundary"],
         "buckets": sorted({b["Name"] for b in s3.list_buckets()["Buckets"]} - buckets),
         "objects": [o["Key"] for b in sorted(buckets) for o in s3.list_objects_v2(Bucket=b).get("Contents", [])],
     }

@@ -15,7 +15,7 @@ from iamfit.policy.document import PolicyDocument
 from iamfit.service.model import Service
 from iamfit.targets.aws.names import INLINE_POLICY
 from iamfit.targets.aws.target import make_aws_target
-from tests.targets.aws.conftest import ACCOUNT, FakeClock, live_stacks, moto_variant
+from tests.targets.aws.conftest import ACCOUNT, FakeClock, live_stacks, local_policies, moto_variant
 
 ALLOW_ALL = PolicyDocument.from_json({"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
 
@@ -91,6 +91,17 @@ def test_create_update_remove_then_nothing_left(
         assert tags == {"iamfit:managed": "true", "iamfit:run": "run-42"}
         inline = iam.get_role_policy(RoleName=role, PolicyName=INLINE_POLICY)["PolicyDocument"]
         assert PolicyDocument.from_json(inline) == ALLOW_ALL
+        # bounded by iamfit-boundary, and so is every role the discovery stack creates
+        boundary = f"arn:aws:iam::{ACCOUNT}:policy/iamfit-boundary"
+        assert got["PermissionsBoundary"]["PermissionsBoundaryArn"] == boundary
+        stack_roles = [
+            r["PhysicalResourceId"]
+            for r in cfn.describe_stack_resources(StackName=stack)["StackResources"]
+            if r.get("ResourceType") == "AWS::IAM::Role"
+        ]
+        assert len(stack_roles) == sum(r["Type"] == "AWS::IAM::Role" for r in service.template["Resources"].values())
+        for name in stack_roles:
+            assert iam.get_role(RoleName=name)["Role"]["PermissionsBoundary"]["PermissionsBoundaryArn"] == boundary
         # the stack is the discovery stage's, tagged as iamfit's, and holds the template's resources
         described = cfn.describe_stacks(StackName=stack)["Stacks"][0]
         assert {"Key": "iamfit:managed", "Value": "true"} in described["Tags"]
@@ -116,7 +127,7 @@ def test_create_update_remove_then_nothing_left(
     stub.assert_no_pending_responses()
     assert target.last_cleanup is not None and target.last_cleanup.clean
     assert iam.list_roles()["Roles"] == []
-    assert iam.list_policies(Scope="Local")["Policies"] == []
+    assert local_policies(iam) == ["iamfit-boundary"]  # the boundary is kept (docs/aws.md)
     assert live_stacks(cfn) == []
     assert s3.list_buckets()["Buckets"] == []
 
@@ -154,9 +165,9 @@ def test_a_large_policy_goes_in_as_managed_policies(
         # back under the inline limit: the managed policies go, the inline policy comes
         target.roles.put_policy("deployer", ALLOW_ALL)
         assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == []
-        assert iam.list_policies(Scope="Local")["Policies"] == []
+        assert local_policies(iam) == ["iamfit-boundary"]  # the boundary is kept (docs/aws.md)
         target.roles.put_policy("deployer", big)
-    assert iam.list_roles()["Roles"] == [] and iam.list_policies(Scope="Local")["Policies"] == []
+    assert iam.list_roles()["Roles"] == [] and local_policies(iam) == ["iamfit-boundary"]
 
 
 def test_deployment_role_gets_a_cfn_role_trusted_by_cloudformation(
