@@ -27,3 +27,14 @@ def test_bad_input_is_one_line_and_exit_3(tmp_path: Path) -> None:
 
 def test_usage_error_exits_2() -> None:
     assert run("generate", "--no-such-option").returncode == 2
+
+
+def test_version_names_the_knowledge_sources() -> None:
+    from importlib.metadata import version
+
+    from iamfit import __version__
+
+    lines = run("--version").stdout.splitlines()
+    assert lines[0] == f"iamfit {__version__}"
+    for dist in ("cfn-lint", "policy-sentry", "botocore"):
+        assert any(line.split()[:2] == [dist, version(dist)] for line in lines[1:]), (dist, lines)
