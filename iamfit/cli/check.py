@@ -16,6 +16,8 @@ from iamfit.cli.options import (
     region_option,
     service_argument,
     stage_option,
+    summary_option,
+    write_summary,
 )
 from iamfit.errors import EXIT_FINDINGS, UsageError
 
@@ -94,6 +96,7 @@ def _iam_client(profile: str | None, region: str | None, endpoint_url: str | Non
     help="A discover report whose needs are added (default: .iamfit/reports/<service>.json when present).",
 )
 @click.option("--no-discover-report", is_flag=True, help="Do not read a discover report automatically.")
+@summary_option
 @stage_option
 @region_option
 @account_option
@@ -112,6 +115,7 @@ def check(
     fail_on: str,
     discover_report: Path | None,
     no_discover_report: bool,
+    summary_path: Path | None,
     stage: str | None,
     region: str | None,
     account: str | None,
@@ -194,6 +198,10 @@ def check(
     if report_path is not None:
         result.warnings.append(f"added {len(extra)} needs from the discover report {report_path}")
     echo_warnings(result.warnings)
+    if summary_path is not None:
+        from iamfit.report.summary import check_summary
+
+        write_summary(summary_path, check_summary(result, kinds, grants))
 
     if fmt == "json":
         from iamfit.report.formats import render_json

@@ -111,3 +111,17 @@ def write_policies(
         path.write_text(render(policies, fmt, context), encoding="utf-8")
         written.append(path)
     return written
+
+
+summary_option = click.option(
+    "--summary",
+    "summary_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write a Markdown summary here (for $GITHUB_STEP_SUMMARY or a pull-request comment).",
+)
+
+
+def write_summary(path: Path | None, text: str) -> None:
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
