@@ -174,3 +174,16 @@ def test_inputs_reach_run_scripts_only_through_env() -> None:
     assert spec["using"] == "composite"
     uses = [s["uses"] for s in spec["steps"] if "uses" in s]
     assert "github/codeql-action/upload-sarif@v3" in uses
+
+
+def test_the_workflow_example_uses_the_action_with_its_inputs() -> None:
+    workflow = yaml.safe_load((REPO / ".github" / "workflows" / "iamfit.yml").read_text(encoding="utf-8"))
+    steps = [s for job in workflow["jobs"].values() for s in job["steps"]]
+    step = next(s for s in steps if s.get("uses") == "./")
+    assert set(step["with"]) <= set(ACTION["inputs"])
+    assert all(n in step["with"] for n, spec in ACTION["inputs"].items() if spec.get("required"))
+    assert step["with"]["node-version"] == "22"
+    assert (REPO / step["with"]["service-dir"] / "serverless.yml").is_file()
+    assert (REPO / step["with"]["policy"]).is_file()
+    assert workflow["permissions"]["security-events"] == "write"
+    assert "github.com/iamfit/iamfit" not in (REPO / ".github" / "workflows" / "iamfit.yml").read_text()
