@@ -243,3 +243,23 @@ def test_audit_summary_golden(tmp_path: Path) -> None:
     assert "| IAMFIT-A001 | unused-action | " in text and "`wide.json:" in text
     diff = text.split("```diff\n", 1)[1].split("```", 1)[0]
     assert "- sqs:DeleteQueue" in diff and f"+ sqs:CreateQueue    on arn:aws:sqs:us-east-1:{ACCOUNT}:svc-jobs" in diff
+
+
+def test_cli_audit_writes_the_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    record = {
+        "eventVersion": "1.08", "eventTime": "2026-11-01T00:00:00Z", "eventSource": "sqs.amazonaws.com",
+        "eventName": "CreateQueue", "awsRegion": "us-east-1", "eventID": "1", "recipientAccountId": ACCOUNT,
+        "userIdentity": {"type": "AssumedRole", "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/deploy/s",
+                         "accountId": ACCOUNT, "sessionContext": {"sessionIssuer": {"arn": ROLE}}},
+        "requestParameters": {"queueName": "svc-jobs"},
+    }
+    (tmp_path / "trail").mkdir()
+    (tmp_path / "trail" / "records.json").write_text(json.dumps({"Records": [record]}), encoding="utf-8")
+    (tmp_path / "wide.json").write_text(json.dumps(WIDE, indent=2) + "\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    done = CliRunner().invoke(cli, ["audit", "--policy", "wide.json", "--cloudtrail", "trail", "--principal", ROLE,
+                                    "--since", "2026-01-01", "--summary", "s.md"])
+    assert done.exit_code == 1, done.output
+    text = (tmp_path / "s.md").read_text(encoding="utf-8")
+    assert text.startswith(f"## iamfit audit: `{ROLE}`\n\n**FAIL**")
+    assert "| IAMFIT-A001 | unused-action | " in text and "`wide.json:" in text and "- sqs:DeleteQueue" in text
