@@ -50,6 +50,21 @@ class Grant:
     escalation: str | None = None  # guardrail text when granted because the template itself requires it
 
 
+@dataclass(frozen=True)
+class ReachedResource:
+    """A resource an attempt's stack operation worked on: its last status in the attempt, and the actions
+    its failure (if any) names as denied."""
+
+    logical_id: str
+    resource_type: str
+    status: str
+    denied: tuple[str, ...] = ()
+
+    @property
+    def failed(self) -> bool:
+        return self.status.endswith("FAILED")
+
+
 @dataclass
 class AttemptRecord:
     phase: Phase
@@ -66,6 +81,7 @@ class AttemptRecord:
     grants: list[Grant] = field(default_factory=list)
     used: int = 0
     unavailable_evidence: dict[str, str] = field(default_factory=dict)  # source -> why it was not read
+    reached: tuple[ReachedResource, ...] = ()
 
 
 @dataclass
@@ -165,6 +181,24 @@ def failed_operations(attempt: Attempt, catalog: Catalog) -> list[tuple[str, str
         ):
             out.append((logical_id, operation))
     return sorted(set(out))
+
+
+def reached_resources(attempt: Attempt, catalog: Catalog) -> tuple[ReachedResource, ...]:
+    """Every resource (not the stack itself) with a stack event in the attempt, by logical id, with its newest
+    status (events are newest first) and the actions a failure reason names as denied."""
+    out: dict[str, ReachedResource] = {}
+    for event in attempt.stack_events:
+        logical_id = event.get("LogicalResourceId")
+        if not isinstance(logical_id, str) or logical_id == event.get("StackName") or logical_id in out:
+            continue
+        status = str(event.get("ResourceStatus", ""))
+        reason = event.get("ResourceStatusReason")
+        denied: tuple[str, ...] = ()
+        if status.endswith("FAILED") and isinstance(reason, str):
+            reading = parse_failure_text(reason, source=SOURCE_STACK_EVENT, catalog=catalog)
+            denied = tuple(sorted({d.action for d in reading.denials if d.action}))
+        out[logical_id] = ReachedResource(logical_id, str(event.get("ResourceType", "")), status, denied)
+    return tuple(out[k] for k in sorted(out))
 
 
 def shown_denials(attempt: Attempt, catalog: Catalog) -> list[Denial]:
@@ -464,6 +498,7 @@ class Discovery:
                     denials,
                     used=len(usage),
                     unavailable_evidence=dict(attempt.unavailable_evidence),
+                    reached=reached_resources(attempt, self.catalog),
                 )
                 self.attempts.append(record)
                 if attempt.succeeded:

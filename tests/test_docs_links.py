@@ -54,7 +54,7 @@ def test_paths_named_in_backticks_exist(doc: Path) -> None:
             token = token.strip("'\",;:()")
             if "/" not in token or PLACEHOLDER.search(token) or not token.startswith(tuple(f"{t}/" for t in TOP)):
                 continue
-            path = token.split("#", 1)[0].split("::", 1)[0]
+            path = re.sub(r":\d+(-\d+)?$", "", token.split("#", 1)[0].split("::", 1)[0])  # file.py:12 names a line
             if not (REPO / path).exists():
                 missing.append(token)
     assert not missing, f"{_ids(doc)}: paths that are not in the repository: {missing}"

@@ -89,8 +89,24 @@ class LazyGroup(click.Group):
             ctx.exit(EXIT_INTERNAL)
 
 
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from iamfit.knowledge.versions import version_text
+
+    click.echo(version_text(__version__))
+    ctx.exit(0)
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="iamfit")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show iamfit's version and those of the knowledge sources it reads (they decide its output), and exit.",
+)
 def cli() -> None:
     """iamfit finds the least-privilege IAM policy a Serverless Framework deploy needs, verifies it by
     deploying (in the built-in sandbox or a throwaway AWS account), and keeps it least-privilege in CI.

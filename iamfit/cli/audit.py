@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from iamfit.cli.options import echo_warnings, read_policy, read_text, size_summary
+from iamfit.cli.options import echo_warnings, read_policy, read_text, size_summary, summary_option, write_summary
 from iamfit.cli.trail_options import client_factory, parse_when, progress_bar, trail_options
 from iamfit.errors import EXIT_FINDINGS, UsageError
 
@@ -102,6 +102,7 @@ def render_sarif(result: Any, texts: dict[str, str]) -> str:
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text", show_default=True)
 @click.option("--proposal", "proposal_path", type=click.Path(path_type=Path),
               help="Write the right-sized policy (what was used) here.")
+@summary_option
 def audit_command(
     role_name: str | None,
     policy_files: tuple[Path, ...],
@@ -118,6 +119,7 @@ def audit_command(
     endpoint_url: str | None,
     fmt: str,
     proposal_path: Path | None,
+    summary_path: Path | None,
 ) -> None:
     """Compare what a role (or policy files) grants with what was used: unused actions, resources broader than
     used, escalation-capable grants, and a right-sized proposal. Exit 1 when there are findings.
@@ -177,6 +179,10 @@ def audit_command(
     sizes, size_warnings = size_summary({"proposal": result.proposal},
                                         lambda _: str(proposal_path or "--proposal FILE writes it"))
     echo_warnings(size_warnings)
+    if summary_path is not None:
+        from iamfit.report.summary import audit_summary
+
+        write_summary(summary_path, audit_summary(result, texts))
     if fmt == "json":
         click.echo(json.dumps(result.to_json(), indent=2))
     elif fmt == "sarif":

@@ -17,6 +17,8 @@ from iamfit.cli.options import (
     region_option,
     service_argument,
     stage_option,
+    summary_option,
+    write_summary,
 )
 from iamfit.errors import EXIT_FINDINGS, UsageError
 
@@ -96,6 +98,7 @@ def _iam_client(profile: str | None, region: str | None, endpoint_url: str | Non
     "Used only when its service, stage, region and account are the check's.",
 )
 @click.option("--no-discover-report", is_flag=True, help="Do not read a discover report automatically.")
+@summary_option
 @stage_option
 @region_option
 @account_option
@@ -114,6 +117,7 @@ def check(
     fail_on: str,
     discover_report: Path | None,
     no_discover_report: bool,
+    summary_path: Path | None,
     stage: str | None,
     region: str | None,
     account: str | None,
@@ -190,6 +194,10 @@ def check(
     result.discover_report = choice.to_json()
     echo_warnings(result.warnings)
     echo_runtime_warnings(service)
+    if summary_path is not None:
+        from iamfit.report.summary import check_summary
+
+        write_summary(summary_path, check_summary(result, kinds, grants))
 
     if fmt == "json":
         from iamfit.report.formats import render_json

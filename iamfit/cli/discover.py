@@ -22,8 +22,10 @@ from iamfit.cli.options import (
     region_option,
     service_argument,
     stage_option,
+    summary_option,
     write_json,
     write_policies,
+    write_summary,
 )
 from iamfit.discover import DiscoveryResult, discover, report
 from iamfit.errors import EXIT_FINDINGS, BadInputError, UsageError
@@ -247,6 +249,7 @@ def resume_command(
               "consistent; 0 for a local endpoint such as a moto server).")
 @click.option("--skip-failed-rollback-resources", is_flag=True,
               help="[aws] Consent to skip resources that block ContinueUpdateRollback (UPDATE_ROLLBACK_FAILED).")
+@summary_option
 @format_option
 def discover_command(
     service_path: Path,
@@ -269,6 +272,7 @@ def discover_command(
     settle_seconds: float,
     propagation_seconds: float,
     skip_failed_rollback_resources: bool,
+    summary_path: Path | None,
     fmt: str,
 ) -> None:
     """Find the deploy policy of SERVICE_DIR by deploying it: each attempt's denials (stack events,
@@ -336,7 +340,12 @@ def discover_command(
     finally:
         signal.signal(signal.SIGTERM, previous)
         _report_cleanup(target)
-    rep = report(result, by_hand_estimate(result, _in_sandbox_account(service)))
+    by_hand = by_hand_estimate(result, _in_sandbox_account(service))
+    rep = report(result, by_hand)
+    if summary_path is not None:
+        from iamfit.report.summary import discover_summary
+
+        write_summary(summary_path, discover_summary(result, by_hand))
     journal.write_file("report.json", json.dumps(rep, indent=2) + "\n")
     if result.verified:  # `iamfit check` adds the needs of the last verified discovery it finds here
         write_json(root / ".iamfit" / "reports" / f"{service.name}.json", rep)

@@ -179,3 +179,17 @@ def write_policies(
     for name in write_outputs(out_dir, files, known):
         click.echo(f"iamfit: removed {out_dir / name} (an earlier run's output this run does not write)", err=True)
     return [out_dir / name for name in files]
+
+
+summary_option = click.option(
+    "--summary",
+    "summary_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write a Markdown summary here (for $GITHUB_STEP_SUMMARY or a pull-request comment).",
+)
+
+
+def write_summary(path: Path | None, text: str) -> None:
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
