@@ -5,8 +5,9 @@ Whatever goes wrong while reading or parsing one of them is the user's input, no
 one :class:`BadInputError` naming the file: missing, a directory, not readable (permissions, I/O), not UTF-8,
 not JSON, or nested deeper than :data:`MAX_DEPTH` (which would otherwise surface much later as a
 ``RecursionError`` in whatever walks the value). YAML templates are parsed by cfn-lint's decoder
-(:mod:`iamfit.service.template`), which limits alias expansion and nesting itself; their value is checked with
-:func:`check_depth` here too.
+(:mod:`iamfit.service.template`), which limits alias expansion; their nesting is checked first, on the parser's
+event stream (:func:`check_yaml_depth`), because PyYAML's constructor recurses once per level and, in some
+PyYAML releases (6.0.3), crashes the interpreter on deep input instead of raising.
 
 Not read here, on purpose: CloudTrail at scale (:mod:`iamfit.evidence.trail`) streams files into DuckDB; a file
 that cannot be read there is counted and skipped (an error with ``--strict``). serverless.yml is parsed by the
@@ -70,6 +71,30 @@ def gunzip(data: bytes, origin: str) -> bytes:
         return gzip.decompress(data)
     except (OSError, EOFError, zlib.error) as exc:
         raise BadInputError(f"{origin}: not a readable gzip file ({exc})") from None
+
+
+def check_yaml_depth(text: str, origin: str, limit: int = MAX_DEPTH) -> None:
+    """BadInputError when YAML collections in ``text`` nest deeper than ``limit``, decided on PyYAML's event
+    stream (its parser is iterative, unlike its constructor), before anything builds the value. Text that is not
+    YAML is left to the real parser, which says why."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    starts = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+    ends = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=loader):
+            if isinstance(event, starts):
+                depth += 1
+                if depth > limit:
+                    raise BadInputError(f"{origin}: nested deeper than {limit} levels")
+            elif isinstance(event, ends):
+                depth -= 1
+    except yaml.YAMLError as exc:
+        if "nesting depth" in str(exc):  # libyaml's own limit (PyYAML 6.0.4 and later) was reached first
+            raise BadInputError(f"{origin}: nested deeper than {limit} levels") from None
+        return
 
 
 def check_depth(value: Any, origin: str, limit: int = MAX_DEPTH) -> None:

@@ -109,3 +109,16 @@ def test_any_bytes_are_a_value_or_one_line_of_bad_input(data: bytes) -> None:
         assert exc.message.startswith("fuzz: ") and "\n" not in exc.message
     else:
         check_depth(value, "fuzz")  # what was read is walkable
+
+
+def test_yaml_depth_is_checked_on_events_before_any_value_is_built() -> None:
+    """PyYAML's constructor recurses once per level (PyYAML 6.0.3 crashed the interpreter on 100,000 levels);
+    the depth check reads the parser's event stream, so any depth is safe to check."""
+    from iamfit.files import check_yaml_depth
+
+    check_yaml_depth("a:\n  b: [1, {c: 2}]\n", "ok.yml")
+    check_yaml_depth("a: [unclosed\n", "not-yaml.yml")  # left to the real parser, which says why
+    for text in ("x: " + "[" * 100_000 + "]" * 100_000,
+                 "".join(" " * (2 * i) + f"k{i}:\n" for i in range(2_000)) + " " * 4_000 + "v: 1\n"):
+        with pytest.raises(BadInputError, match="nested deeper than 100 levels"):
+            check_yaml_depth(text, "deep.yml")

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from iamfit.errors import BadInputError
-from iamfit.files import check_depth, loads_json, read_text
+from iamfit.files import check_depth, check_yaml_depth, loads_json, read_text
 
 
 def _plain(value: Any) -> Any:
@@ -32,6 +32,7 @@ def parse_template(text: str, origin: str) -> dict[str, Any]:
     else:
         from cfnlint.decode import decode_str  # lazy: cfn-lint is heavy
 
+        check_yaml_depth(text, origin)
         try:
             decoded, matches = decode_str(text)
         except Exception as exc:  # cfn-lint raises assorted parser errors on garbage

@@ -69,10 +69,13 @@ ALIAS_BOMB = "\n".join(
 @pytest.mark.parametrize(("text", "message"), [
     (ALIAS_BOMB, "YAML aliases"),
     ("Resources:\n  B:\n    Type: AWS::S3::Bucket\n    Properties:\n      X: " + "[" * 100_000 + "]" * 100_000,
-     "nesting depth"),
+     "nested deeper than 100 levels"),
     ("Resources:\n  B:\n    Type: AWS::S3::Bucket\n    Properties:\n      X: " + "[" * 150 + "]" * 150,
      "nested deeper than 100 levels"),
-], ids=["alias-bomb", "100000-levels", "150-levels"])
+    ("Resources:\n  B:\n    Type: AWS::S3::Bucket\n    Properties:\n" + "".join(
+        " " * (6 + 2 * i) + f"k{i}:\n" for i in range(5_000)) + " " * 10_006 + "v: 1\n",
+     "nested deeper than 100 levels"),
+], ids=["alias-bomb", "100000-levels", "150-levels", "5000-block-levels"])
 def test_yaml_templates_that_explode_or_nest_too_deeply_are_bad_input(tmp_path: Path, text: str, message: str) -> None:
     template = tmp_path / "t.yml"
     template.write_text(text)
