@@ -32,15 +32,15 @@ from typing import Any
 from iamfit.errors import BadInputError
 from iamfit.files import read_json, read_text
 from iamfit.knowledge.catalog import Catalog, default_catalog
-from iamfit.knowledge.serverless_cli import DEFAULT_COMMANDS
 from iamfit.needs import Need
 from iamfit.policy.document import PolicyDocument, Statement
 from iamfit.policy.evaluate import PolicySet, Request
 from iamfit.policy.lint import ESCALATION_RULES, Severity, lint
 from iamfit.policy.lint import RULES as LINT_RULES
 from iamfit.predict import Prediction, predict
+from iamfit.predict.serverless_cli import DEFAULT_COMMANDS
 from iamfit.principals import CLOUDFORMATION, DEPLOYER, Principal
-from iamfit.report.locate import Location, ServiceLocator, policy_line
+from iamfit.service.locate import Location, ServiceLocator, policy_line
 from iamfit.service.model import Service
 
 TOKEN = "x1"

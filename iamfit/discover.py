@@ -19,13 +19,13 @@ from iamfit.evidence.model import SOURCE_CLI, SOURCE_CLOUDTRAIL, SOURCE_STACK_EV
 from iamfit.generate import policies_from_needs
 from iamfit.journal import Journal
 from iamfit.knowledge.catalog import Catalog, default_catalog
-from iamfit.knowledge.resource_needs import resource_needs
-from iamfit.knowledge.serverless_cli import cli_calls
 from iamfit.needs import Condition, Need
 from iamfit.policy.document import PolicyDocument
 from iamfit.policy.guardrails import guardrail_violation
 from iamfit.policy.scope import ArnScoper
 from iamfit.predict import Prediction, predict
+from iamfit.predict.resource_needs import resource_needs
+from iamfit.predict.serverless_cli import cli_calls
 from iamfit.principals import CLOUDFORMATION, DEPLOYER
 from iamfit.service.model import Service
 from iamfit.targets.base import PHASES, Attempt, Phase, Target

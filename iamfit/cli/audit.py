@@ -48,7 +48,7 @@ def render_sarif(result: Any, texts: dict[str, str]) -> str:
     from iamfit import __version__
     from iamfit.audit import AUDIT_RULES
     from iamfit.policy.lint import RULES as LINT_RULES
-    from iamfit.report.locate import policy_line
+    from iamfit.service.locate import policy_line
 
     rule_ids = sorted({f.rule_id for f in result.findings})
     rules = []

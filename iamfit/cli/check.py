@@ -141,7 +141,7 @@ def check(
     command_list = parse_commands(commands)
 
     from iamfit.check import Grants, PolicyInput, ReportChoice, check_service, choose_discover_report
-    from iamfit.report.locate import ServiceLocator
+    from iamfit.service.locate import ServiceLocator
 
     service = load(service_path, stage, region, account)
     locator = ServiceLocator.for_service(service.source)

@@ -13,8 +13,8 @@ import click
 
 from iamfit import files
 from iamfit.errors import BadInputError, UsageError
-from iamfit.knowledge.serverless_cli import COMMANDS, DEFAULT_COMMANDS
 from iamfit.policy.document import PolicyDocument
+from iamfit.predict.serverless_cli import COMMANDS, DEFAULT_COMMANDS
 from iamfit.service.model import Service, load_service
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from iamfit.check import DEFAULT_FAIL_ON, KINDS, CheckFinding, CheckResult
-from iamfit.report.locate import relative_path
+from iamfit.service.locate import relative_path
 
 FORMATS = ("text", "json", "sarif", "github")
 

@@ -17,7 +17,7 @@ from typing import Any
 from iamfit import __version__
 from iamfit.check import CHECK_RULES, DEFAULT_FAIL_ON, CheckFinding, CheckResult, rule_kind
 from iamfit.policy.lint import RULES as LINT_RULES
-from iamfit.report.locate import relative_path
+from iamfit.service.locate import relative_path
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 VERSION = "2.1.0"

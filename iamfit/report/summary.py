@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from iamfit.report.locate import policy_line, relative_path
+from iamfit.service.locate import policy_line, relative_path
 
 if TYPE_CHECKING:
     from iamfit.audit import AuditFinding, AuditResult

@@ -11,8 +11,8 @@ import pytest
 from iamfit.check import CheckResult, Grants, PolicyInput, check_service
 from iamfit.policy.document import PolicyDocument, Statement
 from iamfit.report.formats import render_github, render_json, render_text
-from iamfit.report.locate import KeyIndex, ServiceLocator, normalized_function_name, policy_line
 from iamfit.report.sarif import render_sarif, to_sarif
+from iamfit.service.locate import KeyIndex, ServiceLocator, normalized_function_name, policy_line
 from tests.check.fixtures import REPO, document, service
 
 SCHEMA = json.loads((Path(__file__).parent / "sarif-2.1.0-subset.schema.json").read_text())

@@ -177,7 +177,7 @@ class KnowledgeWorld:
     def resource_requirements(
         self, service: Service, resource: Resource, operation: Operation, names: Names
     ) -> tuple[Requirement, ...]:
-        from iamfit.knowledge.resource_needs import resource_needs  # lazy: loads the registry
+        from iamfit.predict.resource_needs import resource_needs  # lazy: loads the registry
 
         key = (id(service), resource.logical_id, operation, names.generation.get(resource.logical_id, 0),
                names.stack_id)
@@ -194,7 +194,7 @@ class KnowledgeWorld:
     def cli_steps(
         self, service: Service, command: str, *, first_deploy: bool, names: Names
     ) -> tuple[CliStep, ...]:
-        from iamfit.knowledge.serverless_cli import cli_calls
+        from iamfit.predict.serverless_cli import cli_calls
 
         return tuple(
             CliStep(

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from iamfit.knowledge.serverless_cli import cli_calls
+from iamfit.predict.serverless_cli import cli_calls
 from iamfit.service.model import load_service
 
 from ..conftest import EXAMPLES

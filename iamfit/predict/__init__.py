@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 
 from iamfit.errors import BadInputError
 from iamfit.knowledge.catalog import Catalog, default_catalog
-from iamfit.knowledge.resource_needs import resource_needs
-from iamfit.knowledge.serverless_cli import COMMANDS, all_cli_calls
 from iamfit.needs import Need
+from iamfit.predict.resource_needs import resource_needs
+from iamfit.predict.serverless_cli import COMMANDS, all_cli_calls
 from iamfit.principals import CLOUDFORMATION, DEPLOYER
 from iamfit.service.model import Service
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from iamfit.knowledge.resource_needs import resource_needs
+from iamfit.predict.resource_needs import resource_needs
 from iamfit.service.model import load_service
 
 from ..conftest import EXAMPLES
