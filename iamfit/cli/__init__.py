@@ -75,7 +75,7 @@ class LazyGroup(click.Group):
         except OSError as exc:
             click.echo(f"iamfit: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)
             ctx.exit(EXIT_BAD_INPUT)
-        except Exception as exc:  # a bug: one line, and the traceback on request
+        except Exception as exc:  # noqa: BLE001 - the one internal-error handler: a bug is one line (traceback on request)
             if os.environ.get("IAMFIT_DEBUG"):
                 raise
             if type(exc).__module__.startswith(("botocore", "boto3", "s3transfer")):

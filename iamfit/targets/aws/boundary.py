@@ -183,13 +183,14 @@ def ensure_boundary(iam: Any, partition: str, account: str) -> str:
             if error_code(exc) != "EntityAlreadyExists":  # else: created meanwhile; check it below
                 raise AwsError(f"iam:CreatePolicy {BOUNDARY_NAME} failed: {error_message(exc)}") from None
         policy = iam.get_policy(PolicyArn=arn)["Policy"]
+    unreadable: tuple[type[Exception], ...] = (*AWS_ERRORS, BadInputError, ValueError, KeyError, TypeError)
     try:
         version = iam.get_policy_version(PolicyArn=arn, VersionId=policy["DefaultVersionId"])["PolicyVersion"]
         got = version["Document"]
         if isinstance(got, str):
             got = json.loads(unquote(got))
         same = PolicyDocument.from_json(got).to_json() == want.to_json()
-    except (*AWS_ERRORS, BadInputError, ValueError, KeyError, TypeError) as exc:  # unreadable counts as different
+    except unreadable as exc:  # unreadable counts as different
         logger.debug("reading %s: %s", arn, exc)
         same = False
     if not same:
