@@ -412,7 +412,12 @@ def aggregate(
     if warm_up is not None:
         warm_up.join()
     rows, unmapped = to_rows(groups, event_to_action)
-    return TrailAggregate(rows=rows, stats=stats_of(groups, unmapped))
+    stats = stats_of(groups, unmapped)
+    logger.info(
+        "CloudTrail read: %d file(s), %d skipped, %d record(s), %d of the principal's, %d distinct call(s)",
+        stats.files_read, len(stats.files_skipped), stats.records, stats.matched_records, len(rows),
+    )
+    return TrailAggregate(rows=rows, stats=stats)
 
 
 def _warm_up() -> None:
