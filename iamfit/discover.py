@@ -476,6 +476,7 @@ class Discovery:
             while True:
                 number += 1
                 if number > self.max_attempts:
+                    log.info("%s: stopping (%s) after %d attempts", phase, STOP_MAX_ATTEMPTS, self.max_attempts)
                     return Stop(
                         STOP_MAX_ATTEMPTS,
                         f"{phase} did not pass within {self.max_attempts} attempts",

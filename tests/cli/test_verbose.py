@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner, Result
 
 from iamfit.cli import cli
@@ -89,3 +90,23 @@ def test_the_handler_formats_one_line_per_record(capsys) -> None:  # type: ignor
         "iamfit: info: read x.json",
         "iamfit: debug: knowledge.example: rule R1 fired",
     ]
+
+
+def test_v_logs_each_discovery_step(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    args = ["discover", str(EXAMPLES / "sqs-worker"), "--account", "123456789012", "--from-scratch",
+            "--max-attempts", "2"]
+    quiet = CliRunner().invoke(cli, args)
+    result = CliRunner().invoke(cli, ["-vv", *args])
+    assert result.exit_code == quiet.exit_code == 1
+    assert _lines(quiet, "info") == []
+    info = _lines(result, "info")
+    assert "iamfit: info: create attempt 1 (discover) started on the sandbox target: deployer 0 statement(s)" in info
+    assert any(line.startswith("iamfit: info: create attempt 1 (discover): failed (User: ") for line in info)
+    assert any(
+        line.startswith("iamfit: info: create attempt 1: grant deployer cloudformation:DescribeStacks on ")
+        for line in info
+    )
+    assert any(line.endswith(": stopping (max-attempts) after 2 attempts") for line in info)
+    # -vv: how an observed ARN was scoped (policy.scope)
+    assert any(line.startswith("iamfit: debug: policy.scope: ") for line in _lines(result, "debug"))

@@ -57,6 +57,7 @@ def _is_iamfit_stack(tags: object) -> bool:
 
 def find_leftovers(cloudformation: Any, iam: Any) -> list[Leftover]:
     found: list[Leftover] = []
+    logger.info("cloudformation:ListStacks, iam:ListRoles, iam:ListPolicies: looking for what iamfit left")
     for page in cloudformation.get_paginator("list_stacks").paginate(StackStatusFilter=LIVE_STATUSES):
         for summary in page.get("StackSummaries", []):
             stacks = cloudformation.describe_stacks(StackName=summary["StackId"]).get("Stacks", [])
@@ -119,6 +120,7 @@ def _delete_stack(item: Leftover, cloudformation: Any, s3: Any, clock: Clock, ti
         empty_prefix(s3, str(detail["PhysicalResourceId"]), "")
     except AWS_ERRORS as exc:  # no deployment bucket (or already gone)
         logger.info("%s: no deployment bucket to empty (%s)", item.name, error_message(exc))
+    logger.info("cloudformation:DeleteStack %s", item.arn)
     cloudformation.delete_stack(StackName=item.arn)
     deadline = clock.monotonic() + timeout
     while True:

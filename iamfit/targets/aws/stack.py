@@ -133,6 +133,7 @@ class StackDeployer:
 
     def continue_rollback(self, cloudformation: Any, log: list[str]) -> str | None:
         log.append(f"iamfit: stack {self.stack_name} is UPDATE_ROLLBACK_FAILED: ContinueUpdateRollback")
+        logger.info("cloudformation:ContinueUpdateRollback %s", self.stack_name)
         cloudformation.continue_update_rollback(StackName=self.stack_name)
         status = self.wait(cloudformation)
         if status != "UPDATE_ROLLBACK_FAILED":
@@ -155,6 +156,7 @@ class StackDeployer:
         """DeleteStack with the operator's credentials (a DELETE_FAILED stack: the resources the candidate
         role could not delete are retried with the operator's permissions)."""
         if describe_stack(cloudformation, self.stack_name) is not None:
+            logger.info("cloudformation:DeleteStack %s (operator credentials)", self.stack_name)
             cloudformation.delete_stack(StackName=self.stack_name)
 
     # --- deploy (candidate credentials) -----------------------------------------------------------------
