@@ -450,6 +450,7 @@ class Discovery:
         session = f"iamfit-{self.journal.run_id}-{round_name[0]}{phase[0]}{number}"[:64]
         done = self.journal.get(f"attempt-result:{key}")
         if done is not None:
+            log.info("%s attempt %d (%s): already in the journal, not run again", phase, number, round_name)
             if self.replay_target:
                 self.target.attempt(phase, policies, attempt_id=attempt_id, session_name=session)
             return _attempt_from_json(done["attempt"])
@@ -463,6 +464,8 @@ class Discovery:
             session_name=session,
             policies={p: d.to_json() for p, d in policies.items()},
         )
+        log.info("%s attempt %d (%s) started on the %s target: %s", phase, number, round_name, self.target.name,
+                 ", ".join(f"{p} {len(d.statements)} statement(s)" for p, d in sorted(policies.items())) or "no policy")
         attempt = self.target.attempt(phase, policies, attempt_id=attempt_id, session_name=session)
         self.journal.append("attempt-result", f"attempt-result:{key}", attempt=_attempt_to_json(attempt))
         return attempt
@@ -473,6 +476,7 @@ class Discovery:
             while True:
                 number += 1
                 if number > self.max_attempts:
+                    log.info("%s: stopping (%s) after %d attempts", phase, STOP_MAX_ATTEMPTS, self.max_attempts)
                     return Stop(
                         STOP_MAX_ATTEMPTS,
                         f"{phase} did not pass within {self.max_attempts} attempts",
@@ -481,6 +485,12 @@ class Discovery:
                 self.progress("attempt", {"round": round_name, "phase": phase, "number": number})
                 attempt = self._attempt(round_name, phase, number, self._policies(needs))
                 denials, usage = read_evidence(attempt, self.catalog)
+                log.info(
+                    "%s attempt %d (%s): %s; %d denial(s), %d call(s) seen",
+                    phase, number, round_name,
+                    "passed" if attempt.succeeded else f"failed ({attempt.first_failure or 'no failure reason'})",
+                    len(denials), len(usage),
+                )
                 for u in usage:
                     principal = CLOUDFORMATION if self.separate and u.invoked_by == _CFN else DEPLOYER
                     self.used[principal].add(u.action.lower())
@@ -546,6 +556,9 @@ class Discovery:
                         ],
                         stop=stop.__dict__ if stop else None,
                     )
+                for g in grants:
+                    log.info("%s attempt %d: grant %s %s on %s (%s)", phase, number, g.need.principal,
+                             g.need.action, g.need.resource, "inferred" if g.inferred else ", ".join(g.evidence))
                 record.grants = grants
                 self.progress(
                     "denials",
@@ -559,6 +572,7 @@ class Discovery:
                     },
                 )
                 if stop is not None:
+                    log.info("%s attempt %d: stopping (%s): %s", phase, number, stop.reason, stop.message)
                     return stop
                 needs.update(g.need for g in grants)
         return None

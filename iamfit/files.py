@@ -20,11 +20,14 @@ from __future__ import annotations
 import errno
 import gzip
 import json
+import logging
 import zlib
 from pathlib import Path
 from typing import Any
 
 from iamfit.errors import BadInputError
+
+logger = logging.getLogger(__name__)
 
 # Deeper than any template, policy or CloudTrail record AWS accepts or writes (CloudFormation templates nest
 # intrinsic functions a few levels; IAM policies three or four). It stays well below Python's recursion limit
@@ -34,6 +37,7 @@ MAX_DEPTH = 100
 
 def read_bytes(path: Path, what: str = "file") -> bytes:
     """The bytes of ``path``; BadInputError (naming ``what`` the file should have been) when they cannot be read."""
+    logger.debug("reading %s (%s)", path, what)
     try:
         return path.read_bytes()
     except FileNotFoundError:

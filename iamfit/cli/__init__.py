@@ -51,6 +51,8 @@ class LazyGroup(click.Group):
             return None
         module, attr, _ = COMMANDS[cmd_name]
         command: click.Command = getattr(importlib.import_module(module), attr)
+        if not any(isinstance(p, _VerboseOption) for p in command.params):
+            command.params.append(_VerboseOption())  # `iamfit discover -v ...` as well as `iamfit -v discover ...`
         return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
@@ -73,7 +75,7 @@ class LazyGroup(click.Group):
         except OSError as exc:
             click.echo(f"iamfit: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)
             ctx.exit(EXIT_BAD_INPUT)
-        except Exception as exc:  # a bug: one line, and the traceback on request
+        except Exception as exc:  # noqa: BLE001 - the one internal-error handler: a bug is one line (traceback on request)
             if os.environ.get("IAMFIT_DEBUG"):
                 raise
             if type(exc).__module__.startswith(("botocore", "boto3", "s3transfer")):
@@ -87,6 +89,36 @@ class LazyGroup(click.Group):
                 err=True,
             )
             ctx.exit(EXIT_INTERNAL)
+
+
+_VERBOSE_HELP = "Also show what iamfit reads and does (-v), and which knowledge rule fired (-vv), on stderr."
+_VERBOSITY = "iamfit.verbosity"
+
+
+def _set_group_verbosity(ctx: click.Context, _param: click.Parameter, value: int) -> int:
+    from iamfit.cli.log import configure
+
+    ctx.meta[_VERBOSITY] = value or 0
+    configure(value or 0)
+    ctx.call_on_close(configure)  # back to warnings only: the next command in this process starts quiet
+    return value
+
+
+def _add_verbosity(ctx: click.Context, _param: click.Parameter, value: int) -> None:
+    """A subcommand's own -v counts on top of the group's (ctx.meta is shared by the group and its command)."""
+    if value:
+        from iamfit.cli.log import configure
+
+        configure(int(ctx.meta.get(_VERBOSITY, 0)) + value)
+
+
+class _VerboseOption(click.Option):
+    """The -v/--verbose every subcommand also accepts, added by :meth:`LazyGroup.get_command`."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            ["-v", "--verbose"], count=True, expose_value=False, callback=_add_verbosity, help=_VERBOSE_HELP
+        )
 
 
 def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -107,6 +139,7 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
     callback=_print_version,
     help="Show iamfit's version and those of the knowledge sources it reads (they decide its output), and exit.",
 )
+@click.option("-v", "--verbose", count=True, expose_value=False, callback=_set_group_verbosity, help=_VERBOSE_HELP)
 def cli() -> None:
     """iamfit finds the least-privilege IAM policy a Serverless Framework deploy needs, verifies it by
     deploying (in the built-in sandbox or a throwaway AWS account), and keeps it least-privilege in CI.
@@ -120,9 +153,6 @@ def cli() -> None:
       4   AWS error
       70  internal error (a bug; set IAMFIT_DEBUG=1 for the traceback)
     """
-    from iamfit.cli.log import log_warnings_to_stderr
-
-    log_warnings_to_stderr()
 
 
 def main() -> None:

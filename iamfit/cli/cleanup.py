@@ -16,14 +16,14 @@ from iamfit.cli.options import check_region
 def cleanup(profile: str | None, region: str | None, endpoint_url: str | None, yes: bool) -> None:
     """Find stacks, roles and policies tagged iamfit:managed=true and delete them after confirmation."""
     from iamfit.errors import AwsError
-    from iamfit.targets.aws.calls import error_message
+    from iamfit.targets.aws.calls import AWS_ERRORS, error_message
     from iamfit.targets.aws.leftovers import delete_leftovers, find_leftovers
 
     session = operator_session(profile=profile, region=region, endpoint_url=endpoint_url)
     cfn, iam, s3 = session.client("cloudformation"), session.client("iam"), session.client("s3")
     try:
         leftovers = find_leftovers(cfn, iam)
-    except Exception as exc:
+    except AWS_ERRORS as exc:
         raise AwsError(f"listing iamfit's leftovers failed: {error_message(exc)}") from None
     if not leftovers:
         click.echo(f"nothing iamfit made is left in {session.region}")

@@ -20,6 +20,7 @@ Conventions (they match the shared corpus):
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -30,6 +31,8 @@ from iamfit.evidence.failure_text import find_cause, parse_failure_text
 from iamfit.evidence.model import SOURCE_CLOUDTRAIL, Cause, Denial, Usage
 from iamfit.files import gunzip, loads_json, read_bytes
 from iamfit.knowledge.eventnames import event_to_action, source_prefix
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "DENIAL_ERROR_CODES",
@@ -389,6 +392,7 @@ def loads_cloudtrail(text: str | bytes, origin: str = "input") -> list[Denial | 
 
 
 def _read_file(path: Path) -> bytes:
+    logger.info("reading the CloudTrail file %s", path)
     data = read_bytes(path, "CloudTrail file")
     if path.name.endswith(".gz") or data[:2] == b"\x1f\x8b":
         data = gunzip(data, str(path))

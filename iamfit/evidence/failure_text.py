@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import logging
 import re
 import urllib.parse
 from collections.abc import Iterable
@@ -21,6 +22,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from iamfit.evidence.model import SOURCE_TEXT, Cause, Denial
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["FailureReading", "find_cause", "normalise_resource", "parse_failure_text"]
 
@@ -287,10 +290,7 @@ def _spell(action: str | None, canon: _Canonicaliser | None) -> str | None:
 @functools.lru_cache(maxsize=4096)
 def _spell_cached(action: str, canon: Any) -> str:
     if canon is not None:
-        try:
-            found = canon.canonical(action)
-        except Exception:  # noqa: BLE001 - a broken injected catalog must not break reading
-            found = None
+        found = canon.canonical(action)
         if isinstance(found, str) and found:
             return found
     service, _, name = action.partition(":")
@@ -358,10 +358,7 @@ def handler_candidates(
     to the service that answered (``prefix``) when any of them belong to it."""
     from iamfit.knowledge.registry import schema
 
-    try:
-        found = schema(resource_type)
-    except Exception:  # noqa: BLE001 - a registry without the type: no candidates
-        found = None
+    found = schema(resource_type)  # None: a registry without the type, no candidates
     if found is None:
         return ()
     actions = _known({a for op in operations for a in found.permissions(op)}, canon)
@@ -542,10 +539,7 @@ def _known(actions: Iterable[str], canon: _Canonicaliser | None) -> tuple[str, .
         if canon is None:
             out.append(a)
             continue
-        try:
-            spelled = canon.canonical(a)
-        except Exception:  # noqa: BLE001
-            spelled = None
+        spelled = canon.canonical(a)
         if spelled:
             out.append(spelled)
     return tuple(sorted(set(out)))
@@ -554,11 +548,12 @@ def _known(actions: Iterable[str], canon: _Canonicaliser | None) -> tuple[str, .
 @functools.lru_cache(maxsize=512)
 def tag_actions(resource_type: str) -> tuple[str, ...]:
     """The tag permissions a resource type's registry schema lists (cfn-lint), sorted; () when unknown."""
-    try:
-        from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER, ResourceNotFoundError
 
+    try:
         schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", resource_type).schema
-    except Exception:  # noqa: BLE001 - unknown type or a cfn-lint without it: no candidates
+    except ResourceNotFoundError:  # an unknown type: no candidates
+        logger.debug("tag permissions of %s: not in cfn-lint's registry schemas", resource_type)
         return ()
     tagging = schema.get("tagging") if isinstance(schema, dict) else None
     perms = tagging.get("permissions") if isinstance(tagging, dict) else None

@@ -334,11 +334,15 @@ def event_to_action(
         return None
     if prefix in _APIGATEWAY_SOURCES:
         method = apigateway_method(name)
+        logger.debug("event %s %s is authorised as apigateway:%s (the operation's HTTP verb)",
+                     event_source, event_name, method or "?")
         return f"apigateway:{method}" if method else None
     row = _table().get((prefix, name.lower()))
     if row is not None:
         if row.action is None and prefix == "dynamodb" and request_parameters:
             return _partiql_action(request_parameters)
+        logger.debug("event %s %s is authorised as %s (exception table, not the eventName rule)",
+                     event_source, event_name, row.action or "no single action")
         return row.action
     derived = derive_action(prefix, name)
     spelled = _canonical(derived)

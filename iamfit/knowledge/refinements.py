@@ -9,9 +9,12 @@ safe default). Every rule names its source: the registry schema's property docum
 from __future__ import annotations
 
 import fnmatch
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+logger = logging.getLogger(__name__)
 
 Properties = Mapping[str, Any]
 Predicate = Callable[[Properties], bool]
@@ -349,6 +352,10 @@ def prune(
         deciding = [r for r in rules if r.matches(type_name, action, operation)]
         if deciding and not any(r.needed_when(properties) for r in deciding):
             dropped.append(Pruned(action, deciding[0]))
+            logger.debug(
+                "%s %s: %s pruned, needed only when %s (source: %s)",
+                type_name, operation, action, deciding[0].condition_text, deciding[0].source,
+            )
         else:
             kept.append(action)
     return tuple(kept), tuple(dropped)

@@ -10,10 +10,13 @@ action's ARN format in this account and region.
 from __future__ import annotations
 
 import fnmatch
+import logging
 import re
 from collections.abc import Iterable
 
 from iamfit.knowledge.catalog import ActionCatalog
+
+logger = logging.getLogger(__name__)
 
 _VAR = re.compile(r"\$\{[^}]+\}")
 _OPTIONAL = re.compile(r"\[[^\]]*\]")  # optional ARN segments in the Service Authorization Reference
@@ -39,18 +42,21 @@ class ArnScoper:
     def scope(self, action: str, resource: str | None) -> str:
         info = self.catalog.info(action)
         if info is not None and not info.supports_resource_level:
+            logger.debug("%s: no resource-level permissions, scoped to *", action)
             return "*"
         if resource and resource.startswith("arn:"):
             # CloudTrail names a log group without the ":*" suffix its IAM resource pattern has
             for candidate in (resource, resource + ":*"):
                 for pattern in self.patterns:
                     if fnmatch.fnmatchcase(candidate, pattern):
+                        logger.debug("%s on %s: scoped to the service's pattern %s", action, resource, pattern)
                         return pattern
             if not self.pin_account:
                 parts = resource.split(":", 5)
                 if len(parts) == 6 and parts[4]:
                     parts[4] = "*"
                     return ":".join(parts)
+            logger.debug("%s on %s: no service pattern matches, the ARN is kept", action, resource)
             return resource
         if info is not None:
             for rt in info.resource_types:

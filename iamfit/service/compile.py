@@ -8,6 +8,7 @@ maintained fork of Serverless v3, or `serverless`/`sls`), tells when a package i
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shlex
@@ -18,6 +19,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from iamfit.errors import BadInputError, FrameworkMissingError
+
+logger = logging.getLogger(__name__)
 
 FRAMEWORK_ENV_VAR = "IAMFIT_SERVERLESS"
 """A command string (shlex-split) that overrides the Framework search, e.g. `npx osls`."""
@@ -192,6 +195,7 @@ def compile_service(
         args += ["--stage", stage]
     if region is not None:
         args += ["--region", region]
+    logger.info("compiling %s: %s", service_dir, shlex.join(args))
     output, returncode = _run(args, service_dir, timeout, name)
     if returncode != 0:
         detail = framework_error_line(output) or f"exit code {returncode}, no error text"

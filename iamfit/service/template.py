@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from iamfit.errors import BadInputError
 from iamfit.files import check_depth, check_yaml_depth, loads_json, read_text
+
+logger = logging.getLogger(__name__)
 
 
 def _plain(value: Any) -> Any:
@@ -31,11 +34,12 @@ def parse_template(text: str, origin: str) -> dict[str, Any]:
         template = loads_json(text, origin)
     else:
         from cfnlint.decode import decode_str  # lazy: cfn-lint is heavy
+        from yaml import YAMLError
 
         check_yaml_depth(text, origin)
         try:
             decoded, matches = decode_str(text)
-        except Exception as exc:  # cfn-lint raises assorted parser errors on garbage
+        except (YAMLError, ValueError, TypeError, RecursionError) as exc:  # what cfn-lint's parser lets through
             raise BadInputError(f"{origin}: not a readable YAML or JSON template ({type(exc).__name__})") from None
         if decoded is None:
             detail = str(matches[0].message) if matches else "unreadable"
@@ -62,4 +66,6 @@ def parse_template(text: str, origin: str) -> dict[str, Any]:
 
 
 def load_template(path: Path) -> dict[str, Any]:
-    return parse_template(read_text(path, "template"), str(path))
+    template = parse_template(read_text(path, "template"), str(path))
+    logger.info("read the template %s (%d resources)", path, len(template["Resources"]))
+    return template

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -33,6 +34,7 @@ DEFAULT_BATCH_FILES = 64  # S3 downloads per batch
 MAX_BATCH_FILES = 128  # local files per batch
 MAX_BATCH_BYTES = 8 * 1024 * 1024  # on disk; staged, a gzipped batch is about ten times that
 MAX_WORKERS = 8  # the default cap: each worker holds a staged batch, in memory when staging uses /dev/shm
+logger = logging.getLogger(__name__)
 _THROTTLE_CODES = frozenset({"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"})
 
 
@@ -97,13 +99,17 @@ class S3Source:
 
     def keys(self, log_filter: LogFilter) -> list[str]:
         """The keys to download, sorted; filtered on the key alone."""
+        from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped,unused-ignore]
+
         keys: list[str] = []
+        logger.info("s3:ListObjectsV2 s3://%s/%s", self.bucket, self.prefix)
         try:
             for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix):
                 keys.extend(o["Key"] for o in page.get("Contents", ()) if log_filter.admits(o["Key"]))
-        except Exception as error:  # botocore ClientError / EndpointConnectionError, without importing them
+        except (ClientError, BotoCoreError) as error:  # an error answer, or none (EndpointConnectionError, ...)
             code = _error_code(error) or type(error).__name__
             raise AwsError(f"cannot list s3://{self.bucket}/{self.prefix}: {code}") from None
+        logger.info("s3://%s/%s: %d CloudTrail file(s) to read", self.bucket, self.prefix, len(keys))
         return sorted(keys)
 
     def download_batches(self, keys: list[str], size: int, groups: Groups) -> Iterator[list[str]]:
@@ -126,11 +132,15 @@ class S3Source:
                     Path(path).unlink(missing_ok=True)
 
     def _download(self, key: str, path: str) -> str | None:
+        from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped,unused-ignore]
+
+        logger.debug("s3:GetObject s3://%s/%s", self.bucket, key)
         try:
             body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
             with open(path, "wb") as out:
                 shutil.copyfileobj(body, out, 1024 * 1024)
-        except Exception as error:
+        except (ClientError, BotoCoreError, OSError) as error:  # recorded as a skipped file, the rest is read
+            logger.info("s3://%s/%s not read: %s", self.bucket, key, _error_code(error) or type(error).__name__)
             return f"download failed: {_error_code(error) or type(error).__name__}"
         return None
 
@@ -233,12 +243,15 @@ class LookupSource:
         delay = 1.0
         for attempt in range(self.max_retries + 1):
             limiter.acquire()
+            logger.info("cloudtrail:LookupEvents%s", " (next page)" if "NextToken" in request else "")
             try:
                 response: dict[str, Any] = self.client.lookup_events(**request)
                 return response
             except (ClientError, BotoCoreError, ResponseParserError) as error:
                 code = _error_code(error)
                 if code in _THROTTLE_CODES and attempt < self.max_retries:
+                    logger.warning("CloudTrail LookupEvents throttled (%s): retrying in %g s, try %d/%d",
+                                   code, delay, attempt + 1, self.max_retries)
                     self.sleep(delay)
                     delay = min(delay * 2, 30.0)
                     continue
@@ -281,6 +294,10 @@ class AthenaSource:
             request["ResultConfiguration"] = {"OutputLocation": self.output_location}
         if self.workgroup:
             request["WorkGroup"] = self.workgroup
+        from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped,unused-ignore]
+
+        logger.info("athena:StartQueryExecution on %s", self.table)
+        logger.debug("the Athena query: %s", sql)
         try:
             execution_id = self.client.start_query_execution(**request)["QueryExecutionId"]
             self._wait(execution_id)
@@ -301,12 +318,13 @@ class AthenaSource:
                     break
         except AwsError:
             raise
-        except Exception as error:
+        except (ClientError, BotoCoreError, BadInputError, KeyError) as error:  # BadInputError: rows of another shape
             raise AwsError(f"Athena query on {self.table} failed: {_error_code(error) or error}") from None
 
     def _wait(self, execution_id: str) -> None:
         waited = 0.0
         while True:
+            logger.info("athena:GetQueryExecution %s", execution_id)
             status = self.client.get_query_execution(QueryExecutionId=execution_id)["QueryExecution"]["Status"]
             state = status["State"]
             if state == "SUCCEEDED":
@@ -394,7 +412,12 @@ def aggregate(
     if warm_up is not None:
         warm_up.join()
     rows, unmapped = to_rows(groups, event_to_action)
-    return TrailAggregate(rows=rows, stats=stats_of(groups, unmapped))
+    stats = stats_of(groups, unmapped)
+    logger.info(
+        "CloudTrail read: %d file(s), %d skipped, %d record(s), %d of the principal's, %d distinct call(s)",
+        stats.files_read, len(stats.files_skipped), stats.records, stats.matched_records, len(rows),
+    )
+    return TrailAggregate(rows=rows, stats=stats)
 
 
 def _warm_up() -> None:
@@ -402,8 +425,8 @@ def _warm_up() -> None:
 
     try:
         warm_up()
-    except Exception:  # noqa: S110 - the same error is raised, in the caller's thread, when the rows are mapped
-        pass
+    except Exception as exc:  # noqa: BLE001 - a thread: the same error is raised in the caller's, when rows are mapped
+        logger.debug("warming up the event name mapping failed: %s", exc)
 
 
 def _local_batches(
@@ -416,6 +439,7 @@ def _local_batches(
 ) -> tuple[Iterator[list[str]], int | None]:
     if isinstance(source, LocalSource):
         files = source.files(LogFilter.for_window(since, until, source.accounts, source.regions))
+        logger.info("%s: %d CloudTrail file(s) to read", source.path, len(files))
         if size is None:
             size = min(MAX_BATCH_FILES, max(1, -(-len(files) // (workers * 4))))
         return _batched_by_size(files, size, MAX_BATCH_BYTES), len(files)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import os
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,18 @@ def _gzip_reader() -> Callable[[BinaryIO], BinaryIO]:
         import gzip
 
         return lambda raw: cast(BinaryIO, gzip.GzipFile(fileobj=raw, mode="rb"))
+
+
+@functools.cache
+def _read_errors() -> tuple[type[BaseException], ...]:
+    """What reading a log can raise: not compact (NotCompact, a ValueError), unreadable or a full disk
+    (OSError), a truncated or corrupt gzip (EOFError, zlib's or ISA-L's error)."""
+    errors: list[type[BaseException]] = [ValueError, OSError, EOFError, zlib.error]
+    try:
+        from isal.isal_zlib import error as isal_error
+    except ImportError:  # pragma: no cover - isal is a dependency
+        return tuple(errors)
+    return (*errors, cast(type[BaseException], isal_error))
 
 
 def open_log(path: str) -> BinaryIO:
@@ -112,7 +125,7 @@ def stage_file(path: str, target: Path, buffer: bytearray) -> int | None:
             fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as out:  # buffered: it writes all of each chunk, a raw write may not
                 size = to_body(source, cast(BinaryIO, out), buffer)
-    except Exception:  # not compact, unreadable, corrupt, or a full disk: read whole, which says why
+    except _read_errors():  # not compact, unreadable, corrupt, or a full disk: read whole, which says why
         target.unlink(missing_ok=True)
         return None
     if size == 0:

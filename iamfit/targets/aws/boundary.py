@@ -40,9 +40,9 @@ import logging
 from typing import Any
 from urllib.parse import unquote
 
-from iamfit.errors import AwsError, SafetyError
+from iamfit.errors import AwsError, BadInputError, SafetyError
 from iamfit.policy.document import PolicyDocument
-from iamfit.targets.aws.calls import error_code, error_message
+from iamfit.targets.aws.calls import AWS_ERRORS, error_code, error_message
 from iamfit.targets.aws.names import TAG_MANAGED
 
 logger = logging.getLogger(__name__)
@@ -161,13 +161,15 @@ def ensure_boundary(iam: Any, partition: str, account: str) -> str:
     Returns its ARN."""
     arn = boundary_arn(partition, account)
     want = boundary_policy(partition, account)
+    logger.info("iam:GetPolicy %s", arn)
     try:
         policy = iam.get_policy(PolicyArn=arn)["Policy"]
-    except Exception as exc:
+    except AWS_ERRORS as exc:
         if error_code(exc) != "NoSuchEntity":
             raise AwsError(f"iam:GetPolicy {arn} failed: {error_message(exc)}") from None
         policy = None
     if policy is None:
+        logger.info("iam:CreatePolicy %s", BOUNDARY_NAME)
         try:
             iam.create_policy(
                 PolicyName=BOUNDARY_NAME,
@@ -177,17 +179,18 @@ def ensure_boundary(iam: Any, partition: str, account: str) -> str:
             )
             logger.info("created the permissions boundary %s", arn)
             return arn
-        except Exception as exc:
+        except AWS_ERRORS as exc:
             if error_code(exc) != "EntityAlreadyExists":  # else: created meanwhile; check it below
                 raise AwsError(f"iam:CreatePolicy {BOUNDARY_NAME} failed: {error_message(exc)}") from None
         policy = iam.get_policy(PolicyArn=arn)["Policy"]
+    unreadable: tuple[type[Exception], ...] = (*AWS_ERRORS, BadInputError, ValueError, KeyError, TypeError)
     try:
         version = iam.get_policy_version(PolicyArn=arn, VersionId=policy["DefaultVersionId"])["PolicyVersion"]
         got = version["Document"]
         if isinstance(got, str):
             got = json.loads(unquote(got))
         same = PolicyDocument.from_json(got).to_json() == want.to_json()
-    except Exception as exc:  # noqa: BLE001 - unreadable counts as different
+    except unreadable as exc:  # unreadable counts as different
         logger.debug("reading %s: %s", arn, exc)
         same = False
     if not same:

@@ -8,6 +8,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped,unused-ignore]
+from botocore.parsers import ResponseParserError  # type: ignore[import-untyped,unused-ignore]
+
+# What an AWS call raises: an error answer (ClientError, with a code), no answer (BotoCoreError: endpoint,
+# credentials, timeouts), or an answer not in AWS's format. Anything else is a bug and reaches the CLI's handler.
+AWS_ERRORS: tuple[type[Exception], ...] = (ClientError, BotoCoreError, ResponseParserError)
+
 THROTTLE_CODES = frozenset(
     {"Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded", "SlowDown"}
 )

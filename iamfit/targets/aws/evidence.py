@@ -22,11 +22,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from botocore.exceptions import ClientError  # type: ignore[import-untyped,unused-ignore]
+
 from iamfit.evidence.failure_text import parse_failure_text
 from iamfit.evidence.trail.ratelimit import TokenBucket
 from iamfit.evidence.trail.sources import LookupSource, LookupUnavailableError
 from iamfit.knowledge.eventnames import event_to_action
-from iamfit.targets.aws.calls import Clock, error_code, jsonable
+from iamfit.targets.aws.calls import AWS_ERRORS, Clock, error_code, jsonable
 
 _ENCODED = re.compile(r"Encoded authorization failure message:\s*([A-Za-z0-9_\-]{20,})")
 _DENIED_CODES = ("AccessDenied", "UnauthorizedOperation", "AuthorizationError", "Forbidden")
@@ -40,9 +42,10 @@ log = logging.getLogger(__name__)
 
 
 def latest_event_id(cloudformation: Any, stack_name: str) -> str | None:
+    log.info("cloudformation:DescribeStackEvents %s (the latest event)", stack_name)
     try:
         events = cloudformation.describe_stack_events(StackName=stack_name).get("StackEvents", [])
-    except Exception as exc:
+    except ClientError as exc:
         if error_code(exc) == "ValidationError":
             return None
         raise
@@ -58,9 +61,10 @@ def stack_events_since(cloudformation: Any, stack: str, marker: str | None, sinc
         kwargs: dict[str, Any] = {"StackName": stack}
         if token:
             kwargs["NextToken"] = token
+        log.info("cloudformation:DescribeStackEvents %s%s", stack, " (next page)" if token else "")
         try:
             page = cloudformation.describe_stack_events(**kwargs)
-        except Exception as exc:
+        except ClientError as exc:
             if error_code(exc) == "ValidationError":
                 return out
             raise
@@ -203,9 +207,12 @@ def decode_messages(sts: Any, texts: Iterable[str]) -> dict[str, str]:
         for blob in _ENCODED.findall(text or ""):
             if blob in decoded:
                 continue
+            log.info("sts:DecodeAuthorizationMessage (%d characters)", len(blob))
             try:
                 decoded[blob] = str(sts.decode_authorization_message(EncodedMessage=blob)["DecodedMessage"])
-            except Exception:  # noqa: BLE001 - not allowed or not decodable: the encoded text stays evidence
+            except AWS_ERRORS as exc:  # not allowed or not decodable: the encoded text stays evidence
+                reason = error_code(exc) or type(exc).__name__
+                log.info("sts:DecodeAuthorizationMessage failed (%s): the encoded message stays as it is", reason)
                 continue
     return decoded
 

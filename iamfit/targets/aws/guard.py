@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from iamfit.errors import AwsError, SafetyError
-from iamfit.targets.aws.calls import error_code
+from iamfit.targets.aws.calls import AWS_ERRORS, error_code
 from iamfit.targets.aws.names import is_managed
+
+logger = logging.getLogger(__name__)
 
 _ASSUMED = re.compile(r"^arn:(?P<p>[^:]+):sts::(?P<a>\d{12}):assumed-role/(?P<role>[^/]+)/[^/]+$")
 _ACCOUNT = re.compile(r"^\d{12}$")
@@ -26,9 +29,10 @@ class Operator:
 
 def identify(sts: Any, iam: Any | None = None) -> Operator:
     """The operator from sts:GetCallerIdentity; an assumed-role caller is named by its role's ARN."""
+    logger.info("sts:GetCallerIdentity")
     try:
         me = sts.get_caller_identity()
-    except Exception as exc:
+    except AWS_ERRORS as exc:
         raise AwsError(f"sts:GetCallerIdentity failed ({error_code(exc) or type(exc).__name__})") from None
     arn = str(me["Arn"])
     account = str(me["Account"])
@@ -41,10 +45,12 @@ def identify(sts: Any, iam: Any | None = None) -> Operator:
         role = m["role"]
         principal = f"arn:{m['p']}:iam::{m['a']}:role/{role}"
         if iam is not None:  # the role's real ARN, with its path, when the operator may read it
+            logger.info("iam:GetRole %s (the operator role's path)", role)
             try:
                 principal = str(iam.get_role(RoleName=role)["Role"]["Arn"])
-            except Exception:  # noqa: BLE001 - the path-less ARN works for roles without a path
-                pass
+            except AWS_ERRORS as exc:  # not allowed to read it: the path-less ARN works for roles without a path
+                reason = error_code(exc) or type(exc).__name__
+                logger.debug("iam:GetRole %s failed (%s): using %s", role, reason, principal)
     return Operator(account=account, arn=arn, principal_arn=principal, partition=partition)
 
 
@@ -64,9 +70,10 @@ def check_account(operator: Operator, account_guard: str | None) -> None:
 def describe_stack(cloudformation: Any, stack_name: str, *, evidence: bool = False) -> dict[str, Any] | None:
     """The stack (DescribeStacks entry), or None when it does not exist (or is deleted). Other errors:
     AwsError, or (``evidence=True``, a candidate's call) the botocore error itself, for the output."""
+    logger.info("cloudformation:DescribeStacks %s", stack_name)
     try:
         stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
-    except Exception as exc:
+    except AWS_ERRORS as exc:
         if error_code(exc) == "ValidationError" and "does not exist" in str(exc):
             return None
         if evidence:

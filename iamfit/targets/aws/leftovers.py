@@ -8,14 +8,17 @@ customer managed policies named ``iamfit-*`` with the same tag -- except the per
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 from iamfit.targets.aws.boundary import BOUNDARY_NAME
-from iamfit.targets.aws.calls import Clock, error_message
+from iamfit.targets.aws.calls import AWS_ERRORS, Clock, error_message
 from iamfit.targets.aws.names import ROLE_PREFIX, TAG_RUN, is_managed, tags_of
 from iamfit.targets.aws.roles import delete_managed_policy, delete_role
 from iamfit.targets.aws.stack import empty_prefix
+
+logger = logging.getLogger(__name__)
 
 LIVE_STATUSES = [
     "CREATE_IN_PROGRESS",
@@ -54,6 +57,7 @@ def _is_iamfit_stack(tags: object) -> bool:
 
 def find_leftovers(cloudformation: Any, iam: Any) -> list[Leftover]:
     found: list[Leftover] = []
+    logger.info("cloudformation:ListStacks, iam:ListRoles, iam:ListPolicies: looking for what iamfit left")
     for page in cloudformation.get_paginator("list_stacks").paginate(StackStatusFilter=LIVE_STATUSES):
         for summary in page.get("StackSummaries", []):
             stacks = cloudformation.describe_stacks(StackName=summary["StackId"]).get("Stacks", [])
@@ -102,7 +106,8 @@ def delete_leftovers(
             else:
                 delete_managed_policy(iam, item.arn)
             deleted.append(item.describe())
-        except Exception as exc:  # noqa: BLE001 - report and continue with the rest
+        except Exception as exc:  # noqa: BLE001 - cleanup goes on with the rest whatever failed; recorded
+            logger.info("deleting %s failed: %s", item.describe(), error_message(exc))
             problems.append(f"{item.describe()}: {error_message(exc)}")
     return deleted, problems
 
@@ -113,8 +118,9 @@ def _delete_stack(item: Leftover, cloudformation: Any, s3: Any, clock: Clock, ti
             StackName=item.arn, LogicalResourceId="ServerlessDeploymentBucket"
         )["StackResourceDetail"]
         empty_prefix(s3, str(detail["PhysicalResourceId"]), "")
-    except Exception:  # noqa: BLE001 - no deployment bucket (or already gone)
-        pass
+    except AWS_ERRORS as exc:  # no deployment bucket (or already gone)
+        logger.info("%s: no deployment bucket to empty (%s)", item.name, error_message(exc))
+    logger.info("cloudformation:DeleteStack %s", item.arn)
     cloudformation.delete_stack(StackName=item.arn)
     deadline = clock.monotonic() + timeout
     while True:

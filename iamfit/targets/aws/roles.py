@@ -15,17 +15,22 @@ more before the attempt, all with bounded retries and an injectable clock.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from typing import Any
+
+from botocore.exceptions import ClientError  # type: ignore[import-untyped,unused-ignore]
 
 from iamfit.aws.session import Credentials
 from iamfit.errors import AwsError, SafetyError
 from iamfit.policy.document import PolicyDocument
 from iamfit.policy.pack import PolicyTooLargeError, pack
 from iamfit.targets.aws.boundary import boundary_arn, ensure_boundary
-from iamfit.targets.aws.calls import Clock, error_code, error_message
+from iamfit.targets.aws.calls import AWS_ERRORS, Clock, error_code, error_message
 from iamfit.targets.aws.guard import Operator
 from iamfit.targets.aws.names import INLINE_POLICY, Names, check_session_name, is_managed
+
+logger = logging.getLogger(__name__)
 
 CFN_SERVICE = "cloudformation.amazonaws.com"
 _RETRYABLE_ASSUME = frozenset({"AccessDenied", "AccessDeniedException", "InvalidClientTokenId"})
@@ -74,9 +79,10 @@ class CandidateRoles:
         boundary = self.ensure_boundary()
         for purpose in self.purposes:
             name = self.names.role_name(purpose)
+            logger.info("iam:GetRole %s", name)
             try:
                 role = self.iam.get_role(RoleName=name)["Role"]
-            except Exception as exc:
+            except AWS_ERRORS as exc:
                 if error_code(exc) != "NoSuchEntity":
                     raise AwsError(f"iam:GetRole {name} failed: {error_message(exc)}") from None
                 role = None
@@ -88,11 +94,13 @@ class CandidateRoles:
                     self.created.append(name)
                 current = (role.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
                 if current != boundary:
+                    logger.info("iam:PutRolePermissionsBoundary %s %s", name, boundary)
                     try:
                         self.iam.put_role_permissions_boundary(RoleName=name, PermissionsBoundary=boundary)
-                    except Exception as exc:
+                    except AWS_ERRORS as exc:
                         raise AwsError(f"iam:PutRolePermissionsBoundary {name} failed: {error_message(exc)}") from None
                 continue
+            logger.info("iam:CreateRole %s", name)
             try:
                 self.iam.create_role(
                     RoleName=name,
@@ -102,7 +110,7 @@ class CandidateRoles:
                     Tags=self.names.tags(),
                     PermissionsBoundary=boundary,
                 )
-            except Exception as exc:
+            except AWS_ERRORS as exc:
                 raise AwsError(f"iam:CreateRole {name} failed: {error_message(exc)}") from None
             self.created.append(name)
 
@@ -117,6 +125,7 @@ class CandidateRoles:
         try:
             if inline is not None:
                 self._drop_managed(purpose)
+                logger.info("iam:PutRolePolicy %s %s (%d characters)", role, INLINE_POLICY, len(inline[0].dumps()))
                 self.iam.put_role_policy(RoleName=role, PolicyName=INLINE_POLICY, PolicyDocument=inline[0].dumps())
                 self._read_back_inline(role, inline[0])
                 return
@@ -125,6 +134,7 @@ class CandidateRoles:
             self._drop_managed(purpose)
             arns = []
             for index, part in enumerate(parts, start=1):
+                logger.info("iam:CreatePolicy, iam:AttachRolePolicy %s part %d/%d", role, index, len(parts))
                 created = self.iam.create_policy(
                     PolicyName=self.names.managed_policy_name(purpose, index),
                     PolicyDocument=part.dumps(),
@@ -138,38 +148,47 @@ class CandidateRoles:
             self._read_back_attached(role, arns)
         except (AwsError, PolicyTooLargeError):
             raise
-        except Exception as exc:
+        except AWS_ERRORS as exc:
             raise AwsError(f"updating the policy of {role} failed: {error_message(exc)}") from None
 
     def _read_back_inline(self, role: str, document: PolicyDocument) -> None:
         want = document.to_json()
-        for _ in range(self.max_tries):
+        for n in range(1, self.max_tries + 1):
+            logger.info("iam:GetRolePolicy %s %s", role, INLINE_POLICY)
             try:
                 got = self.iam.get_role_policy(RoleName=role, PolicyName=INLINE_POLICY)["PolicyDocument"]
-                if isinstance(got, str):
-                    from urllib.parse import unquote
-
-                    got = json.loads(unquote(got))
-                if PolicyDocument.from_json(got).to_json() == want:
-                    return
-            except Exception as exc:  # noqa: BLE001 - NoSuchEntity right after a put is eventual consistency
-                if error_code(exc) not in ("NoSuchEntity", ""):
+            except ClientError as exc:  # NoSuchEntity right after a put is eventual consistency; other errors are not
+                if error_code(exc) != "NoSuchEntity":
                     raise
+                logger.warning("IAM does not return the policy of %s yet (NoSuchEntity): read %d/%d", role, n,
+                               self.max_tries)
+                self.clock.sleep(1.0)
+                continue
+            if isinstance(got, str):
+                from urllib.parse import unquote
+
+                got = json.loads(unquote(got))
+            if PolicyDocument.from_json(got).to_json() == want:
+                return
+            logger.warning("IAM returns an earlier policy of %s: read %d/%d", role, n, self.max_tries)
             self.clock.sleep(1.0)
         raise AwsError(f"IAM did not return the new policy of {role} after {self.max_tries} reads")
 
     def _read_back_attached(self, role: str, arns: list[str]) -> None:
-        for _ in range(self.max_tries):
+        for n in range(1, self.max_tries + 1):
+            logger.info("iam:ListAttachedRolePolicies %s", role)
             attached = self.iam.list_attached_role_policies(RoleName=role).get("AttachedPolicies", [])
             if set(arns) <= {p["PolicyArn"] for p in attached}:
                 return
+            logger.warning("IAM does not list the new managed policies of %s yet: read %d/%d", role, n, self.max_tries)
             self.clock.sleep(1.0)
         raise AwsError(f"IAM did not list the new managed policies of {role} after {self.max_tries} reads")
 
     def _drop_inline(self, role: str) -> None:
+        logger.info("iam:DeleteRolePolicy %s %s", role, INLINE_POLICY)
         try:
             self.iam.delete_role_policy(RoleName=role, PolicyName=INLINE_POLICY)
-        except Exception as exc:
+        except ClientError as exc:
             if error_code(exc) != "NoSuchEntity":
                 raise
 
@@ -185,18 +204,24 @@ class CandidateRoles:
         arn = self.role_arn(purpose)
         last = ""
         delay = 1.0
-        for _ in range(self.max_tries):
+        for n in range(1, self.max_tries + 1):
+            logger.info("sts:AssumeRole %s as %s", arn, session_name)
             try:
                 response = self.sts.assume_role(RoleArn=arn, RoleSessionName=session_name, DurationSeconds=3600)
-            except Exception as exc:
+            except AWS_ERRORS as exc:
                 code = error_code(exc)
                 if code not in _RETRYABLE_ASSUME:
                     raise AwsError(f"sts:AssumeRole {arn} failed: {error_message(exc)}") from None
                 last = error_message(exc)
+                logger.warning(
+                    "sts:AssumeRole %s denied (%s; a new role or policy propagates): retrying in %g s, try %d/%d",
+                    arn, code, delay, n, self.max_tries,
+                )
                 self.clock.sleep(delay)
                 delay = min(delay * 2, 10.0)
                 continue
             if self.propagation_seconds > 0:
+                logger.info("waiting %g s for IAM to propagate the policy of %s", self.propagation_seconds, arn)
                 self.clock.sleep(self.propagation_seconds)
             return Credentials.from_sts(response)
         raise AwsError(f"sts:AssumeRole {arn} still denied after {self.max_tries} tries: {last}")
@@ -209,16 +234,18 @@ class CandidateRoles:
             try:
                 delete_role(self.iam, name)
                 self.created.remove(name)
-            except Exception as exc:  # noqa: BLE001 - report and go on with the others
+            except Exception as exc:  # noqa: BLE001 - cleanup goes on with the other roles; the error is recorded
+                logger.info("deleting role %s failed: %s", name, error_message(exc))
                 problems.append(f"role {name}: {error_message(exc)}")
         return problems
 
 
 def delete_managed_policy(iam: Any, arn: str, role: str | None = None) -> None:
     def tolerant(call: Any, **kwargs: Any) -> None:
+        logger.info("iam:%s %s", getattr(call, "__name__", "call"), arn)
         try:
             call(**kwargs)
-        except Exception as exc:
+        except ClientError as exc:
             if error_code(exc) != "NoSuchEntity":
                 raise
 
@@ -226,7 +253,7 @@ def delete_managed_policy(iam: Any, arn: str, role: str | None = None) -> None:
         tolerant(iam.detach_role_policy, RoleName=role, PolicyArn=arn)
     try:
         versions = iam.list_policy_versions(PolicyArn=arn).get("Versions", [])
-    except Exception as exc:
+    except ClientError as exc:
         if error_code(exc) == "NoSuchEntity":
             return
         raise
@@ -238,9 +265,10 @@ def delete_managed_policy(iam: Any, arn: str, role: str | None = None) -> None:
 
 def delete_role(iam: Any, name: str) -> None:
     """Delete a role with its inline and attached policies (iamfit-made managed policies are deleted too)."""
+    logger.info("iam:DeleteRole %s (its policies first)", name)
     try:
         inline = iam.list_role_policies(RoleName=name).get("PolicyNames", [])
-    except Exception as exc:
+    except ClientError as exc:
         if error_code(exc) == "NoSuchEntity":
             return
         raise
@@ -254,6 +282,6 @@ def delete_role(iam: Any, name: str) -> None:
             iam.detach_role_policy(RoleName=name, PolicyArn=arn)
     try:
         iam.delete_role(RoleName=name)
-    except Exception as exc:
+    except ClientError as exc:
         if error_code(exc) != "NoSuchEntity":
             raise

@@ -15,9 +15,12 @@ ContinueUpdateRollback (skipping resources only with explicit consent); DELETE_F
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from botocore.exceptions import ClientError  # type: ignore[import-untyped,unused-ignore]
 
 from iamfit.errors import AwsError, BadInputError
 from iamfit.files import read_bytes
@@ -26,6 +29,8 @@ from iamfit.targets.aws.boundary import add_boundary
 from iamfit.targets.aws.calls import Clock, error_code, error_message
 from iamfit.targets.aws.guard import describe_stack
 from iamfit.targets.aws.names import Names
+
+logger = logging.getLogger(__name__)
 
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
 COMPILED_TEMPLATE = "compiled-cloudformation-template.json"
@@ -128,6 +133,7 @@ class StackDeployer:
 
     def continue_rollback(self, cloudformation: Any, log: list[str]) -> str | None:
         log.append(f"iamfit: stack {self.stack_name} is UPDATE_ROLLBACK_FAILED: ContinueUpdateRollback")
+        logger.info("cloudformation:ContinueUpdateRollback %s", self.stack_name)
         cloudformation.continue_update_rollback(StackName=self.stack_name)
         status = self.wait(cloudformation)
         if status != "UPDATE_ROLLBACK_FAILED":
@@ -150,6 +156,7 @@ class StackDeployer:
         """DeleteStack with the operator's credentials (a DELETE_FAILED stack: the resources the candidate
         role could not delete are retried with the operator's permissions)."""
         if describe_stack(cloudformation, self.stack_name) is not None:
+            logger.info("cloudformation:DeleteStack %s (operator credentials)", self.stack_name)
             cloudformation.delete_stack(StackName=self.stack_name)
 
     # --- deploy (candidate credentials) -----------------------------------------------------------------
@@ -182,11 +189,10 @@ class StackDeployer:
             outcome.stack_status = status
             outcome.succeeded = status in SUCCESS
             outcome.log(f"iamfit: stack {self.stack_name} is {status}")
-        except AwsError:
-            raise
-        except Exception as exc:  # an API error of the deployer's own calls: evidence, as the CLI prints it
+        except ClientError as exc:  # an API error of the deployer's own calls: evidence, as the CLI prints it
             if not error_code(exc):
                 raise
+            logger.info("the deploy's own call failed: %s", exc)
             outcome.log(f"Error: {exc}")
 
     def _submit(
@@ -209,13 +215,14 @@ class StackDeployer:
         if role_arn:
             common["RoleARN"] = role_arn
         if self.service.deployment_method == "direct":
+            logger.info("cloudformation:%s %s", "CreateStack" if create else "UpdateStack", self.stack_name)
             try:
                 if create:
                     cloudformation.create_stack(DisableRollback=True, **common)
                 else:
                     cloudformation.update_stack(DisableRollback=True, **common)
                 outcome.reached_stack = True
-            except Exception as exc:
+            except ClientError as exc:
                 if error_code(exc) == "ValidationError" and any(s in error_message(exc) for s in _NO_CHANGES):
                     return str(describe_stack(cloudformation, self.stack_name)["StackStatus"])  # type: ignore[index]
                 raise
@@ -224,6 +231,7 @@ class StackDeployer:
             listed = cloudformation.list_change_sets(StackName=self.stack_name).get("Summaries", [])
             if any(c.get("ChangeSetName") == self.change_set_name for c in listed):
                 cloudformation.delete_change_set(StackName=self.stack_name, ChangeSetName=self.change_set_name)
+        logger.info("cloudformation:CreateChangeSet %s %s", self.stack_name, self.change_set_name)
         cloudformation.create_change_set(
             ChangeSetName=self.change_set_name, ChangeSetType="CREATE" if create else "UPDATE", **common
         )
@@ -242,6 +250,7 @@ class StackDeployer:
             if self.clock.monotonic() >= deadline:
                 raise AwsError(f"change set for {self.stack_name} still {state} after {self.timeout_seconds:.0f}s")
             self.clock.sleep(self.poll_seconds)
+        logger.info("cloudformation:ExecuteChangeSet %s %s", self.stack_name, self.change_set_name)
         cloudformation.execute_change_set(
             StackName=self.stack_name, ChangeSetName=self.change_set_name, DisableRollback=True
         )
@@ -269,7 +278,9 @@ class StackDeployer:
         for path in sorted(package.glob("*.zip")):
             outcome.log(f"iamfit: uploading {path.name} to s3://{bucket}/{artifact_dir}/")
             body = read_bytes(path, "deployment artifact")
+            logger.info("s3:PutObject s3://%s/%s/%s (%d bytes)", bucket, artifact_dir, path.name, len(body))
             s3.put_object(Bucket=bucket, Key=f"{artifact_dir}/{path.name}", Body=body)
+        logger.info("s3:PutObject s3://%s/%s/%s", bucket, artifact_dir, COMPILED_TEMPLATE)
         s3.put_object(
             Bucket=bucket,
             Key=f"{artifact_dir}/{COMPILED_TEMPLATE}",
@@ -289,6 +300,7 @@ class StackDeployer:
             bucket = self.bucket or self._bucket(cloudformation)
             empty_prefix(s3, bucket, self.names.artifact_prefix + "/")
             outcome.log(f"iamfit: deleting stack {self.stack_name}")
+            logger.info("cloudformation:DeleteStack %s", self.stack_name)
             cloudformation.delete_stack(StackName=self.stack_name)
             outcome.reached_stack = True
             status = self.wait(cloudformation, evidence=True)
@@ -296,11 +308,10 @@ class StackDeployer:
             outcome.succeeded = status is None or status == "DELETE_COMPLETE"
             if outcome.succeeded:
                 outcome.stack_status = None
-        except AwsError:
-            raise
-        except Exception as exc:
+        except ClientError as exc:
             if not error_code(exc):
                 raise
+            logger.info("the remove's own call failed: %s", exc)
             outcome.log(f"Error: {exc}")
 
 
@@ -315,6 +326,7 @@ def empty_prefix(s3: Any, bucket: str, prefix: str) -> int:
         page = s3.list_objects_v2(**kwargs)
         keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
         if keys:
+            logger.info("s3:DeleteObjects s3://%s/%s (%d objects)", bucket, prefix, len(keys))
             s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
             deleted += len(keys)
         token = page.get("NextContinuationToken")

@@ -21,7 +21,7 @@ from iamfit.errors import AwsError, SafetyError
 from iamfit.evidence.model import SOURCE_CLOUDTRAIL
 from iamfit.policy.document import PolicyDocument
 from iamfit.service.model import Service
-from iamfit.targets.aws.calls import Clock, error_message
+from iamfit.targets.aws.calls import AWS_ERRORS, Clock, error_message
 from iamfit.targets.aws.cli_deploy import DEFAULT_DEPLOY, DEFAULT_REMOVE, CliDeployer
 from iamfit.targets.aws.evidence import (
     TrailHarvester,
@@ -194,7 +194,8 @@ class AwsTarget:
             stack = describe_stack(cfn, self.names.stack_name)
             if stack is not None and (is_managed(stack.get("Tags")) or not self.stack_preexisted):
                 stack_left = self._delete_stack(cfn, s3, deleted, problems)
-        except Exception as exc:  # noqa: BLE001 - report, go on with the roles
+        except Exception as exc:  # noqa: BLE001 - cleanup goes on with the roles whatever failed; recorded
+            log.info("deleting stack %s failed: %s", self.names.stack_name, error_message(exc))
             problems.append(f"stack {self.names.stack_name}: {error_message(exc)}")
             stack_left = True
         if self.service.custom_bucket:
@@ -204,7 +205,8 @@ class AwsTarget:
                     deleted.append(
                         f"{n} artifact(s) in s3://{self.service.custom_bucket}/{self.names.artifact_prefix}/"
                     )
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:  # noqa: BLE001 - cleanup goes on whatever failed; recorded
+                log.info("emptying the artifacts in %s failed: %s", self.service.custom_bucket, error_message(exc))
                 problems.append(f"artifacts in {self.service.custom_bucket}: {error_message(exc)}")
         if stack_left and self.with_cfn_role:
             problems.append(f"kept role {self.names.role_name('cfn')}: the stack still needs it to be deleted")
@@ -226,13 +228,15 @@ class AwsTarget:
                         StackName=self.names.stack_name, LogicalResourceId="ServerlessDeploymentBucket"
                     )["StackResourceDetail"]["PhysicalResourceId"]
                 )
-            except Exception:  # noqa: BLE001 - no bucket yet
+            except AWS_ERRORS as exc:  # no bucket yet
+                log.info("no deployment bucket to empty: %s", error_message(exc))
                 bucket = None
         if bucket and not self.service.custom_bucket:
             try:
                 n = empty_prefix(s3, bucket, "")
                 deleted.append(f"{n} object(s) in s3://{bucket}")
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:  # noqa: BLE001 - cleanup goes on whatever failed; recorded
+                log.info("emptying s3://%s failed: %s", bucket, error_message(exc))
                 problems.append(f"emptying s3://{bucket}: {error_message(exc)}")
         for attempt in (1, 2):
             self.deployer.delete(cfn, [])
