@@ -158,11 +158,12 @@ def discover(
     aws: AwsAccess | None = None,
     progress: ProgressCallback | None = None,
 ) -> DiscoverOutcome:
-    """Run the deploy -> fail -> grant -> retry loop (``iamfit discover``) on ``target`` (``sandbox`` or ``aws``,
-    which needs ``aws.account_guard``), journaled under ``root`` (default: the current directory) in
-    ``.iamfit/runs/<run-id>/``; ``resume`` continues a run from its journal. The report is written to the
-    journal, to ``report_path`` when given and, when verified, to ``.iamfit/reports/<service>.json`` for
-    :func:`check`. The policies are in ``outcome.result.policies``; nothing else is written."""
+    """Run the deploy -> fail -> grant -> retry loop (``iamfit discover``) on ``target``: ``sandbox``, or ``aws``
+    (which needs ``aws``, an :class:`iamfit.discover_run.AwsAccess` with ``account_guard``). The run is journaled
+    under ``root`` (default: the current directory) in ``.iamfit/runs/<run-id>/``; ``resume`` continues a run from
+    its journal. The report is written to the journal, to ``report_path`` when given and, when verified, to
+    ``.iamfit/reports/<service>.json`` for :func:`check`. The policies are in ``outcome.result.policies``;
+    nothing else is written. The target is cleaned up on every exit (``KeyboardInterrupt`` included)."""
     from iamfit import discover_run
     from iamfit.discover import discover as run_loop
     from iamfit.discover_run import LoopOptions
