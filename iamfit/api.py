@@ -308,6 +308,16 @@ def replay(
     return run_replay(combined, service=svc, cfn_principal=cfn_principal, split=split)
 
 
+def audit_usage(role_name: str | None, policies: bool, cloudtrail: str | None, access_advisor: bool) -> None:
+    """A usage error unless the audit has one kind of grants (a role or ``policies``) and usage evidence."""
+    if bool(role_name) == policies:
+        raise UsageError("give exactly one of --role-name and --policy")
+    if not cloudtrail and not access_advisor:
+        raise UsageError("give --cloudtrail SOURCE and/or --access-advisor: usage to compare the grants against")
+    if access_advisor and not role_name:
+        raise UsageError("--access-advisor needs --role-name")
+
+
 def audit(
     *,
     role_name: str | None = None,
@@ -334,13 +344,7 @@ def audit(
     to ``until``, default now) and/or IAM Access Advisor (``access_advisor``, with ``role_name``)."""
     from iamfit.audit import audit as run_audit
 
-    given = bool(policy_files) or bool(policies)
-    if bool(role_name) == given:
-        raise UsageError("give exactly one of --role-name and --policy")
-    if not cloudtrail and not access_advisor:
-        raise UsageError("give --cloudtrail SOURCE and/or --access-advisor: usage to compare the grants against")
-    if access_advisor and not role_name:
-        raise UsageError("--access-advisor needs --role-name")
+    audit_usage(role_name, bool(policy_files) or bool(policies), cloudtrail, access_advisor)
     make = _clients(session, clients, profile, aws_region, endpoint_url)
     granted = list(policies) + [(str(p), _policy(p)) for p in policy_files]
     role_arn = None

@@ -162,6 +162,8 @@ def test_audit_of_policy_files_against_a_local_trail(trail: tuple[Path, str], qu
 def test_audit_without_usage_evidence_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="--cloudtrail SOURCE and/or --access-advisor"):
         api.audit(policies=[("p.json", PolicyDocument.from_json({"Version": "2012-10-17", "Statement": []}))])
+    with pytest.raises(UsageError):  # before any file is read: a missing one is not the first problem
+        api.audit(policy_files=[Path("missing.json")])
 
 
 @pytest.mark.parametrize("path", sorted((REPO / "iamfit" / "cli").glob("*.py")), ids=lambda p: p.name)

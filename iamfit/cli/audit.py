@@ -131,6 +131,7 @@ def audit_command(
     """
     from iamfit import api
 
+    api.audit_usage(role_name, bool(policy_files), source, access_advisor)  # before reading any file
     now = datetime.now(UTC)
     texts = {str(path): read_text(path, "policy") for path in policy_files}
     window = (parse_when(since or "90d", now, "--since"), parse_when(until, now, "--until")) if source else (None, None)
