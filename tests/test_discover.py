@@ -168,7 +168,7 @@ def test_each_attempt_has_its_own_session_name(tmp_path: Path) -> None:
 
 
 def test_prune_summary_lists_what_was_pruned_per_principal(tmp_path: Path) -> None:
-    from iamfit.cli.discover import summary
+    from iamfit.report.discover import summary
 
     pruned = run("sqs-worker", tmp_path, world=LeanerWorld(), prune=True)
     text = summary(pruned, report(pruned), prune=True)
@@ -178,7 +178,7 @@ def test_prune_summary_lists_what_was_pruned_per_principal(tmp_path: Path) -> No
 
 
 def test_prune_summary_says_when_nothing_could_be_pruned(tmp_path: Path) -> None:
-    from iamfit.cli.discover import summary
+    from iamfit.report.discover import summary
 
     result = run("sqs-worker", tmp_path, prune=True)
     assert result.verified and not result.pruned
@@ -205,7 +205,7 @@ class WithoutTrail:
 def test_without_cloudtrail_the_verdict_says_so_and_prune_drops_nothing(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from iamfit.cli.discover import summary
+    from iamfit.report.discover import summary
 
     service = load_service(EXAMPLES / "sqs-worker", account="123456789012", compile_if_needed=False)
     target = WithoutTrail(SandboxTarget(service, world=LeanerWorld(), seed="test"))

@@ -9,9 +9,10 @@ from typing import Any
 
 import click
 
-from iamfit.cli.options import echo_warnings, read_policy, read_text, size_summary, summary_option, write_summary
+from iamfit.cli.options import echo_warnings, read_text, size_summary, summary_option, write_summary
 from iamfit.cli.trail_options import client_factory, parse_when, progress_bar, trail_options
-from iamfit.errors import EXIT_FINDINGS, UsageError
+from iamfit.errors import EXIT_FINDINGS
+from iamfit.policy.document import PolicyDocument
 
 
 def render_text(result: Any, sizes: list[str]) -> str:
@@ -128,54 +129,19 @@ def audit_command(
     trail has none) are listed as not observable and kept in the proposal, never called unused. A CloudTrail
     source from which nothing could be read, or with no record of the principal in the window, is exit 3.
     """
-    from iamfit.audit import audit
+    from iamfit import api
 
-    if bool(role_name) == bool(policy_files):
-        raise UsageError("give exactly one of --role-name and --policy")
-    if not source and not access_advisor:
-        raise UsageError("give --cloudtrail SOURCE and/or --access-advisor: usage to compare the grants against")
-    if access_advisor and not role_name:
-        raise UsageError("--access-advisor needs --role-name")
+    api.audit_usage(role_name, bool(policy_files), source, access_advisor)  # before reading any file
     now = datetime.now(UTC)
-    clients = client_factory(profile, aws_region, endpoint_url)
-    texts: dict[str, str] = {}
-    policies = []
-    role_arn = None
-    if role_name:
-        from iamfit.aws.iam_reader import read_role
-
-        role = read_role(clients("iam"), role_name)
-        role_arn = role.role_arn
-        policies = [(p.origin, p.document) for p in role.identity]
-    else:
-        for path in policy_files:
-            texts[str(path)] = read_text(path, "policy")
-            policies.append((str(path), read_policy(path)))
-    who = principal or role_arn
-    rows: tuple[Any, ...] = ()
-    stats = None
-    if source:
-        if not who:
-            raise UsageError("--cloudtrail with --policy needs --principal (whose calls count as use)")
-        from iamfit.evidence.trail import aggregate, parse_source
-
-        trail_source = parse_source(source, clients, athena_output=athena_output, athena_workgroup=athena_workgroup)
-        from iamfit.evidence.trail.model import require_evidence
-
-        start = parse_when(since or "90d", now, "--since")
-        end = parse_when(until, now, "--until") or now
-        with progress_bar("reading CloudTrail") as progress:
-            trail = aggregate(trail_source, principal=who, since=start, until=end, strict=strict, progress=progress)
-        rows, stats = trail.rows, trail.stats
-        require_evidence(stats, source, who, f"{start:%Y-%m-%dT%H:%M:%SZ}" if start else None,
-                         f"{end:%Y-%m-%dT%H:%M:%SZ}")
-    last_accessed = None
-    if access_advisor and role_arn:
-        from iamfit.aws.access_advisor import last_accessed_actions
-
-        last_accessed = last_accessed_actions(clients("iam"), role_arn)
-    account = who.split(":")[4] if who and who.count(":") >= 5 and who.split(":")[4] else None
-    result = audit(policies, rows=rows, last_accessed=last_accessed, principal=who, account=account, stats=stats)
+    texts = {str(path): read_text(path, "policy") for path in policy_files}
+    window = (parse_when(since or "90d", now, "--since"), parse_when(until, now, "--until")) if source else (None, None)
+    policies = [(str(path), PolicyDocument.from_text(texts[str(path)], str(path))) for path in policy_files]
+    with progress_bar("reading CloudTrail") as progress:
+        result = api.audit(role_name=role_name, policies=policies,
+                           cloudtrail=source, principal=principal, access_advisor=access_advisor, since=window[0],
+                           until=window[1], now=now, strict=strict, athena_output=athena_output,
+                           athena_workgroup=athena_workgroup, clients=client_factory(profile, aws_region, endpoint_url),
+                           progress=progress)
     sizes, size_warnings = size_summary({"proposal": result.proposal},
                                         lambda _: str(proposal_path or "--proposal FILE writes it"))
     echo_warnings(size_warnings)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -35,19 +34,6 @@ def parse_fail_on(value: str) -> frozenset[str]:
             f"--fail-on takes a comma-separated list of {', '.join(KINDS)} (or none); unknown: {', '.join(unknown)}"
         )
     return kinds
-
-
-def _iam_client(profile: str | None, region: str | None, endpoint_url: str | None) -> Any:
-    import boto3
-    from botocore.exceptions import BotoCoreError
-
-    from iamfit.errors import AwsError
-
-    try:
-        session = boto3.Session(profile_name=profile, region_name=region or "us-east-1")
-        return session.client("iam", endpoint_url=endpoint_url)
-    except BotoCoreError as exc:
-        raise AwsError(f"AWS session: {exc}") from None
 
 
 @click.command("check")
@@ -131,65 +117,27 @@ def check(
 
     Exit codes: 0 the policies fit, 1 findings of a --fail-on kind, 2 usage, 3 bad input, 4 AWS error.
     """
-    if bool(policy_files) == bool(role_name):
-        raise UsageError("pass exactly one of --policy FILE... and --role-name NAME")
-    if cfn_policy_files and cfn_role_name:
-        raise UsageError("pass at most one of --cfn-role-policy and --cfn-role-name")
-    if boundary_file and role_name:
-        raise UsageError("--boundary goes with --policy; a live role's boundary is read from the role")
+    from iamfit import check_run
+    from iamfit.check import ReportChoice, check_service, choose_discover_report
+
+    sources = check_run.CheckSources(policy_files, boundary_file, role_name, cfn_policy_files, cfn_role_name)
+    sources.validate()
     kinds = parse_fail_on(fail_on)
     command_list = parse_commands(commands)
-
-    from iamfit.check import Grants, PolicyInput, ReportChoice, check_service, choose_discover_report
-    from iamfit.service.locate import ServiceLocator
-
     service = load(service_path, stage, region, account)
-    locator = ServiceLocator.for_service(service.source)
-    iam: Any = None
-
-    def live(name: str, principal: str) -> Any:
-        nonlocal iam
-        from iamfit.aws.iam_reader import read_role
-
-        if iam is None:
-            iam = _iam_client(profile, region or service.region, endpoint_url)
-        role = read_role(iam, name)
-        # a live role has no file: point its findings at the serverless.yml key that names the role
-        fallback = locator.locate("", "iam:PassRole" if principal == "cloudformation" else "")
-        policies = tuple(PolicyInput(f"role/{name} {p.origin}", p.document, None, fallback) for p in role.identity)
-        boundary = (
-            PolicyInput(f"role/{name} {role.boundary.origin}", role.boundary.document, None, fallback)
-            if role.boundary
-            else None
-        )
-        return Grants(policies, boundary, label=f"role/{name}")
-
-    grants = {}
-    if role_name:
-        grants["deployer"] = live(role_name, "deployer")
-    else:
-        boundary = PolicyInput.from_file(boundary_file) if boundary_file else None
-        grants["deployer"] = Grants(tuple(PolicyInput.from_file(p) for p in policy_files), boundary)
-    if cfn_role_name:
-        grants["cloudformation"] = live(cfn_role_name, "cloudformation")
-    elif cfn_policy_files:
-        grants["cloudformation"] = Grants(tuple(PolicyInput.from_file(p) for p in cfn_policy_files))
-
-    if service.account is None:  # compare like with like: the account the checked policies are pinned to
-        pinned = {a for g in grants.values() for p in g.policies for a in p.document.accounts()}
-        if len(pinned) == 1:
-            service.account = pinned.pop()
-            service.warnings = [w for w in service.warnings if "--account" not in w]
-            click.echo(f"iamfit: note: no --account given: using {service.account}, the account the policies name",
-                       err=True)
-
+    grants = check_run.read_grants(
+        service, sources, lambda: check_run.iam_client(profile, region or service.region, endpoint_url)
+    )
+    service, note = check_run.in_policies_account(service, grants)
+    if note:
+        click.echo(f"iamfit: note: {note}", err=True)
     choice = ReportChoice()
     if discover_report is not None or not no_discover_report:
-        base = service.source if service.source and service.source.is_dir() else Path()
-        choice = choose_discover_report(service, given=discover_report, search=[base, Path()])
+        choice = choose_discover_report(
+            service, given=discover_report, search=check_run.discover_report_search(service, Path())
+        )
     if choice.note:
         click.echo(f"iamfit: note: {choice.note}", err=True)
-
     result = check_service(service, grants, commands=command_list, extra_needs=choice.needs)
     result.discover_report = choice.to_json()
     echo_warnings(result.warnings)

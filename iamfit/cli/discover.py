@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import signal
 import sys
 import time
@@ -13,7 +11,7 @@ from typing import Any
 
 import click
 
-from iamfit.by_hand import BY_HAND_ESTIMATE_SHORT, BY_HAND_MODEL_SHORT, by_hand_estimate
+from iamfit import discover_run
 from iamfit.cli.options import (
     account_option,
     echo_warnings,
@@ -23,49 +21,13 @@ from iamfit.cli.options import (
     service_argument,
     stage_option,
     summary_option,
-    write_json,
     write_policies,
     write_summary,
 )
-from iamfit.discover import DiscoveryResult, discover, report
-from iamfit.errors import EXIT_FINDINGS, BadInputError, UsageError
-from iamfit.journal import Journal
-from iamfit.service.model import Service
+from iamfit.discover import discover
+from iamfit.discover_run import AwsAccess, LoopOptions
+from iamfit.errors import EXIT_FINDINGS
 from iamfit.targets.base import Target
-
-
-def _in_sandbox_account(service: Service) -> Service:
-    """The service with an account the sandbox can name resources in (its own, when the user gives none)."""
-    from iamfit.targets.sandbox import SANDBOX_ACCOUNT
-
-    if service.account is not None:
-        return service
-    return dataclasses.replace(service, account=SANDBOX_ACCOUNT, warnings=[])
-
-
-def make_target(service: Service, name: str, run_id: str, aws: dict[str, Any]) -> Target:
-    if name == "sandbox":
-        from iamfit.targets.sandbox import SandboxTarget
-
-        return SandboxTarget(_in_sandbox_account(service), seed=run_id)
-    if not aws.get("account_guard"):
-        raise UsageError("--target aws needs --account-guard ACCOUNT_ID (the sandbox account you mean to use)")
-    from iamfit.aws.session import operator_session
-    from iamfit.targets.aws import make_aws_target
-
-    session = operator_session(profile=aws.get("profile"), region=service.region, endpoint_url=aws.get("endpoint_url"))
-    target: Target = make_aws_target(
-        service,
-        session=session,
-        account_guard=aws["account_guard"],
-        deploy_command=aws.get("deploy_command"),
-        keep=aws.get("keep", False),
-        run_id=run_id,
-        settle_seconds=aws.get("settle_seconds", 300.0),
-        propagation_seconds=aws.get("propagation_seconds", 8.0),
-        skip_failed_rollback_resources=aws.get("skip_failed_rollback_resources", False),
-    )
-    return target
 
 
 class _Progress:
@@ -99,114 +61,6 @@ def _report_cleanup(target: Target) -> None:
         click.echo(f"iamfit: cleanup: deleted {item}", err=True)
     for problem in cleanup.problems:
         click.echo(f"iamfit: warning: cleanup: {problem} (see `iamfit cleanup`)", err=True)
-
-
-def _prune_lines(result: DiscoveryResult) -> list[str]:
-    """What --prune dropped, per principal (and what a phase then needed back), or why nothing was."""
-    if not result.pruned:
-        if result.stop is not None:
-            return ["  prune: not run (the discover round did not verify)"]
-        return ["  prune: nothing could be pruned (every predicted action was used by an attempt, "
-                "or is never in CloudTrail)"]
-    final = {(n.principal, n.action.lower()) for n in result.needs}
-    dropped: dict[str, list[str]] = {}
-    back: dict[str, list[str]] = {}
-    for item in result.pruned:
-        principal, action = item.split(":", 1)
-        (back if (principal, action.lower()) in final else dropped).setdefault(principal, []).append(action)
-    lines = [f"  pruned {sum(map(len, dropped.values()))} predicted action(s) no attempt used"]
-    lines.extend(f"    {p}: {', '.join(actions)}" for p, actions in sorted(dropped.items()))
-    lines.extend(f"    {p}, needed back by the re-verification: {', '.join(actions)}" for p, actions in
-                 sorted(back.items()))
-    return lines
-
-
-def summary(result: DiscoveryResult, rep: dict[str, Any], prune: bool = False) -> str:
-    lines = [f"{result.service.name} ({result.service.stage}) on {result.target}, run {result.run_id}"]
-    for round_name, phases in rep["phases"].items():
-        for phase, body in phases.items():
-            granted = sum(len(a["granted"]) for a in body["attempts"])
-            lines.append(
-                f"  {round_name:<8} {phase:<6} {len(body['attempts']):>2} attempt(s), {body['failed_attempts']} "
-                f"failed, {granted} grant(s), {body['modeled_seconds']:.0f} s modeled"
-            )
-    totals = rep["totals"]
-    lines.append(
-        f"  total: {totals['attempts']} attempts ({totals['attempts_reaching_cloudformation']} reached "
-        f"CloudFormation), {totals['modeled_seconds'] / 60:.1f} min modeled"
-    )
-    if totals.get("by_hand"):
-        bh = totals["by_hand"]
-        lines.append(f"  by hand: ~{bh['attempts']} attempts, {bh['modeled_seconds'] / 60:.1f} min modeled "
-                     f"({BY_HAND_MODEL_SHORT if bh.get('model') == 'simulated' else BY_HAND_ESTIMATE_SHORT})")
-    lines.append("  actions: " + ", ".join(f"{p} {n}" for p, n in totals["actions"].items()))
-    if prune:
-        lines.extend(_prune_lines(result))
-    unread = result.unavailable_evidence
-    if unread:
-        lines.append(
-            "  evidence not read: "
-            + "; ".join(f"{source}: {reason}" for source, reason in sorted(unread.items()))
-        )
-    without = " and ".join(sorted(unread))
-    if result.stop:
-        lines.append(f"STOPPED ({result.stop.reason}): {result.stop.message}")
-        lines.extend(f"  - {item}" for item in result.stop.action_items)
-        if unread:
-            lines.append(f"  - the attempts had no {without} evidence: denials only it shows are not in this verdict")
-    else:
-        passed = "create, update and remove all passed with these policies"
-        if unread:
-            passed += f", judged on stack events and deploy output only ({without} evidence was unavailable)"
-        if result.target == "sandbox":
-            from iamfit.targets.sandbox.coverage import Unverified, verdict_lines
-
-            unverified = tuple(Unverified(u["logical_id"], u["type"], u["reason"]) for u in rep.get("unverified", ()))
-            lines.extend(verdict_lines(unverified, passed))
-        else:
-            lines.append(f"VERIFIED on {result.target}: {passed}")
-    return "\n".join(lines)
-
-
-def _journaled(run: dict[str, Any], name: str, given: str | None) -> str | None:
-    """The run's ``name`` (stage, region, account) as its journal recorded it; ``given`` must agree."""
-    if name not in run:  # a journal from before iamfit recorded it
-        return given
-    recorded = None if run[name] is None else str(run[name])
-    if given is not None and given != recorded:
-        made = f"with --{name} {recorded}" if recorded is not None else f"without --{name}"
-        raise UsageError(f"run was made {made}, not --{name} {given}; leave --{name} out to resume it")
-    return recorded
-
-
-def resume_command(
-    service_path: Path,
-    run_id: str,
-    target_name: str,
-    aws: dict[str, Any],
-    out_dir: Path | None,
-    report_path: Path | None,
-    fmt: str,
-) -> str:
-    """The command that resumes ``run_id``: the journal has the run's identity and loop options; what it
-    does not keep (AWS access, where the outputs go) is repeated."""
-    import shlex
-
-    words = ["iamfit", "discover", str(service_path), "--resume", run_id]
-    if target_name == "aws":
-        words += ["--target", "aws"]
-        for flag in ("account_guard", "profile", "endpoint_url", "deploy_command"):
-            if aws.get(flag):
-                words += ["--" + flag.replace("_", "-"), str(aws[flag])]
-        if aws.get("keep"):
-            words.append("--keep")
-    if out_dir is not None:
-        words += ["--out", str(out_dir)]
-    if report_path is not None:
-        words += ["--report", str(report_path)]
-    if fmt != "json":
-        words += ["--format", fmt]
-    return shlex.join(words)
 
 
 @click.command("discover")
@@ -264,16 +118,9 @@ def discover_command(
     resume_id: str | None,
     report_path: Path | None,
     out_dir: Path | None,
-    profile: str | None,
-    endpoint_url: str | None,
-    account_guard: str | None,
-    deploy_command: str | None,
-    keep: bool,
-    settle_seconds: float,
-    propagation_seconds: float,
-    skip_failed_rollback_resources: bool,
     summary_path: Path | None,
     fmt: str,
+    **aws_options: Any,
 ) -> None:
     """Find the deploy policy of SERVICE_DIR by deploying it: each attempt's denials (stack events,
     CloudTrail, CLI output) are granted at once, scoped to the service's ARNs, and the deploy is retried in
@@ -283,81 +130,43 @@ def discover_command(
     1 when the loop stopped (guardrail, explicit deny, no progress, --max-attempts).
     """
     root = Path.cwd()
-    resumed = Journal.open(root, resume_id) if resume_id else None
-    first = resumed.get("run") if resumed else None
-    if first and not (isinstance(first.get("from_scratch"), bool) and isinstance(first.get("prune"), bool)
-                      and isinstance(first.get("max_attempts"), int)
-                      and all(isinstance(a, str) for a in first.get("allow", ()))
-                      and all(isinstance(first.get(k), str | None) for k in ("stage", "region", "account"))):
-        raise BadInputError(f"run {resume_id}: the journal's run entry is not one iamfit wrote")
-    if first:  # the run's identity comes from its journal; a flag given again must agree with it
-        stage, region, account = (
-            _journaled(first, "stage", stage),
-            _journaled(first, "region", region),
-            _journaled(first, "account", account),
-        )
-    service = load(service_path, stage, region, account or (account_guard if target_name == "aws" else None))
+    aws = AwsAccess(**aws_options)
+    given = LoopOptions(target_name, from_scratch, prune, max_attempts, allow)
+    resumed = discover_run.resume(root, resume_id, stage=stage, region=region, account=account, options=given)
+    guard = aws.account_guard if target_name == "aws" else None
+    service = load(service_path, resumed.stage, resumed.region, resumed.account or guard)
     echo_warnings(service.warnings)
-    journal = resumed or Journal.create(root)
-    if resume_id:
-        if first and first.get("service") != service.name:
-            raise UsageError(f"run {resume_id} was for service {first.get('service')}, not {service.name}")
-        if first:
-            from_scratch, prune, max_attempts = first["from_scratch"], first["prune"], first["max_attempts"]
-            allow = tuple(first.get("allow", ()))
-            target_name = first.get("target", target_name)
-    aws = {
-        "profile": profile,
-        "endpoint_url": endpoint_url,
-        "account_guard": account_guard,
-        "deploy_command": deploy_command,
-        "keep": keep,
-        "settle_seconds": settle_seconds,
-        "propagation_seconds": propagation_seconds,
-        "skip_failed_rollback_resources": skip_failed_rollback_resources,
-    }
-    target = make_target(service, target_name, journal.run_id, aws)
+    run = discover_run.start(root, service, resumed)
+    opts = run.options
+    target = discover_run.make_target(service, opts.target, run.journal.run_id, aws)
 
     def on_term(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, on_term)
     try:
-        result = discover(
-            service,
-            target,
-            journal,
-            from_scratch=from_scratch,
-            prune=prune,
-            max_attempts=max_attempts,
-            allow=allow,
-            progress=_Progress(),
-        )
+        result = discover(service, target, run.journal, from_scratch=opts.from_scratch, prune=opts.prune,
+                          max_attempts=opts.max_attempts, allow=opts.allow, progress=_Progress())
     except KeyboardInterrupt:
-        command = resume_command(service_path, journal.run_id, target_name, aws, out_dir, report_path, fmt)
-        click.echo(f"iamfit: run {journal.run_id} interrupted; resume it with:\n  {command}", err=True)
+        from iamfit.report.discover import resume_command
+
+        command = resume_command(service_path, run.journal.run_id, opts.target, aws, out_dir, report_path, fmt)
+        click.echo(f"iamfit: run {run.journal.run_id} interrupted; resume it with:\n  {command}", err=True)
         raise
     finally:
         signal.signal(signal.SIGTERM, previous)
         _report_cleanup(target)
-    by_hand = by_hand_estimate(result, _in_sandbox_account(service))
-    rep = report(result, by_hand)
+    outcome = discover_run.finish(run, result, root, report_path)
     if summary_path is not None:
         from iamfit.report.summary import discover_summary
 
-        write_summary(summary_path, discover_summary(result, by_hand))
-    journal.write_file("report.json", json.dumps(rep, indent=2) + "\n")
-    if result.verified:  # `iamfit check` adds the needs of the last verified discovery it finds here
-        write_json(root / ".iamfit" / "reports" / f"{service.name}.json", rep)
-    if report_path:
-        write_json(report_path, rep)
+        write_summary(summary_path, discover_summary(result, outcome.by_hand))
     target_dir = out_dir or Path("policies") / service.name
     if result.verified:
-        from iamfit.predict import predict
+        write_policies(target_dir, result.policies, fmt, service, outcome.cfn_role_arn)
+    from iamfit.report.discover import summary
 
-        role = predict(service, commands=("deploy",)).cloudformation_role_arn
-        write_policies(target_dir, result.policies, fmt, service, role)
-    click.echo(summary(result, rep, prune))
+    click.echo(summary(result, outcome.report, opts.prune))
     if result.verified:
         click.echo(f"policies written to {target_dir}/")
     else:

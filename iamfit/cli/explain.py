@@ -34,10 +34,10 @@ def explain(source: str, as_json: bool) -> None:
 
     Exit 0 when the input was read (permission-related or not), 3 when it could not be read.
     """
-    from iamfit.evidence.explain import explain_input
+    from iamfit import api
 
     data, origin = _read_source(source)
-    result = explain_input(data, origin=origin)
+    result = api.explain(data, origin=origin)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2, sort_keys=False))
         return

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from iamfit import api
 from iamfit.cli.options import (
     account_option,
     commands_option,
@@ -21,7 +22,7 @@ from iamfit.cli.options import (
     write_json,
     write_policies,
 )
-from iamfit.generate import GeneratedPolicies, generate_policies
+from iamfit.generate import GeneratedPolicies
 
 
 def summary(result: GeneratedPolicies, out_dir: Path) -> tuple[str, list[str]]:
@@ -81,7 +82,7 @@ def generate(
     warns on stderr about Lambda runtimes AWS has deprecated.
     """
     service = load(service_path, stage, region, account)
-    result = generate_policies(service, commands=parse_commands(commands), split=split)
+    result = api.generate(service, commands=parse_commands(commands), split=split)
     echo_warnings(result.prediction.warnings)
     echo_runtime_warnings(service)
     target = out_dir or Path("policies") / service.name

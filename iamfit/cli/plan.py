@@ -9,7 +9,6 @@ from typing import Any
 import click
 
 from iamfit.cli.options import check_account, check_region
-from iamfit.errors import UsageError
 
 
 def _minutes(seconds: float) -> str:
@@ -38,26 +37,16 @@ def plan(source: Path, policy_file: Path, cfn_policy_file: Path | None, phase: s
 
     Exit 0 when every requested phase succeeds with no denial, 1 when not, 3 on bad input.
     """
+    from iamfit import api
     from iamfit.cli.options import read_policy
-    from iamfit.policy.document import PolicyDocument
-    from iamfit.principals import CLOUDFORMATION, DEPLOYER
     from iamfit.service.model import load_service
     from iamfit.targets.base import PHASES, Phase
-    from iamfit.targets.sandbox import SANDBOX_ACCOUNT
-    from iamfit.targets.sandbox.plan import plan as run_plan
 
     service = load_service(source, stage=stage, region=region, account=account)
-    policies: dict[str, PolicyDocument] = {DEPLOYER: read_policy(policy_file)}
-    if cfn_policy_file is not None:
-        if not service.deployment_role:
-            raise UsageError("--cfn-role-policy: the service sets no deploymentRole, so CloudFormation acts with "
-                             "the deployer's policy (--policy)")
-        policies[CLOUDFORMATION] = read_policy(cfn_policy_file)
-    if service.account is None:  # the account the policies are pinned to, else the sandbox's own
-        pinned = {a for doc in policies.values() for a in doc.accounts()}
-        service.account = pinned.pop() if len(pinned) == 1 else SANDBOX_ACCOUNT
+    cfn = cfn_policy_file
     phases: tuple[Phase, ...] = PHASES if phase == "all" else (phase,)  # type: ignore[assignment]
-    result = run_plan(service, policies, phases)
+    result = api.plan(service, read_policy(policy_file), phases=phases,
+                      cfn_role_policy=read_policy(cfn) if cfn is not None and str(cfn) == "-" else cfn)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
     else:

@@ -20,7 +20,6 @@ from iamfit.cli.options import (
 )
 from iamfit.cli.trail_options import client_factory, parse_when, progress_bar, trail_options
 from iamfit.errors import BadInputError
-from iamfit.evidence.trail.model import ReadStats, TrailAggregate, TrailRow, require_evidence
 
 
 @click.command("replay")
@@ -66,30 +65,20 @@ def replay_command(
     the CloudFormation principal; what CloudTrail never shows (iam:PassRole, the CLI's S3 object calls) is
     added from the knowledge base, marked as inferred; resources are the service's ARN patterns.
     """
-    from iamfit.evidence.trail import aggregate, parse_source
-    from iamfit.replay import replay
+    from iamfit import api
 
     now = datetime.now(UTC)
     service = load(service_path, stage, region, account) if service_path else None
     if service:
         echo_warnings(service.warnings)
-    trail_source = parse_source(source, client_factory(profile, aws_region, endpoint_url),
-                                athena_output=athena_output, athena_workgroup=athena_workgroup)
-    principals = [principal] + ([cfn_principal] if cfn_principal else [])
-    rows: list[TrailRow] = []
-    stats: ReadStats | None = None
     start, end = parse_when(since, now, "--since"), parse_when(until, now, "--until") or now
     with progress_bar("reading CloudTrail") as progress:
-        for who in principals:
-            trail = aggregate(trail_source, principal=who, since=start, until=end, strict=strict, progress=progress)
-            if stats is None:  # the principal's own read: nothing of it is no evidence to build a policy from
-                require_evidence(trail.stats, source, who, f"{start:%Y-%m-%dT%H:%M:%SZ}" if start else None,
-                                 f"{end:%Y-%m-%dT%H:%M:%SZ}")
-            rows.extend(trail.rows)
-            stats = stats or trail.stats
-    assert stats is not None
-    result = replay(TrailAggregate(tuple(sorted(set(rows), key=lambda r: r.sort_key())), stats), service=service,
-                    cfn_principal=cfn_principal, split=split)
+        result = api.replay(source, principal, service=service, cfn_principal=cfn_principal, split=split,
+                            since=start, until=end, strict=strict, athena_output=athena_output,
+                            athena_workgroup=athena_workgroup, clients=client_factory(profile, aws_region,
+                                                                                      endpoint_url),
+                            progress=progress)
+    stats = result.stats
     if not stats.clean:
         click.echo(f"iamfit: warning: {len(stats.files_skipped)} file(s) skipped, {stats.bad_records} bad "
                    "record(s); the rest was read (--strict makes this an error)", err=True)

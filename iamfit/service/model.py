@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from dataclasses import dataclass, field
@@ -53,6 +54,12 @@ class Service:
     def __post_init__(self) -> None:
         if not self.stack_name:
             self.stack_name = str(self.provider.get("stackName") or f"{self.name}-{self.stage}")
+
+    def for_account(self, account: str) -> Service:
+        """A copy of this service in ``account`` (without the "no --account" warning); this one is unchanged."""
+        return dataclasses.replace(
+            self, account=account, warnings=[w for w in self.warnings if "--account" not in w]
+        )
 
     def identity(self) -> dict[str, Any]:
         """Which service, stage, region, account and stack a report is about."""

@@ -119,12 +119,12 @@ def test_aws_target_refuses_an_account_that_is_not_the_guarded_one(tmp_path: Pat
 def test_the_aws_timing_and_consent_options_reach_the_target() -> None:
     from moto import mock_aws
 
-    from iamfit.cli.discover import make_target
+    from iamfit.discover_run import AwsAccess, make_target
     from iamfit.service.model import load_service
 
     service = load_service(EXAMPLES / "sqs-worker", compile_if_needed=False)
-    options = {"account_guard": "123456789012", "settle_seconds": 7.0, "propagation_seconds": 0.0,
-               "skip_failed_rollback_resources": True}
+    options = AwsAccess(account_guard="123456789012", settle_seconds=7.0, propagation_seconds=0.0,
+                        skip_failed_rollback_resources=True)
     with mock_aws():
         target = make_target(service, "aws", "opts", options)
     assert target.harvester.settle_seconds == 7.0  # type: ignore[attr-defined]
@@ -137,7 +137,7 @@ def test_an_endpoint_answer_not_in_aws_format_is_one_aws_error_line(
 ) -> None:
     from botocore.parsers import ResponseParserError
 
-    import iamfit.cli.discover as discover_cli
+    import iamfit.discover_run as discover_cli
 
     def crashing_endpoint(*args: object) -> None:  # what botocore raises on a moto server's HTML 500 page
         raise ResponseParserError(
@@ -164,7 +164,7 @@ def test_ctrl_c_prints_the_resume_command_and_resuming_needs_no_original_flags(
     "no --account given" warning, the same policies as an uninterrupted run."""
     import shlex
 
-    from iamfit.cli import discover as discover_cli
+    from iamfit import discover_run as discover_cli
 
     monkeypatch.chdir(tmp_path)
     args = ["discover", str(EXAMPLES / "sqs-worker"), "--account", "123456789012", "--from-scratch"]
