@@ -22,10 +22,11 @@ from __future__ import annotations
 import fnmatch
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from iamfit.evidence.trail.model import ReadStats, TrailRow
+from iamfit.findings import Finding, Level, Rule
 from iamfit.knowledge.catalog import Catalog, default_catalog
 from iamfit.knowledge.observability import (
     data_event_type,
@@ -34,31 +35,34 @@ from iamfit.knowledge.observability import (
 )
 from iamfit.needs import Condition, Need
 from iamfit.policy.document import PolicyDocument
-from iamfit.policy.lint import ESCALATION_RULES, lint
+from iamfit.policy.lint import RULES, lint
 from iamfit.policy.scope import ArnScoper
 from iamfit.policy.synthesize import synthesize
 from iamfit.principals import DEPLOYER
 
 UNUSED = "IAMFIT-A001"
 OVER_BROAD = "IAMFIT-A002"
-AUDIT_RULES = {
-    UNUSED: ("warning", "Granted action not used", "The action is granted but no call used it in the window "
-             "(CloudTrail, IAM Access Advisor). Remove it, or widen the window if it is used rarely."),
-    OVER_BROAD: ("warning", "Resource broader than used", "The action is granted on `*` or a wildcard, and every "
-                 "use named narrower resources. Scope the grant to them."),
+HELP = "https://github.com/iamfit/iamfit/blob/main/docs/cloudtrail.md#audit"
+AUDIT_RULES: dict[str, Rule] = {
+    r.rule_id: r
+    for r in (
+        Rule(UNUSED, Level.WARNING, "Granted action not used", "The action is granted but no call used it in the "
+             "window (CloudTrail, IAM Access Advisor). Remove it, or widen the window if it is used rarely.",
+             kind="unused-action", help_uri=HELP),
+        Rule(OVER_BROAD, Level.WARNING, "Resource broader than used", "The action is granted on `*` or a wildcard, "
+             "and every use named narrower resources. Scope the grant to them.",
+             kind="over-broad-resource", help_uri=HELP),
+    )
 }
 
 
-@dataclass(frozen=True, order=True)
-class AuditFinding:
-    kind: str  # unused-action | over-broad-resource | escalation | lint
-    rule_id: str
-    severity: str
-    action: str
-    resource: str
-    message: str
-    policy: str = ""
-    sid: str = ""
+def _finding(rule_id: str, message: str, action: str, resource: str, policy: str, sid: str) -> Finding:
+    rule = AUDIT_RULES[rule_id]
+    return Finding(rule_id, rule.level, message, action, resource, sid, kind=rule.kind, policy=policy)
+
+
+def _order(f: Finding) -> tuple[str, ...]:
+    return (f.kind, f.rule_id, f.level.value, f.action, f.resource, f.message, f.policy, f.sid)
 
 
 @dataclass
@@ -83,7 +87,7 @@ class NotObservable:
 @dataclass
 class AuditResult:
     principal: str | None
-    findings: tuple[AuditFinding, ...]
+    findings: tuple[Finding, ...]
     used: dict[str, UsedAction]
     granted_actions: int
     proposal: PolicyDocument
@@ -101,7 +105,7 @@ class AuditResult:
                                for n in self.not_observable],
             "cloudtrail": self.stats.to_json() if self.stats is not None else None,
             "findings": [
-                {"kind": f.kind, "rule_id": f.rule_id, "severity": f.severity, "action": f.action,
+                {"kind": f.kind, "rule_id": f.rule_id, "severity": f.level.value, "action": f.action,
                  "resource": f.resource, "message": f.message, "policy": f.policy, "sid": f.sid}
                 for f in self.findings
             ],
@@ -185,16 +189,14 @@ def audit(
     hidden: set[NotObservable] = set()
     notes: list[str] = []
     hidden_needs: list[tuple[str, str, tuple[Condition, ...]]] = []  # (action, resource, conditions) to keep
-    findings: set[AuditFinding] = set()
+    findings: set[Finding] = set()
     granted: set[str] = set()
     grant_resources: dict[str, set[str]] = defaultdict(set)
     # catalog.expand only lists actions it knows: match used-but-unknown actions against a pattern directly
     unknown_used = sorted(key for key, u in used.items() if catalog.info(u.action) is None)
     for origin, doc in policies:
         for lf in lint(doc, catalog=catalog):
-            kind = "escalation" if lf.rule_id in ESCALATION_RULES else "lint"
-            findings.add(AuditFinding(kind, lf.rule_id, lf.severity.value, lf.action, lf.resource, lf.message,
-                                      origin, lf.sid))
+            findings.add(replace(lf, kind=RULES[lf.rule_id].kind, policy=origin))
         for st in doc.statements:
             if st.effect != "Allow" or not st.actions:
                 continue
@@ -228,14 +230,13 @@ def audit(
                 note = f"; {len(unseen)} not observable, kept" if unseen else ""
                 if unused and not hit:
                     what = f"{pattern} ({len(expanded)} actions)" if len(expanded) > 1 else pattern
-                    findings.add(AuditFinding("unused-action", UNUSED, "warning", pattern, resource,
-                                              f"{what} is granted and was not used in the window{note}", origin,
-                                              st.sid))
+                    findings.add(_finding(UNUSED, f"{what} is granted and was not used in the window{note}",
+                                          pattern, resource, origin, st.sid))
                 elif unused and len(expanded) > 1:
                     shown = ", ".join(hit[:8]) + (" ..." if len(hit) > 8 else "")
-                    findings.add(AuditFinding(
-                        "unused-action", UNUSED, "warning", pattern, resource,
-                        f"{pattern} grants {len(expanded)} actions; {len(hit)} used: {shown}{note}", origin, st.sid))
+                    findings.add(_finding(
+                        UNUSED, f"{pattern} grants {len(expanded)} actions; {len(hit)} used: {shown}{note}", pattern,
+                        resource, origin, st.sid))
                 for action in hit:
                     info = catalog.info(action)
                     if info is None or not info.supports_resource_level:
@@ -243,10 +244,10 @@ def audit(
                     for granted_resource in st.resources:
                         if _narrower(granted_resource, used[action.lower()].resources):
                             scope = ", ".join(sorted(used[action.lower()].resources)[:5])
-                            findings.add(AuditFinding(
-                                "over-broad-resource", OVER_BROAD, "warning", action, granted_resource,
+                            findings.add(_finding(
+                                OVER_BROAD,
                                 f"{action} is granted on {granted_resource}; every use named narrower ARNs: {scope}",
-                                origin, st.sid))
+                                action, granted_resource, origin, st.sid))
     scoper = ArnScoper(catalog, account=account)
     needs: list[Need] = []
     for u in used.values():
@@ -265,5 +266,5 @@ def audit(
     if stats is not None and not stats.clean:
         warnings.append(f"{len(stats.files_skipped)} file(s) skipped and {stats.bad_records} bad record(s) "
                         "while reading CloudTrail; usage may be undercounted")
-    return AuditResult(principal, tuple(sorted(findings)), used, len(granted), synthesize(needs, DEPLOYER), stats,
-                       warnings, tuple(sorted(hidden)))
+    return AuditResult(principal, tuple(sorted(findings, key=_order)), used, len(granted),
+                       synthesize(needs, DEPLOYER), stats, warnings, tuple(sorted(hidden)))

@@ -24,19 +24,20 @@ from __future__ import annotations
 import fnmatch
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from iamfit.errors import BadInputError
 from iamfit.files import read_json, read_text
+from iamfit.findings import Finding, Level, Rule
 from iamfit.knowledge.catalog import Catalog, default_catalog
 from iamfit.needs import Need
 from iamfit.policy.document import PolicyDocument, Statement
 from iamfit.policy.evaluate import PolicySet, Request
-from iamfit.policy.lint import ESCALATION_RULES, Severity, lint
 from iamfit.policy.lint import RULES as LINT_RULES
+from iamfit.policy.lint import lint
 from iamfit.predict import Prediction, predict
 from iamfit.predict.serverless_cli import DEFAULT_COMMANDS
 from iamfit.principals import CLOUDFORMATION, DEPLOYER, Principal
@@ -59,112 +60,76 @@ DEFAULT_FAIL_ON: frozenset[str] = frozenset({Kind.MISSING, Kind.EXCESS, Kind.ESC
 
 
 
-@dataclass(frozen=True)
-class CheckRule:
-    rule_id: str
-    kind: Kind
-    level: str  # SARIF level: error | warning | note
-    title: str
-    description: str
-    help_uri: str
-
-
-CHECK_RULES: dict[str, CheckRule] = {
+CHECK_RULES: dict[str, Rule] = {
     r.rule_id: r
     for r in (
-        CheckRule(
+        Rule(
             "IAMFIT-C001",
-            Kind.MISSING,
-            "error",
+            Level.ERROR,
             "Missing permission",
             "The service needs this action on this resource and the checked policies do not allow it: "
             "the deploy (or remove) will fail with AccessDenied.",
-            HELP_BASE + "ci.md#missing",
+            kind=Kind.MISSING,
+            help_uri=HELP_BASE + "ci.md#missing",
         ),
-        CheckRule(
+        Rule(
             "IAMFIT-C002",
-            Kind.EXCESS,
-            "warning",
+            Level.WARNING,
             "Action granted but not needed",
             "No need of the service uses this action: remove it from the policy.",
-            HELP_BASE + "ci.md#excess",
+            kind=Kind.EXCESS,
+            help_uri=HELP_BASE + "ci.md#excess",
         ),
-        CheckRule(
+        Rule(
             "IAMFIT-C003",
-            Kind.EXCESS,
-            "warning",
+            Level.WARNING,
             "Resource broader than needed",
             "The statement grants needed actions on a resource pattern broader than the service's "
             "needs (for example `*`): scope it to the suggested ARN patterns.",
-            HELP_BASE + "ci.md#excess",
+            kind=Kind.EXCESS,
+            help_uri=HELP_BASE + "ci.md#excess",
         ),
-        CheckRule(
+        Rule(
             "IAMFIT-C004",
-            Kind.EXCESS,
-            "warning",
+            Level.WARNING,
             "Resource not needed for the action",
             "The statement grants an action on a resource that no need of that action uses.",
-            HELP_BASE + "ci.md#excess",
+            kind=Kind.EXCESS,
+            help_uri=HELP_BASE + "ci.md#excess",
         ),
-        CheckRule(
+        Rule(
             "IAMFIT-C005",
-            Kind.EXCESS,
-            "warning",
+            Level.WARNING,
             "Action pattern broader than needed",
             "A wildcard action pattern grants actions the service does not need: list the needed "
             "actions instead.",
-            HELP_BASE + "ci.md#excess",
+            kind=Kind.EXCESS,
+            help_uri=HELP_BASE + "ci.md#excess",
         ),
     )
 }
 
 
-def rule_kind(rule_id: str) -> Kind:
-    if rule_id in CHECK_RULES:
-        return CHECK_RULES[rule_id].kind
-    return Kind.ESCALATION if rule_id in ESCALATION_RULES else Kind.LINT
-
-
-@dataclass(frozen=True, order=True)
-class CheckFinding:
-    """One finding; ``path``/``line``: serverless.yml for a missing need, else the policy file."""
-
-    kind: str
-    principal: str
-    action: str
-    resource: str
-    rule_id: str
-    message: str
-    level: str
-    reason: str = ""
-    source: str = ""
-    anchor: str = ""
-    policy: str = ""
-    sid: str = ""
-    suggestion: tuple[str, ...] = ()
-    accepted: bool = False
-    path: str = ""
-    line: int = 1
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "kind": self.kind,
-            "rule": self.rule_id,
-            "level": self.level,
-            "principal": self.principal,
-            "action": self.action,
-            "resource": self.resource,
-            "message": self.message,
-        }
-        for key in ("reason", "source", "anchor", "policy", "sid"):
-            if getattr(self, key):
-                out[key] = getattr(self, key)
-        if self.suggestion:
-            out["suggestion"] = list(self.suggestion)
-        if self.accepted:
-            out["accepted"] = True
-        out["location"] = {"path": self.path, "line": self.line}
-        return out
+def finding_json(f: Finding) -> dict[str, Any]:
+    """One finding in ``check --format json`` (its ``level`` a SARIF level)."""
+    out: dict[str, Any] = {
+        "kind": f.kind,
+        "rule": f.rule_id,
+        "level": f.level.sarif,
+        "principal": f.principal,
+        "action": f.action,
+        "resource": f.resource,
+        "message": f.message,
+    }
+    for key in ("reason", "source", "anchor", "policy", "sid"):
+        if getattr(f, key):
+            out[key] = getattr(f, key)
+    if f.suggestion:
+        out["suggestion"] = list(f.suggestion)
+    if f.accepted:
+        out["accepted"] = True
+    out["location"] = {"path": f.path, "line": f.line}
+    return out
 
 
 @dataclass(frozen=True)
@@ -210,13 +175,13 @@ class Grants:
 @dataclass
 class CheckResult:
     service: Service
-    findings: tuple[CheckFinding, ...]
+    findings: tuple[Finding, ...]
     checked: dict[str, dict[str, Any]]
     warnings: list[str] = field(default_factory=list)
     config: str = ""
     discover_report: dict[str, Any] | None = None
 
-    def failing(self, fail_on: Iterable[str] = DEFAULT_FAIL_ON) -> tuple[CheckFinding, ...]:
+    def failing(self, fail_on: Iterable[str] = DEFAULT_FAIL_ON) -> tuple[Finding, ...]:
         kinds = set(fail_on)
         return tuple(f for f in self.findings if f.kind in kinds and not f.accepted)
 
@@ -236,7 +201,7 @@ class CheckResult:
             "passed": not self.failing(fail_on),
             "checked": self.checked,
             "summary": self.counts(),
-            "findings": [f.to_json() for f in self.findings],
+            "findings": [finding_json(f) for f in self.findings],
             "warnings": self.warnings,
             "discover_report": self.discover_report,
         }
@@ -452,7 +417,7 @@ def _missing(
     region: str,
     via_cfn: bool,
     locator: ServiceLocator,
-) -> list[CheckFinding]:
+) -> list[Finding]:
     policy_set = grants.policy_set()
     grouped: dict[tuple[str, str, tuple[Any, ...]], list[Need]] = defaultdict(list)
     for need in needs:
@@ -472,18 +437,18 @@ def _missing(
         cond = "".join(f" with {k}={'|'.join(v)}" for _op, k, v in conditions)
         reasons = _reasons(group)
         out.append(
-            CheckFinding(
-                Kind.MISSING,
-                principal,
+            Finding(
+                "IAMFIT-C001",
+                Level.ERROR,
+                f"{principal} lacks {action} on {resource}{cond}{cause}: needed by {reasons}",
                 action,
                 resource,
-                "IAMFIT-C001",
-                f"{principal} lacks {action} on {resource}{cond}{cause}: needed by {reasons}",
-                "error",
-                reasons,
-                "; ".join(sorted({n.source for n in group})),
-                anchor,
-                ", ".join(grants.origins),
+                kind=Kind.MISSING,
+                principal=principal,
+                reason=reasons,
+                source="; ".join(sorted({n.source for n in group})),
+                anchor=anchor,
+                policy=", ".join(grants.origins),
                 path=location.path,
                 line=location.line,
             )
@@ -497,21 +462,21 @@ def _excess_for_statement(
     statement: Statement,
     needs: Sequence[Need],
     catalog: Catalog,
-) -> list[CheckFinding]:
-    out: list[CheckFinding] = []
+) -> list[Finding]:
+    out: list[Finding] = []
     needed_actions = sorted({n.action for n in needs})
 
     def finding(rule: str, action: str, resource: str, message: str, suggestion: Iterable[str] = ()) -> None:
         loc = policy.location(action, statement.sid)
         out.append(
-            CheckFinding(
-                Kind.EXCESS,
-                principal,
+            Finding(
+                rule,
+                Level.WARNING,
+                message,
                 action,
                 resource,
-                rule,
-                message,
-                "warning",
+                kind=Kind.EXCESS,
+                principal=principal,
                 policy=policy.origin,
                 sid=statement.sid,
                 suggestion=tuple(sorted(set(suggestion))),
@@ -595,26 +560,21 @@ def _lint_findings(
     policy: PolicyInput,
     needs: Sequence[Need],
     catalog: Catalog,
-) -> list[CheckFinding]:
+) -> list[Finding]:
     out = []
     for f in lint(policy.document, catalog=catalog):
-        kind = rule_kind(f.rule_id)
         accepted = _needed_grant(f.action, f.resource, needs)
-        level = {Severity.ERROR: "error", Severity.WARNING: "warning"}.get(f.severity, "note")
         loc = policy.location(f.action, f.sid)
         suffix = " (accepted: the service needs this grant)" if accepted else ""
         out.append(
-            CheckFinding(
-                kind,
-                principal,
-                f.action,
-                f.resource,
-                f.rule_id,
-                f"{principal}: {f.message}{suffix}",
-                "note" if accepted else level,
+            replace(
+                f,
+                kind=LINT_RULES[f.rule_id].kind,
+                principal=principal,
+                message=f"{principal}: {f.message}{suffix}",
+                level=Level.INFO if accepted else f.level,
                 source=LINT_RULES[f.rule_id].title,
                 policy=policy.origin,
-                sid=f.sid,
                 accepted=accepted,
                 path=loc.path,
                 line=loc.line,
@@ -650,7 +610,7 @@ def check_needs(
             per[need.principal].append(need)
         elif need.principal == DEPLOYER or not service.deployment_role:
             per[DEPLOYER].append(need)
-    findings: list[CheckFinding] = []
+    findings: list[Finding] = []
     checked: dict[str, dict[str, Any]] = {}
     for principal in sorted(grants):
         principal_needs = per.get(principal, [])

@@ -27,7 +27,7 @@ CONTRIBUTING = ROOT / "docs" / "contributing.md"
 # Within a layer the packages must not form a cycle (test_no_cycle_between_packages).
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("leaves", ("iamfit", "iamfit.errors", "iamfit.principals")),
-    ("foundation", ("iamfit.files", "iamfit.needs", "iamfit.outputs")),
+    ("foundation", ("iamfit.files", "iamfit.needs", "iamfit.outputs", "iamfit.findings")),
     ("knowledge", ("iamfit.knowledge",)),
     ("evidence", ("iamfit.evidence",)),
     ("policy", ("iamfit.policy",)),

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -13,81 +11,6 @@ from iamfit.cli.options import echo_warnings, read_text, size_summary, summary_o
 from iamfit.cli.trail_options import client_factory, parse_when, progress_bar, trail_options
 from iamfit.errors import EXIT_FINDINGS
 from iamfit.policy.document import PolicyDocument
-
-
-def render_text(result: Any, sizes: list[str]) -> str:
-    lines = [f"audit of {result.principal or 'the given policies'}: {result.granted_actions} actions granted, "
-             f"{len(result.used)} used"]
-    by_kind: dict[str, list[Any]] = {}
-    for f in result.findings:
-        by_kind.setdefault(f.kind, []).append(f)
-    for kind in ("escalation", "unused-action", "over-broad-resource", "lint"):
-        for f in by_kind.get(kind, []):
-            where = f" [{f.policy}{' ' + f.sid if f.sid else ''}]" if f.policy else ""
-            lines.append(f"  {f.severity:<7} {f.rule_id} {kind}: {f.message}{where}")
-    lines.extend(f"  warning: {w}" for w in result.warnings)
-    if result.not_observable:
-        lines.append(f"not observable ({len(result.not_observable)}): the evidence cannot show their use; kept in "
-                     "the proposal, never counted unused")
-        for n in result.not_observable:
-            where = f" [{n.policy}{' ' + n.sid if n.sid else ''}]" if n.policy else ""
-            lines.append(f"  {n.action}: {n.reason}{where}")
-    if result.stats is not None:
-        lines.append(f"CloudTrail: {result.stats.summary()}")
-        lines.extend(f"  skipped {f.path}: {f.reason}" for f in result.stats.files_skipped[:10])
-        if len(result.stats.files_skipped) > 10:
-            lines.append(f"  ... and {len(result.stats.files_skipped) - 10} more skipped (--format json lists all)")
-    if not result.findings:
-        lines.append("  no findings: everything granted was used, on resources no broader than needed")
-    lines.append("right-sized proposal (what was used):")
-    lines.extend(sizes)
-    return "\n".join(lines)
-
-
-def render_sarif(result: Any, texts: dict[str, str]) -> str:
-    """SARIF 2.1.0; results point into the policy file when the grant came from one."""
-    from iamfit import __version__
-    from iamfit.audit import AUDIT_RULES
-    from iamfit.policy.lint import RULES as LINT_RULES
-    from iamfit.service.locate import policy_line
-
-    rule_ids = sorted({f.rule_id for f in result.findings})
-    rules = []
-    for rid in rule_ids:
-        if rid in AUDIT_RULES:
-            level, title, text = AUDIT_RULES[rid]
-        else:
-            lr = LINT_RULES[rid]
-            level, title, text = lr.severity.value, lr.title, lr.description
-        rules.append({"id": rid, "shortDescription": {"text": title}, "fullDescription": {"text": text},
-                      "defaultConfiguration": {"level": {"info": "note"}.get(level, level)},
-                      "helpUri": "https://github.com/iamfit/iamfit/blob/main/docs/cloudtrail.md#audit"})
-    results = []
-    for f in result.findings:
-        entry: dict[str, Any] = {"ruleId": f.rule_id, "ruleIndex": rule_ids.index(f.rule_id),
-                                 "level": {"info": "note"}.get(f.severity, f.severity),
-                                 "message": {"text": f.message}}
-        if f.policy in texts:
-            entry["locations"] = [{"physicalLocation": {
-                "artifactLocation": {"uri": f.policy, "uriBaseId": "%SRCROOT%"},
-                "region": {"startLine": policy_line(texts[f.policy], f.action, f.sid)}}}]
-        results.append(entry)
-    run: dict[str, Any] = {"tool": {"driver": {"name": "iamfit", "version": __version__,
-                                               "informationUri": "https://github.com/iamfit/iamfit", "rules": rules}},
-                           "results": results}
-    notifications: list[dict[str, Any]] = [{"level": "warning", "message": {"text": w}} for w in result.warnings]
-    if result.stats is not None:
-        notifications.extend({"level": "warning", "message": {"text": f"CloudTrail file skipped: {f.reason}"},
-                              "locations": [{"physicalLocation": {"artifactLocation": {"uri": f.path}}}]}
-                             for f in result.stats.files_skipped)
-    run["invocations"] = [{"executionSuccessful": True, "toolExecutionNotifications": notifications}]
-    run["properties"] = {
-        "cloudtrail": result.stats.to_json() if result.stats is not None else None,
-        "notObservable": [{"action": n.action, "reason": n.reason, "policy": n.policy, "sid": n.sid}
-                          for n in result.not_observable],
-    }
-    log = {"$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0", "runs": [run]}
-    return json.dumps(log, indent=2) + "\n"
 
 
 @click.command("audit")
@@ -150,11 +73,17 @@ def audit_command(
 
         write_summary(summary_path, audit_summary(result, texts))
     if fmt == "json":
-        click.echo(json.dumps(result.to_json(), indent=2))
+        from iamfit.report.formats import render_audit_json
+
+        click.echo(render_audit_json(result), nl=False)
     elif fmt == "sarif":
-        click.echo(render_sarif(result, texts), nl=False)
+        from iamfit.report.sarif import render_audit_sarif
+
+        click.echo(render_audit_sarif(result, texts), nl=False)
     else:
-        click.echo(render_text(result, sizes))
+        from iamfit.report.formats import render_audit_text
+
+        click.echo(render_audit_text(result, sizes), nl=False)
     if proposal_path:
         proposal_path.parent.mkdir(parents=True, exist_ok=True)
         proposal_path.write_text(result.proposal.dumps(), encoding="utf-8")

@@ -1,6 +1,6 @@
 """Lint a policy document: escalation-capable grants, guardrails, unscoped resources, unknown actions.
 
-Every rule lives in ``RULES`` with an id, a severity, a title, a description and its sources;
+Every rule lives in ``RULES`` (an :class:`iamfit.findings.Rule`: id, level, title, description, sources, kind);
 docs/lint.md documents each one. Only Allow statements are checked for what they grant (a Deny never
 escalates); unknown actions are reported in any statement.
 """
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterator
-from dataclasses import dataclass
-from enum import StrEnum
+from dataclasses import replace
 
+from iamfit.findings import Finding, Level, Rule
 from iamfit.knowledge.catalog import ActionCatalog
 from iamfit.needs import Condition
 from iamfit.policy.document import PolicyDocument, Statement
@@ -26,42 +26,14 @@ ANALYZER_DOC = "https://docs.aws.amazon.com/IAM/latest/UserGuide/access-analyzer
 NOTACTION_DOC = "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_notaction.html"
 NOTRESOURCE_DOC = "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_notresource.html"
 SAR_DOC = "https://docs.aws.amazon.com/service-authorization/latest/reference/reference_policies_actions-resources-contextkeys.html"
+HELP = "https://github.com/iamfit/iamfit/blob/main/docs/lint.md#"
 GUARDRAILS = "docs/discover.md, 'Guardrails' (iamfit/policy/guardrails.py)"
-
-
-class Severity(StrEnum):
-    ERROR = "error"
-    WARNING = "warning"
-    INFO = "info"
-
-
-@dataclass(frozen=True, order=True)
-class Rule:
-    rule_id: str
-    severity: Severity
-    title: str
-    description: str
-    sources: tuple[str, ...]
-
-
-@dataclass(frozen=True, order=True)
-class Finding:
-    rule_id: str
-    severity: Severity
-    message: str
-    action: str
-    resource: str
-    sid: str = ""
-
-    @property
-    def rule(self) -> Rule:
-        return RULES[self.rule_id]
 
 
 _RULES = (
     Rule(
         "IAMFIT-E001",
-        Severity.ERROR,
+        Level.ERROR,
         "iam:PassRole on every role",
         "iam:PassRole on `*` (or on every role of an account) lets the principal hand any role, including "
         "administrator roles, to a service it controls. Name the roles.",
@@ -69,7 +41,7 @@ _RULES = (
     ),
     Rule(
         "IAMFIT-W002",
-        Severity.WARNING,
+        Level.WARNING,
         "iam:PassRole without iam:PassedToService",
         "Without an `iam:PassedToService` condition the role can be passed to any service (EC2, Lambda, "
         "Glue ...), not only the one that needs it (for a deployment role: cloudformation.amazonaws.com).",
@@ -77,7 +49,7 @@ _RULES = (
     ),
     Rule(
         "IAMFIT-E003",
-        Severity.ERROR,
+        Level.ERROR,
         "Managed policy version control",
         "iam:CreatePolicyVersion / iam:SetDefaultPolicyVersion let the principal rewrite (or roll back to) "
         "a managed policy attached to itself (a privilege escalation method in Rhino Security Labs' list).",
@@ -85,7 +57,7 @@ _RULES = (
     ),
     Rule(
         "IAMFIT-E004",
-        Severity.ERROR,
+        Level.ERROR,
         "Policy attachment without a permissions boundary",
         "Put/Attach role, user or group policies, AddUserToGroup and changing permissions boundaries let "
         "the principal grant itself (or a role it can use) any permission, unless the grant carries an "
@@ -94,7 +66,7 @@ _RULES = (
     ),
     Rule(
         "IAMFIT-E005",
-        Severity.ERROR,
+        Level.ERROR,
         "Credential creation for IAM users",
         "iam:CreateAccessKey, iam:CreateLoginProfile and iam:UpdateLoginProfile mint credentials for "
         "other (possibly more privileged) users (escalation methods in Rhino Security Labs' list).",
@@ -102,14 +74,14 @@ _RULES = (
     ),
     Rule(
         "IAMFIT-E006",
-        Severity.ERROR,
+        Level.ERROR,
         "Trust policy editing",
         "iam:UpdateAssumeRolePolicy lets the principal make any role trust it, then assume it (escalation method 14).",
         (RHINO, BISHOP_FOX),
     ),
     Rule(
         "IAMFIT-W007",
-        Severity.WARNING,
+        Level.WARNING,
         "iam:PassRole combined with a compute-creating action",
         "A principal that can pass a role and create compute (a Lambda function, an EC2 instance, a "
         "CloudFormation stack, a Glue endpoint ...) can run code as that role (the PassRole methods of "
@@ -119,7 +91,7 @@ _RULES = (
     ),
     Rule(
         "IAMFIT-W008",
-        Severity.WARNING,
+        Level.WARNING,
         "lambda:UpdateFunctionCode on every function",
         "Updating the code of any function runs code as that function's role, however privileged "
         "(escalation method 18). Scope the resource to the service's functions.",
@@ -127,14 +99,14 @@ _RULES = (
     ),
     Rule(
         "IAMFIT-E009",
-        Severity.ERROR,
+        Level.ERROR,
         "sts:AssumeRole on every role",
         "sts:AssumeRole on `*` lets the principal assume every role whose trust policy trusts its account.",
         (ANALYZER_DOC, GUARDRAILS),
     ),
     Rule(
         "IAMFIT-E010",
-        Severity.ERROR,
+        Level.ERROR,
         "Guardrail: never granted automatically",
         "The grant trips one of iamfit's guardrails (`*` actions, whole-service wildcards, wildcards over "
         "IAM or Organizations, wildcards covering escalation actions). The discovery loop never grants "
@@ -143,7 +115,7 @@ _RULES = (
     ),
     Rule(
         "IAMFIT-W011",
-        Severity.WARNING,
+        Level.WARNING,
         'Resource "*" on an action that supports resource-level permissions',
         "The action can be scoped to specific resources (the Service Authorization Reference lists "
         'resource types for it), yet the statement grants it on "*".',
@@ -151,7 +123,7 @@ _RULES = (
     ),
     Rule(
         "IAMFIT-E012",
-        Severity.ERROR,
+        Level.ERROR,
         "Unknown action",
         "No IAM action has this name (or no action matches this pattern): a typo, or an action AWS "
         "renamed. IAM accepts the policy but the statement grants nothing.",
@@ -159,21 +131,20 @@ _RULES = (
     ),
     Rule(
         "IAMFIT-W013",
-        Severity.WARNING,
+        Level.WARNING,
         "Allow with NotAction",
         "Allow + NotAction grants every action not listed, including actions AWS adds later.",
         (NOTACTION_DOC,),
     ),
     Rule(
         "IAMFIT-W014",
-        Severity.WARNING,
+        Level.WARNING,
         "Allow with NotResource",
         "Allow + NotResource grants the actions on every resource not listed, including resources "
         "created later and in other accounts.",
         (NOTRESOURCE_DOC,),
     ),
 )
-RULES: dict[str, Rule] = {r.rule_id: r for r in _RULES}
 # Rules for grants that give more than meant (privilege escalation, unbounded grants); the rest is hygiene.
 # check and audit both report these as "escalation".
 ESCALATION_RULES = frozenset(
@@ -192,6 +163,13 @@ ESCALATION_RULES = frozenset(
         "IAMFIT-W014",
     }
 )
+
+# every rule with its kind (escalation or lint) and its section of docs/lint.md
+RULES: dict[str, Rule] = {
+    r.rule_id: replace(r, kind="escalation" if r.rule_id in ESCALATION_RULES else "lint",
+                       help_uri=HELP + r.rule_id.lower())
+    for r in _RULES
+}
 
 POLICY_VERSION_ACTIONS = ("iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion")
 CREDENTIAL_ACTIONS = ("iam:CreateAccessKey", "iam:CreateLoginProfile", "iam:UpdateLoginProfile")
@@ -247,7 +225,7 @@ def _unscoped(statement: Statement) -> str | None:
 
 
 def _finding(rule_id: str, message: str, action: str, resource: str, statement: Statement) -> Finding:
-    return Finding(rule_id, RULES[rule_id].severity, message, action, resource, statement.sid)
+    return Finding(rule_id, RULES[rule_id].level, message, action, resource, statement.sid)
 
 
 def _escalations(statement: Statement) -> Iterator[Finding]:
@@ -351,7 +329,7 @@ def lint(document: PolicyDocument, *, catalog: ActionCatalog | None = None) -> t
     for statement in allows:
         specific = list(_escalations(statement))
         found.update(specific)
-        reported = {f.action.lower() for f in specific if f.severity is Severity.ERROR}
+        reported = {f.action.lower() for f in specific if f.level is Level.ERROR}
         found.update(_guardrails(statement, reported))
         if statement.not_actions:
             found.add(

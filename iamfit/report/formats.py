@@ -1,12 +1,15 @@
-"""``iamfit check`` output: text for people, JSON, GitHub workflow annotations (SARIF: ``sarif.py``)."""
+"""``iamfit check`` and ``iamfit audit`` output: text for people, JSON, GitHub workflow annotations (SARIF:
+``sarif.py``, Markdown summaries: ``summary.py``)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from iamfit.check import DEFAULT_FAIL_ON, KINDS, CheckFinding, CheckResult
+from iamfit.audit import AuditResult
+from iamfit.check import DEFAULT_FAIL_ON, KINDS, CheckResult
+from iamfit.findings import Finding
 from iamfit.service.locate import relative_path
 
 FORMATS = ("text", "json", "sarif", "github")
@@ -49,7 +52,7 @@ def render_text(result: CheckResult, fail_on: Iterable[str] = DEFAULT_FAIL_ON) -
     return "\n".join(lines) + "\n"
 
 
-def _text_finding(f: CheckFinding) -> str:
+def _text_finding(f: Finding) -> str:
     head = f"  {f.rule_id} {f.principal}: {f.action} on {f.resource}"
     if f.kind == "missing":
         return (
@@ -84,4 +87,39 @@ def render_github(result: CheckResult, fail_on: Iterable[str] = DEFAULT_FAIL_ON,
         where = f"file={_escape_property(relative_path(f.path, root))},line={f.line}"
         lines.append(f"::{command} {where},title={_escape_property(title)}::{_escape_data(f.message)}")
     lines.append(_verdict(result, fail_on))
+    return "\n".join(lines) + "\n"
+
+
+AUDIT_KINDS = ("escalation", "unused-action", "over-broad-resource", "lint")
+
+
+def render_audit_json(result: AuditResult) -> str:
+    return json.dumps(result.to_json(), indent=2) + "\n"
+
+
+def render_audit_text(result: AuditResult, sizes: Sequence[str]) -> str:
+    """``audit``'s text report; ``sizes``: the lines saying how large the proposal is and where it goes."""
+    lines = [f"audit of {result.principal or 'the given policies'}: {result.granted_actions} actions granted, "
+             f"{len(result.used)} used"]
+    for kind in AUDIT_KINDS:
+        for f in result.findings:
+            if f.kind == kind:
+                where = f" [{f.policy}{' ' + f.sid if f.sid else ''}]" if f.policy else ""
+                lines.append(f"  {f.level.value:<7} {f.rule_id} {kind}: {f.message}{where}")
+    lines.extend(f"  warning: {w}" for w in result.warnings)
+    if result.not_observable:
+        lines.append(f"not observable ({len(result.not_observable)}): the evidence cannot show their use; kept in "
+                     "the proposal, never counted unused")
+        for n in result.not_observable:
+            where = f" [{n.policy}{' ' + n.sid if n.sid else ''}]" if n.policy else ""
+            lines.append(f"  {n.action}: {n.reason}{where}")
+    if result.stats is not None:
+        lines.append(f"CloudTrail: {result.stats.summary()}")
+        lines.extend(f"  skipped {f.path}: {f.reason}" for f in result.stats.files_skipped[:10])
+        if len(result.stats.files_skipped) > 10:
+            lines.append(f"  ... and {len(result.stats.files_skipped) - 10} more skipped (--format json lists all)")
+    if not result.findings:
+        lines.append("  no findings: everything granted was used, on resources no broader than needed")
+    lines.append("right-sized proposal (what was used):")
+    lines.extend(sizes)
     return "\n".join(lines) + "\n"

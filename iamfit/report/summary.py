@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 from iamfit.service.locate import policy_line, relative_path
 
 if TYPE_CHECKING:
-    from iamfit.audit import AuditFinding, AuditResult
-    from iamfit.check import CheckFinding, CheckResult, Grants
+    from iamfit.audit import AuditResult
+    from iamfit.check import CheckResult, Grants
     from iamfit.discover import AttemptRecord, DiscoveryResult, Grant
+    from iamfit.findings import Finding
 
 MAX_LISTED = 6
 """How many names a table cell lists before ``+N more``."""
@@ -71,7 +72,7 @@ def _count(n: int, noun: str) -> str:
 # --- check -------------------------------------------------------------------------------------------
 
 
-def _where(f: CheckFinding, root: Path) -> str:
+def _where(f: Finding, root: Path) -> str:
     where = f"{relative_path(f.path, root)}:{f.line}" if f.path else ""
     if f.anchor:
         where += f" ({f.anchor})"
@@ -140,7 +141,7 @@ def check_policy_diff(
     return lines
 
 
-def _verdict_counts(failing: Sequence[CheckFinding], kinds: Sequence[str]) -> str:
+def _verdict_counts(failing: Sequence[Finding], kinds: Sequence[str]) -> str:
     counts: dict[str, int] = defaultdict(int)
     for f in failing:
         counts[f.kind] += 1
@@ -241,7 +242,7 @@ def audit_summary(result: AuditResult, texts: Mapping[str, str] | None = None, r
         lines += ["", f"CloudTrail: {result.stats.summary()}."]
         lines += [f"- skipped {code(f.path)}: {f.reason}" for f in result.stats.files_skipped]
 
-    def where(f: AuditFinding) -> str:
+    def where(f: Finding) -> str:
         sid = f" (Sid {f.sid})" if f.sid else ""
         if not f.policy:
             return ""

@@ -43,8 +43,8 @@ def test_check_sarif_validates_against_the_official_schema(official_schema: dict
 
 def test_audit_sarif_validates_against_the_official_schema(official_schema: dict[str, Any], tmp_path: Path) -> None:
     from iamfit.audit import audit
-    from iamfit.cli.audit import render_sarif
     from iamfit.policy.document import PolicyDocument
+    from iamfit.report.sarif import render_audit_sarif
 
     policy = tmp_path / "p.json"
     doc = {"Version": "2012-10-17", "Statement": [{"Sid": "All", "Effect": "Allow", "Action": ["iam:PassRole",
@@ -53,16 +53,16 @@ def test_audit_sarif_validates_against_the_official_schema(official_schema: dict
     policy.write_text(json.dumps(doc, indent=2))
     result = audit([(str(policy), PolicyDocument.from_json(doc))], last_accessed={"s3:GetObject": "2026-11-01"})
     assert result.findings
-    log = json.loads(render_sarif(result, {str(policy): policy.read_text()}))
+    log = json.loads(render_audit_sarif(result, {str(policy): policy.read_text()}))
     jsonschema.validate(log, official_schema, cls=jsonschema.Draft7Validator)
 
 
 def test_audit_sarif_with_a_partial_read_and_unobservable_actions_validates(official_schema: dict[str, Any]) -> None:
     """What was read and skipped (run.properties, toolExecutionNotifications) keeps the log valid SARIF."""
     from iamfit.audit import audit
-    from iamfit.cli.audit import render_sarif
     from iamfit.evidence.trail.model import ReadStats, SkippedFile
     from iamfit.policy.document import PolicyDocument
+    from iamfit.report.sarif import render_audit_sarif
 
     doc = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["iam:PassRole", "sqs:CreateQueue"],
                                                    "Resource": "*"}]}
@@ -70,7 +70,7 @@ def test_audit_sarif_with_a_partial_read_and_unobservable_actions_validates(offi
                       records=3, matched_records=2, first_event="2026-01-05T09:00:00Z",
                       last_event="2026-01-05T09:03:00Z")
     result = audit([("p.json", PolicyDocument.from_json(doc))], stats=stats)
-    log = json.loads(render_sarif(result, {}))
+    log = json.loads(render_audit_sarif(result, {}))
     run = log["runs"][0]
     assert run["properties"]["cloudtrail"]["files_skipped"][0]["path"] == "logs/a.json.gz"
     assert run["properties"]["notObservable"][0]["action"] == "iam:PassRole"

@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
+from iamfit.findings import Finding, Level
 from iamfit.knowledge.catalog import ActionInfo, ResourceType, default_catalog
 from iamfit.policy.document import PolicyDocument
-from iamfit.policy.lint import RULES, Finding, Severity, lint
+from iamfit.policy.lint import RULES, lint
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "lint.md"
 ROLE = "arn:aws:iam::123456789012:role/app-dev-cfn-role"
@@ -170,7 +171,7 @@ def test_findings_are_sorted_unique_and_carry_their_rule() -> None:
     assert len(set(found)) == len(found)
     assert lint(document, catalog=FakeCatalog()) == found
     for f in found:
-        assert f.severity is f.rule.severity
+        assert f.level is RULES[f.rule_id].level
         assert "\n" not in f.message
 
 
@@ -178,7 +179,7 @@ def test_registry_is_well_formed_and_documented() -> None:
     text = DOCS.read_text()
     for rule_id, rule in RULES.items():
         assert re.fullmatch(r"IAMFIT-[EWI]\d{3}", rule_id)
-        assert rule_id[7] == {Severity.ERROR: "E", Severity.WARNING: "W", Severity.INFO: "I"}[rule.severity]
+        assert rule_id[7] == {Level.ERROR: "E", Level.WARNING: "W", Level.INFO: "I"}[rule.level]
         assert rule.sources and rule.title and rule.description
         assert f"## {rule_id}" in text, f"{rule_id} missing from docs/lint.md"
         for source in rule.sources:
