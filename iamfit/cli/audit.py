@@ -12,6 +12,7 @@ import click
 from iamfit.cli.options import echo_warnings, read_policy, read_text, size_summary, summary_option, write_summary
 from iamfit.cli.trail_options import client_factory, parse_when, progress_bar, trail_options
 from iamfit.errors import EXIT_FINDINGS, UsageError
+from iamfit.knowledge.arn import Arn
 
 
 def render_text(result: Any, sizes: list[str]) -> str:
@@ -174,7 +175,8 @@ def audit_command(
         from iamfit.aws.access_advisor import last_accessed_actions
 
         last_accessed = last_accessed_actions(clients("iam"), role_arn)
-    account = who.split(":")[4] if who and who.count(":") >= 5 and who.split(":")[4] else None
+    who_arn = Arn.parse_or_none(who)
+    account = (who_arn.account or None) if who_arn is not None else None
     result = audit(policies, rows=rows, last_accessed=last_accessed, principal=who, account=account, stats=stats)
     sizes, size_warnings = size_summary({"proposal": result.proposal},
                                         lambda _: str(proposal_path or "--proposal FILE writes it"))

@@ -13,6 +13,7 @@ import fnmatch
 import re
 from collections.abc import Iterable
 
+from iamfit.knowledge.arn import Arn
 from iamfit.knowledge.catalog import ActionCatalog
 
 _VAR = re.compile(r"\$\{[^}]+\}")
@@ -47,10 +48,9 @@ class ArnScoper:
                     if fnmatch.fnmatchcase(candidate, pattern):
                         return pattern
             if not self.pin_account:
-                parts = resource.split(":", 5)
-                if len(parts) == 6 and parts[4]:
-                    parts[4] = "*"
-                    return ":".join(parts)
+                arn = Arn.parse_or_none(resource)
+                if arn is not None and arn.account:
+                    return str(arn.with_account("*"))
             return resource
         if info is not None:
             for rt in info.resource_types:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from iamfit.errors import BadInputError, UsageError
+from iamfit.knowledge.arn import Arn, is_account_id
 from iamfit.knowledge.arns import NAME_RULES, PARENT_PROPERTY, fill_arn, generated_name_pattern
 from iamfit.knowledge.regions import partition_of, unknown_region_message
 from iamfit.service.graph import ResourceGraph
@@ -19,7 +20,6 @@ CREATE_TEMPLATE = "cloudformation-template-create-stack.json"
 STATE_FILE = "serverless-state.json"
 CORE_RESOURCES = ("ServerlessDeploymentBucket", "ServerlessDeploymentBucketPolicy")
 _ARTIFACT_KEY = re.compile(r"^(?P<prefix>.+?)/(?P<service>[^/]+)/(?P<stage>[^/]+)/(?P<dir>\d{13}-[^/]+)/")
-_ACCOUNT_IN_ARN = re.compile(r"^arn:[^:]+:[^:]*:[^:]*:(\d{12}):")
 _SUB_VAR = re.compile(r"\$\{([^}]+)\}")
 
 STAGE_HACK_TRIGGERS = ("tags", "stackTags")
@@ -379,7 +379,7 @@ def load_service(
     compile_if_needed: bool = True,
 ) -> Service:
     """A service from a service directory, a ``.serverless`` package directory, or a template file."""
-    if account is not None and not re.fullmatch(r"[0-9]{12}", account):
+    if account is not None and not is_account_id(account):
         raise UsageError(f"--account must be a 12-digit AWS account id, got {account!r:.40}")
     if region is not None and partition_of(region) is None:
         raise UsageError(unknown_region_message(region))
@@ -446,8 +446,8 @@ def load_service(
         warnings=warnings,
     )
     if account is None and service.deployment_role:
-        m = _ACCOUNT_IN_ARN.match(service.deployment_role)
-        account = m.group(1) if m else None
+        role = Arn.parse_or_none(service.deployment_role)
+        account = role.account_id if role is not None else None
     service.partition = partition
     service.account = account
     if account is None:
