@@ -178,8 +178,7 @@ def check(
     if service.account is None:  # compare like with like: the account the checked policies are pinned to
         pinned = {a for g in grants.values() for p in g.policies for a in p.document.accounts()}
         if len(pinned) == 1:
-            service.account = pinned.pop()
-            service.warnings = [w for w in service.warnings if "--account" not in w]
+            service = service.with_account(pinned.pop())
             click.echo(f"iamfit: note: no --account given: using {service.account}, the account the policies name",
                        err=True)
 

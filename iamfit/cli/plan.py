@@ -55,7 +55,7 @@ def plan(source: Path, policy_file: Path, cfn_policy_file: Path | None, phase: s
         policies[CLOUDFORMATION] = read_policy(cfn_policy_file)
     if service.account is None:  # the account the policies are pinned to, else the sandbox's own
         pinned = {a for doc in policies.values() for a in doc.accounts()}
-        service.account = pinned.pop() if len(pinned) == 1 else SANDBOX_ACCOUNT
+        service = service.with_account(pinned.pop() if len(pinned) == 1 else SANDBOX_ACCOUNT)
     phases: tuple[Phase, ...] = PHASES if phase == "all" else (phase,)  # type: ignore[assignment]
     result = run_plan(service, policies, phases)
     if as_json:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ _ARTIFACT_KEY = re.compile(r"^(?P<prefix>.+?)/(?P<service>[^/]+)/(?P<stage>[^/]+
 _SUB_VAR = re.compile(r"\$\{([^}]+)\}")
 
 STAGE_HACK_TRIGGERS = ("tags", "stackTags")
+NO_ACCOUNT_WARNING = "no --account given: ARNs use '*' for the account id"
 
 
 @dataclass(frozen=True)
@@ -33,9 +35,12 @@ class Resource:
     raw: dict[str, Any] = field(compare=False, hash=False)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Service:
-    """Everything iamfit knows about one service at one stage, region and account."""
+    """Everything iamfit knows about one service at one stage, region and account.
+
+    Frozen: a Service for another account is a new one (``with_account``), so no caller sees its ARNs change
+    under it. (``warnings`` stays a list that the deploy targets add notes to.)"""
 
     name: str
     stage: str
@@ -52,7 +57,14 @@ class Service:
 
     def __post_init__(self) -> None:
         if not self.stack_name:
-            self.stack_name = str(self.provider.get("stackName") or f"{self.name}-{self.stage}")
+            object.__setattr__(self, "stack_name", str(self.provider.get("stackName") or f"{self.name}-{self.stage}"))
+
+    def with_account(self, account: str | None) -> Service:
+        """This service in ``account``: every ARN, ``AWS::AccountId`` and report identity built from the new one
+        names it (nothing derived from the account is cached, the copy starts with fresh cached templates).
+        Given an account, the "no --account given" warning no longer holds and is left out."""
+        warnings = [w for w in self.warnings if w != NO_ACCOUNT_WARNING] if account is not None else list(self.warnings)
+        return dataclasses.replace(self, account=account, warnings=warnings)
 
     def identity(self) -> dict[str, Any]:
         """Which service, stage, region, account and stack a report is about."""
@@ -441,6 +453,7 @@ def load_service(
         template=template,
         core_template=core,
         provider=provider,
+        partition=partition,
         source=source,
         artifact_dir=artifact_dir,
         warnings=warnings,
@@ -448,9 +461,9 @@ def load_service(
     if account is None and service.deployment_role:
         role = Arn.parse_or_none(service.deployment_role)
         account = role.account_id if role is not None else None
-    service.partition = partition
-    service.account = account
     if account is None:
-        service.warnings.append("no --account given: ARNs use '*' for the account id")
+        service.warnings.append(NO_ACCOUNT_WARNING)
+    else:
+        service = service.with_account(account)
     _ = service.graph  # validate the dependency graph early (cycles are bad input)
     return service
