@@ -137,7 +137,7 @@ def plan(
                              "the deployer's policy (--policy)")
         policies[CLOUDFORMATION] = _policy(cfn_role_policy)
     if svc.account is None:  # the account the policies are pinned to, else the sandbox's own
-        svc = svc.for_account(pinned_account(policies.values()) or SANDBOX_ACCOUNT)
+        svc = svc.with_account(pinned_account(policies.values()) or SANDBOX_ACCOUNT)
     return run_plan(svc, policies, tuple(phases or PHASES))
 
 

@@ -118,7 +118,7 @@ def in_policies_account(service: Service, grants: Mapping[str, Grants]) -> tuple
     account = pinned_account(p.document for g in grants.values() for p in g.policies)
     if account is None:
         return service, ""
-    return service.for_account(account), f"no --account given: using {account}, the account the policies name"
+    return service.with_account(account), f"no --account given: using {account}, the account the policies name"
 
 
 def discover_report_search(service: Service, cwd: Path) -> Sequence[Path]:

@@ -10,6 +10,7 @@ import fnmatch
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from iamfit.errors import UsageError
@@ -30,14 +31,47 @@ from iamfit.principals import CLOUDFORMATION, DEPLOYER
 from iamfit.service.model import Service
 from iamfit.targets.base import PHASES, Attempt, Phase, Target
 
-ProgressCallback = Callable[[str, dict[str, Any]], None]
 log = logging.getLogger(__name__)
 
-STOP_NOT_FIXABLE = "not-fixable-by-granting"
-STOP_GUARDRAIL = "guardrail"
-STOP_NO_PROGRESS = "no-progress"
-STOP_NOT_PERMISSION = "failed-without-a-permission-denial"
-STOP_MAX_ATTEMPTS = "max-attempts"
+
+class StopReason(StrEnum):
+    """Why the loop stopped before every phase passed (the report's ``stop.reason``)."""
+
+    NOT_FIXABLE = "not-fixable-by-granting"
+    GUARDRAIL = "guardrail"
+    NO_PROGRESS = "no-progress"
+    NOT_PERMISSION = "failed-without-a-permission-denial"
+    MAX_ATTEMPTS = "max-attempts"
+
+
+STOP_NOT_FIXABLE = StopReason.NOT_FIXABLE
+STOP_GUARDRAIL = StopReason.GUARDRAIL
+STOP_NO_PROGRESS = StopReason.NO_PROGRESS
+STOP_NOT_PERMISSION = StopReason.NOT_PERMISSION
+STOP_MAX_ATTEMPTS = StopReason.MAX_ATTEMPTS
+
+
+class ProgressKind(StrEnum):
+    ATTEMPT = "attempt"  # an attempt starts
+    PASSED = "passed"  # the attempt's phase passed
+    DENIALS = "denials"  # the attempt failed: what it was denied and what was granted
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """One step of the loop, for a progress display. ``modeled_seconds``: the modeled time of all attempts so
+    far (PASSED, DENIALS); ``denials``/``granted``: counts of the failed attempt (DENIALS)."""
+
+    kind: ProgressKind
+    round: str
+    phase: Phase
+    number: int
+    modeled_seconds: float | None = None
+    denials: int | None = None
+    granted: int | None = None
+
+
+ProgressCallback = Callable[[ProgressEvent], None]
 
 _CFN = "cloudformation.amazonaws.com"
 
@@ -84,11 +118,19 @@ class AttemptRecord:
     reached: tuple[ReachedResource, ...] = ()
 
 
-@dataclass
+@dataclass(frozen=True)
 class Stop:
-    reason: str
+    reason: StopReason
     message: str
-    action_items: list[str]
+    action_items: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """As the journal keeps it."""
+        return {"reason": self.reason.value, "message": self.message, "action_items": list(self.action_items)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Stop:
+        return cls(StopReason(data["reason"]), str(data["message"]), tuple(data["action_items"]))
 
 
 @dataclass
@@ -256,7 +298,7 @@ class Discovery:
         self.max_attempts = max_attempts
         self.allow = frozenset(allow)
         self.catalog = catalog or default_catalog()
-        self.progress = progress or (lambda _kind, _data: None)
+        self.progress: ProgressCallback = progress or (lambda _event: None)
         # an in-memory target loses its state with the process: on resume, journaled attempts are re-run on it
         self.replay_target = target.name == "sandbox" if replay_target is None else replay_target
         self.prediction: Prediction = predict(service, catalog=self.catalog)
@@ -361,7 +403,7 @@ class Discovery:
                 f"{d.cause.where_the_block_lives}: change that policy (adding an Allow will not help)"
                 for d in blocked
             ]
-            return [], Stop(STOP_NOT_FIXABLE, f"{len(blocked)} denial(s) cannot be fixed by granting", items)
+            return [], Stop(STOP_NOT_FIXABLE, f"{len(blocked)} denial(s) cannot be fixed by granting", tuple(items))
         named = [d for d in denials if d.action]
         inferred = [d for d in denials if not d.action and d.candidates] if not named else []
         fused: dict[tuple[str, str, str], list[Denial]] = {}
@@ -401,7 +443,7 @@ class Discovery:
             )
             grants.append(Grant(need, sources, is_inferred, violation if expected else None))
         if guarded:
-            return [], Stop(STOP_GUARDRAIL, "a needed grant trips a safety guardrail", guarded)
+            return [], Stop(STOP_GUARDRAIL, "a needed grant trips a safety guardrail", tuple(guarded))
         # A resource operation that failed on a denial will need what the knowledge base predicts for it: grant
         # that too, so one attempt settles each failed operation (not one action per attempt). Likewise the
         # Framework CLI: it stops at its first denied call, so a denied CLI call gets the command's predicted
@@ -428,7 +470,7 @@ class Discovery:
                 "permissions boundaries and SCPs"
                 for d in named
             ]
-            return [], Stop(STOP_NO_PROGRESS, "the attempt was denied again for what is already granted", items)
+            return [], Stop(STOP_NO_PROGRESS, "the attempt was denied again for what is already granted", tuple(items))
         return grants, None
 
     def _phase_service(self, phase: Phase) -> Service:
@@ -480,9 +522,9 @@ class Discovery:
                     return Stop(
                         STOP_MAX_ATTEMPTS,
                         f"{phase} did not pass within {self.max_attempts} attempts",
-                        ["raise --max-attempts, or read the journal for what keeps failing"],
+                        ("raise --max-attempts, or read the journal for what keeps failing",),
                     )
-                self.progress("attempt", {"round": round_name, "phase": phase, "number": number})
+                self.progress(ProgressEvent(ProgressKind.ATTEMPT, round_name, phase, number))
                 attempt = self._attempt(round_name, phase, number, self._policies(needs))
                 denials, usage = read_evidence(attempt, self.catalog)
                 log.info(
@@ -512,8 +554,8 @@ class Discovery:
                 )
                 self.attempts.append(record)
                 if attempt.succeeded:
-                    self.progress("passed", {"round": round_name, "phase": phase, "number": number,
-                                             "modeled_seconds": sum(a.modeled_seconds for a in self.attempts)})
+                    self.progress(ProgressEvent(ProgressKind.PASSED, round_name, phase, number,
+                                                modeled_seconds=sum(a.modeled_seconds for a in self.attempts)))
                     break
                 key = f"decision:{round_name}:{phase}:{number}"
                 journaled = self.journal.get(key)
@@ -527,7 +569,7 @@ class Discovery:
                         )
                         for g in journaled["grants"]
                     ]
-                    stop = Stop(**journaled["stop"]) if journaled["stop"] else None
+                    stop = Stop.from_json(journaled["stop"]) if journaled["stop"] else None
                 else:
                     if self.by_hand:
                         grants, stop = self.decide_by_hand(phase, number, attempt, needs)
@@ -540,7 +582,7 @@ class Discovery:
                             STOP_NOT_PERMISSION,
                             f"{phase} failed without a permission denial: "
                             f"{attempt.first_failure or 'no failure reason reported'}",
-                            ["fix the template or the environment; iamfit only fixes permissions"],
+                            ("fix the template or the environment; iamfit only fixes permissions",),
                         )
                     self.journal.append(
                         "decision",
@@ -554,22 +596,22 @@ class Discovery:
                             }
                             for g in grants
                         ],
-                        stop=stop.__dict__ if stop else None,
+                        stop=stop.to_json() if stop else None,
                     )
                 for g in grants:
                     log.info("%s attempt %d: grant %s %s on %s (%s)", phase, number, g.need.principal,
                              g.need.action, g.need.resource, "inferred" if g.inferred else ", ".join(g.evidence))
                 record.grants = grants
                 self.progress(
-                    "denials",
-                    {
-                        "round": round_name,
-                        "phase": phase,
-                        "number": number,
-                        "denials": len(denials),
-                        "granted": len(grants),
-                        "modeled_seconds": sum(a.modeled_seconds for a in self.attempts),
-                    },
+                    ProgressEvent(
+                        ProgressKind.DENIALS,
+                        round_name,
+                        phase,
+                        number,
+                        modeled_seconds=sum(a.modeled_seconds for a in self.attempts),
+                        denials=len(denials),
+                        granted=len(grants),
+                    )
                 )
                 if stop is not None:
                     log.info("%s attempt %d: stopping (%s): %s", phase, number, stop.reason, stop.message)
@@ -615,7 +657,7 @@ class Discovery:
                 self.target.cleanup()  # re-verify every phase from an empty account
                 needs = keep
                 stop = self._run_phases("prune", needs)
-        self.journal.append("done", "done", verified=stop is None, stop=stop.__dict__ if stop else None)
+        self.journal.append("done", "done", verified=stop is None, stop=stop.to_json() if stop else None)
         return DiscoveryResult(
             service=self.service,
             target=self.target.name,
@@ -720,7 +762,11 @@ def report(result: DiscoveryResult, by_hand: dict[str, Any] | None = None) -> di
         "unverified": [u.to_json() for u in _unverified(result)],
         "stop": None
         if result.stop is None
-        else {"reason": result.stop.reason, "message": result.stop.message, "what_to_do": result.stop.action_items},
+        else {
+            "reason": result.stop.reason.value,
+            "message": result.stop.message,
+            "what_to_do": list(result.stop.action_items),
+        },
         "phases": phases,
         "unavailable_evidence": [
             {

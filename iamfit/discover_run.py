@@ -149,7 +149,7 @@ def in_sandbox_account(service: Service) -> Service:
     """The service with an account the sandbox can name resources in (its own, when the user gives none)."""
     from iamfit.targets.sandbox import SANDBOX_ACCOUNT
 
-    return service if service.account is not None else service.for_account(SANDBOX_ACCOUNT)
+    return service if service.account is not None else service.with_account(SANDBOX_ACCOUNT)
 
 
 def make_target(service: Service, name: str, run_id: str, aws: AwsAccess | None = None) -> Target:

@@ -11,13 +11,13 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from iamfit.evidence.model import Denial
 from iamfit.evidence.trail.model import ReadStats, TrailAggregate
 from iamfit.generate import policies_from_needs
+from iamfit.knowledge.arn import Arn
 from iamfit.knowledge.catalog import Catalog, default_catalog
 from iamfit.knowledge.observability import unobservable_in_cloudtrail
 from iamfit.needs import Need
@@ -29,7 +29,6 @@ from iamfit.principals import CLOUDFORMATION, DEPLOYER, Principal
 from iamfit.service.model import Service
 
 CLOUDFORMATION_SERVICE = "cloudformation.amazonaws.com"
-_ACCOUNT = re.compile(r"^arn:[^:]+:[^:]+::(\d{12}):")
 
 
 @dataclass
@@ -80,7 +79,8 @@ def replay(
     separate = bool(cfn_principal) or (prediction is not None and prediction.has_cloudformation_principal)
     account = service.account if service is not None else None
     if account is None:
-        accounts = {m.group(1) for r in trail.rows if (m := _ACCOUNT.match(r.principal))}
+        accounts = {a.account for r in trail.rows if (a := Arn.parse_or_none(r.principal)) and not a.region
+                    and a.account_id}
         account = accounts.pop() if len(accounts) == 1 else None
     scoper = ArnScoper(
         catalog,

@@ -55,7 +55,7 @@ def test_generate_returns_the_policies_and_writes_nothing(quiet: Path) -> None:
 def test_plan_pins_a_copy_to_the_policies_account_and_leaves_the_service_alone(quiet: Path) -> None:
     service = load_service(PACKAGE, compile_if_needed=False)
     assert service.account is None
-    policy = api.generate(service.for_account(OTHER)).policies["deployer"]
+    policy = api.generate(service.with_account(OTHER)).policies["deployer"]
     result = api.plan(service, policy, phases=("create",))
     assert isinstance(result, Plan)
     assert result.account == OTHER and result.fits, result.denied_actions

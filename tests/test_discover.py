@@ -8,7 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from iamfit.discover import STOP_GUARDRAIL, STOP_NOT_FIXABLE, DiscoveryResult, discover, report
+from iamfit.discover import (
+    STOP_GUARDRAIL,
+    STOP_NOT_FIXABLE,
+    DiscoveryResult,
+    ProgressEvent,
+    ProgressKind,
+    Stop,
+    StopReason,
+    discover,
+    report,
+)
 from iamfit.journal import Journal
 from iamfit.policy.document import PolicyDocument
 from iamfit.service.model import load_service
@@ -115,6 +125,46 @@ def test_a_guardrail_action_stops_the_loop_with_what_to_do(tmp_path: Path) -> No
     assert any("--allow iam:CreatePolicyVersion" in item for item in result.stop.action_items)
     allowed = run("sqs-worker", tmp_path / "again", world=world, allow=("iam:CreatePolicyVersion",))
     assert allowed.verified
+
+
+def test_a_stop_is_a_typed_value_kept_as_the_same_strings_in_report_and_journal(tmp_path: Path) -> None:
+    world = ExtendedWorld(KnowledgeWorld(), [ExtraNeed("iam:PassRole", "create", resource_type="AWS::SQS::Queue",
+                                                       resource="*")])
+    service = load_service(EXAMPLES / "sqs-worker", account="123456789012", compile_if_needed=False)
+    journal = Journal.create(tmp_path)
+    result = discover(service, SandboxTarget(service, world=world, seed="test"), journal)
+    assert result.stop is not None and result.stop.reason is StopReason.GUARDRAIL
+    assert isinstance(result.stop.action_items, tuple)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.stop.message = "changed"  # type: ignore[misc]
+    # the report and the journal keep plain strings and lists, as before the type existed
+    rep = report(result)["stop"]
+    assert rep == {"reason": "guardrail", "message": result.stop.message, "what_to_do": list(result.stop.action_items)}
+    done = Journal.open(tmp_path, journal.run_id).get("done")
+    assert done is not None and done["stop"] == {"reason": "guardrail", "message": result.stop.message,
+                                                 "action_items": list(result.stop.action_items)}
+    assert Stop.from_json(done["stop"]) == result.stop
+    # a resumed run reads the journaled decision back into the same typed stop
+    again = Journal.open(tmp_path, journal.run_id)
+    resumed = discover(service, SandboxTarget(service, world=world, seed="test"), again)
+    assert resumed.stop == result.stop
+
+
+def test_progress_events_are_typed_values(tmp_path: Path) -> None:
+    events: list[ProgressEvent] = []
+    service = load_service(EXAMPLES / "sqs-worker", account="123456789012", compile_if_needed=False)
+    discover(service, SandboxTarget(service, seed="test"), Journal.create(tmp_path), from_scratch=True,
+             progress=events.append)
+    kinds = [e.kind for e in events]
+    assert kinds[0] is ProgressKind.ATTEMPT and kinds[-1] is ProgressKind.PASSED
+    assert ProgressKind.DENIALS in kinds
+    assert [e.phase for e in events if e.kind is ProgressKind.PASSED] == ["create", "update", "remove"]
+    for e in events:
+        assert e.round == "discover" and e.number >= 1
+        assert (e.modeled_seconds is None) == (e.kind is ProgressKind.ATTEMPT)
+        assert (e.denials is not None and e.granted is not None) == (e.kind is ProgressKind.DENIALS)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        events[0].number = 9  # type: ignore[misc]
 
 
 def test_passrole_on_everything_is_never_granted(tmp_path: Path) -> None:

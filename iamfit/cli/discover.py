@@ -24,7 +24,7 @@ from iamfit.cli.options import (
     write_policies,
     write_summary,
 )
-from iamfit.discover import discover
+from iamfit.discover import ProgressEvent, ProgressKind, discover
 from iamfit.discover_run import AwsAccess, LoopOptions
 from iamfit.errors import EXIT_FINDINGS
 from iamfit.targets.base import Target
@@ -37,19 +37,19 @@ class _Progress:
         self.enabled = sys.stderr.isatty()
         self.started = time.monotonic()
 
-    def __call__(self, kind: str, data: dict[str, Any]) -> None:
+    def __call__(self, event: ProgressEvent) -> None:
         if not self.enabled:
             return
         elapsed = time.monotonic() - self.started
-        modeled = data.get("modeled_seconds")
+        modeled = event.modeled_seconds
         clock = f"{elapsed:6.1f}s" + (f", {modeled / 60:5.1f} min modeled" if modeled is not None else "")
-        where = f"[{clock}] {data.get('round', '')} {data.get('phase', '')} attempt {data.get('number', '')}"
-        if kind == "attempt":
+        where = f"[{clock}] {event.round} {event.phase} attempt {event.number}"
+        if event.kind is ProgressKind.ATTEMPT:
             click.echo(f"{where}: deploying…", err=True)
-        elif kind == "passed":
+        elif event.kind is ProgressKind.PASSED:
             click.echo(f"{where}: passed", err=True)
-        elif kind == "denials":
-            click.echo(f"{where}: {data['denials']} denial(s), granted {data['granted']}", err=True)
+        elif event.kind is ProgressKind.DENIALS:
+            click.echo(f"{where}: {event.denials} denial(s), granted {event.granted}", err=True)
 
 
 def _report_cleanup(target: Target) -> None:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from iamfit.evidence.model import SOURCE_TEXT, Cause, Denial
+from iamfit.knowledge.arn import Arn
 
 logger = logging.getLogger(__name__)
 
@@ -169,8 +170,6 @@ _GO_OP = re.compile(r"operation\s+error\s+(?P<service>[A-Za-z0-9 ]{1,40}?)\s*:\s
 _SERVICE_TRAILER = re.compile(r"\(Service:\s*(?P<service>[A-Za-z0-9 ]{1,40}?)\s*[;,)]", re.IGNORECASE)
 
 _IAM_NAMED = re.compile(r"^(role|user|group|instance[ -]profile|policy)\s+(\S+)$", re.IGNORECASE)
-_ACCOUNT = re.compile(r"^arn:[a-z-]+:(?:iam|sts)::([^:\s]+):")
-_PARTITION = re.compile(r"^arn:([a-z-]+):")
 
 # SDK / CLI service names -> IAM prefix (where lower-casing and dropping spaces is not enough).
 _SERVICE_NAMES = {
@@ -417,15 +416,15 @@ def normalise_resource(raw: str, principal: str | None = None) -> str | None:
 def _account_of(principal: str | None) -> str | None:
     if not principal:
         return None
-    m = _ACCOUNT.match(principal)
-    if m is None:
+    arn = Arn.parse_or_none(principal)
+    if arn is None or arn.service not in ("iam", "sts") or arn.region or not arn.account:
         return None
-    return m.group(1) or None
+    return None if any(c.isspace() for c in arn.account) else arn.account
 
 
 def _partition_of(principal: str | None) -> str:
-    m = _PARTITION.match(principal or "")
-    return m.group(1) if m else "aws"
+    arn = Arn.parse_or_none(principal)
+    return arn.partition if arn is not None else "aws"
 
 
 def _service_prefix(name: str | None) -> str | None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from iamfit.errors import BadInputError
+from iamfit.knowledge.arn import Arn
 
 VERSION = "2012-10-17"
 
@@ -172,9 +173,9 @@ class PolicyDocument:
         found = set()
         for st in self.statements:
             for arn in st.resources:
-                parts = arn.split(":")
-                if len(parts) > 5 and len(parts[4]) == 12 and parts[4].isdigit():
-                    found.add(parts[4])
+                parsed = Arn.parse_or_none(arn)
+                if parsed is not None and parsed.account_id:
+                    found.add(parsed.account_id)
         return frozenset(found)
 
     def actions(self) -> frozenset[str]:

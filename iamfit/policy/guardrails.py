@@ -17,6 +17,7 @@ from __future__ import annotations
 import fnmatch
 import re
 
+from iamfit.knowledge.arn import Arn
 from iamfit.needs import Condition
 
 # IAM actions that can change what a principal may do, or mint credentials for one.
@@ -53,10 +54,10 @@ def is_unscoped(resource: str) -> bool:
     """``*``, or an ARN whose resource part is only wildcards (``arn:aws:iam::*:role/*``)."""
     if resource.strip("*?") == "":
         return True
-    parts = resource.split(":", 5)
-    if len(parts) < 6:
+    arn = Arn.parse_or_none(resource)
+    if arn is None:
         return False
-    return _UNSCOPED_TAIL.fullmatch(parts[5]) is not None
+    return _UNSCOPED_TAIL.fullmatch(arn.resource) is not None
 
 
 def has_boundary_condition(conditions: tuple[Condition, ...]) -> bool:

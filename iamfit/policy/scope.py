@@ -14,6 +14,7 @@ import logging
 import re
 from collections.abc import Iterable
 
+from iamfit.knowledge.arn import Arn
 from iamfit.knowledge.catalog import ActionCatalog
 
 logger = logging.getLogger(__name__)
@@ -52,10 +53,9 @@ class ArnScoper:
                         logger.debug("%s on %s: scoped to the service's pattern %s", action, resource, pattern)
                         return pattern
             if not self.pin_account:
-                parts = resource.split(":", 5)
-                if len(parts) == 6 and parts[4]:
-                    parts[4] = "*"
-                    return ":".join(parts)
+                arn = Arn.parse_or_none(resource)
+                if arn is not None and arn.account:
+                    return str(arn.with_account("*"))
             logger.debug("%s on %s: no service pattern matches, the ARN is kept", action, resource)
             return resource
         if info is not None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from iamfit.errors import BadInputError, UsageError
+from iamfit.knowledge.arn import Arn, is_account_id
 from iamfit.knowledge.arns import NAME_RULES, PARENT_PROPERTY, fill_arn, generated_name_pattern
 from iamfit.knowledge.regions import partition_of, unknown_region_message
 from iamfit.service.graph import ResourceGraph
@@ -20,10 +21,10 @@ CREATE_TEMPLATE = "cloudformation-template-create-stack.json"
 STATE_FILE = "serverless-state.json"
 CORE_RESOURCES = ("ServerlessDeploymentBucket", "ServerlessDeploymentBucketPolicy")
 _ARTIFACT_KEY = re.compile(r"^(?P<prefix>.+?)/(?P<service>[^/]+)/(?P<stage>[^/]+)/(?P<dir>\d{13}-[^/]+)/")
-_ACCOUNT_IN_ARN = re.compile(r"^arn:[^:]+:[^:]*:[^:]*:(\d{12}):")
 _SUB_VAR = re.compile(r"\$\{([^}]+)\}")
 
 STAGE_HACK_TRIGGERS = ("tags", "stackTags")
+NO_ACCOUNT_WARNING = "no --account given: ARNs use '*' for the account id"
 
 
 @dataclass(frozen=True)
@@ -34,9 +35,12 @@ class Resource:
     raw: dict[str, Any] = field(compare=False, hash=False)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Service:
-    """Everything iamfit knows about one service at one stage, region and account."""
+    """Everything iamfit knows about one service at one stage, region and account.
+
+    Frozen: a Service for another account is a new one (``with_account``), so no caller sees its ARNs change
+    under it. (``warnings`` stays a list that the deploy targets add notes to.)"""
 
     name: str
     stage: str
@@ -53,13 +57,14 @@ class Service:
 
     def __post_init__(self) -> None:
         if not self.stack_name:
-            self.stack_name = str(self.provider.get("stackName") or f"{self.name}-{self.stage}")
+            object.__setattr__(self, "stack_name", str(self.provider.get("stackName") or f"{self.name}-{self.stage}"))
 
-    def for_account(self, account: str) -> Service:
-        """A copy of this service in ``account`` (without the "no --account" warning); this one is unchanged."""
-        return dataclasses.replace(
-            self, account=account, warnings=[w for w in self.warnings if "--account" not in w]
-        )
+    def with_account(self, account: str | None) -> Service:
+        """This service in ``account``: every ARN, ``AWS::AccountId`` and report identity built from the new one
+        names it (nothing derived from the account is cached, the copy starts with fresh cached templates).
+        Given an account, the "no --account given" warning no longer holds and is left out."""
+        warnings = [w for w in self.warnings if w != NO_ACCOUNT_WARNING] if account is not None else list(self.warnings)
+        return dataclasses.replace(self, account=account, warnings=warnings)
 
     def identity(self) -> dict[str, Any]:
         """Which service, stage, region, account and stack a report is about."""
@@ -386,7 +391,7 @@ def load_service(
     compile_if_needed: bool = True,
 ) -> Service:
     """A service from a service directory, a ``.serverless`` package directory, or a template file."""
-    if account is not None and not re.fullmatch(r"[0-9]{12}", account):
+    if account is not None and not is_account_id(account):
         raise UsageError(f"--account must be a 12-digit AWS account id, got {account!r:.40}")
     if region is not None and partition_of(region) is None:
         raise UsageError(unknown_region_message(region))
@@ -448,16 +453,17 @@ def load_service(
         template=template,
         core_template=core,
         provider=provider,
+        partition=partition,
         source=source,
         artifact_dir=artifact_dir,
         warnings=warnings,
     )
     if account is None and service.deployment_role:
-        m = _ACCOUNT_IN_ARN.match(service.deployment_role)
-        account = m.group(1) if m else None
-    service.partition = partition
-    service.account = account
+        role = Arn.parse_or_none(service.deployment_role)
+        account = role.account_id if role is not None else None
     if account is None:
-        service.warnings.append("no --account given: ARNs use '*' for the account id")
+        service.warnings.append(NO_ACCOUNT_WARNING)
+    else:
+        service = service.with_account(account)
     _ = service.graph  # validate the dependency graph early (cycles are bad input)
     return service

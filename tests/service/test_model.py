@@ -64,6 +64,24 @@ def test_default_bucket_pattern_of_an_example() -> None:
     assert svc.account is None and any("--account" in w for w in svc.warnings)
 
 
+def test_service_is_frozen_and_with_account_builds_a_new_one() -> None:
+    import dataclasses
+
+    svc = load_service(EXAMPLES / "rest-api", compile_if_needed=False)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        svc.account = "123456789012"  # type: ignore[misc]
+    pinned = svc.with_account("123456789012")
+    assert svc.account is None and "no --account given: ARNs use '*' for the account id" in svc.warnings
+    assert pinned.account == "123456789012" and not any("--account" in w for w in pinned.warnings)
+    assert pinned.stack_arn == svc.stack_arn.replace(":*:stack/", ":123456789012:stack/")
+    assert pinned.identity()["account"] == "123456789012" and pinned.stack_name == svc.stack_name
+    fn = next(lid for lid, r in svc.resources.items() if r.type == "AWS::Lambda::Function")
+    assert svc.resource_arns(fn)[0].split(":")[4] == "*"
+    assert pinned.resource_arns(fn)[0].split(":")[4] == "123456789012"
+    assert pinned.resolve_one({"Ref": "AWS::AccountId"}) == "123456789012"
+    assert pinned.with_account(None).account is None
+
+
 def test_custom_bucket_and_deployment_role() -> None:
     svc = load_service(EXAMPLES / "deployment-role", compile_if_needed=False)
     assert svc.custom_bucket and svc.bucket_arn == f"arn:aws:s3:::{svc.custom_bucket}"

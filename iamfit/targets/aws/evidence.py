@@ -55,27 +55,21 @@ def latest_event_id(cloudformation: Any, stack_name: str) -> str | None:
 def stack_events_since(cloudformation: Any, stack: str, marker: str | None, since: datetime) -> list[dict[str, Any]]:
     """DescribeStackEvents entries newer than ``marker`` (or than ``since`` minus clock skew), newest first."""
     out: list[dict[str, Any]] = []
-    token: str | None = None
     floor = since - _SKEW
-    while True:
-        kwargs: dict[str, Any] = {"StackName": stack}
-        if token:
-            kwargs["NextToken"] = token
-        log.info("cloudformation:DescribeStackEvents %s%s", stack, " (next page)" if token else "")
-        try:
-            page = cloudformation.describe_stack_events(**kwargs)
-        except ClientError as exc:
-            if error_code(exc) == "ValidationError":
-                return out
-            raise
-        for event in page.get("StackEvents", []):
-            stamp = event.get("Timestamp")
-            if event.get("EventId") == marker or (isinstance(stamp, datetime) and stamp < floor):
-                return out
-            out.append(jsonable(dict(event)))
-        token = page.get("NextToken")
-        if not token:
+    log.info("cloudformation:DescribeStackEvents %s", stack)
+    try:
+        # pages are fetched as they are read: the loop stops at the marker without fetching older pages
+        for page in cloudformation.get_paginator("describe_stack_events").paginate(StackName=stack):
+            for event in page.get("StackEvents", []):
+                stamp = event.get("Timestamp")
+                if event.get("EventId") == marker or (isinstance(stamp, datetime) and stamp < floor):
+                    return out
+                out.append(jsonable(dict(event)))
+    except ClientError as exc:
+        if error_code(exc) == "ValidationError":
             return out
+        raise
+    return out
 
 
 def first_failure(events: Iterable[dict[str, Any]]) -> str | None:

@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from iamfit.errors import AwsError, SafetyError
+from iamfit.knowledge.arn import Arn, is_account_id
 from iamfit.targets.aws.calls import AWS_ERRORS, error_code
 from iamfit.targets.aws.names import is_managed
 
 logger = logging.getLogger(__name__)
 
-_ASSUMED = re.compile(r"^arn:(?P<p>[^:]+):sts::(?P<a>\d{12}):assumed-role/(?P<role>[^/]+)/[^/]+$")
-_ACCOUNT = re.compile(r"^\d{12}$")
+_ASSUMED_ROLE = re.compile(r"assumed-role/(?P<role>[^/]+)/[^/]+")
 
 
 @dataclass(frozen=True)
@@ -36,14 +36,16 @@ def identify(sts: Any, iam: Any | None = None) -> Operator:
         raise AwsError(f"sts:GetCallerIdentity failed ({error_code(exc) or type(exc).__name__})") from None
     arn = str(me["Arn"])
     account = str(me["Account"])
-    partition = arn.split(":")[1] if arn.count(":") >= 5 else "aws"
+    parsed = Arn.parse_or_none(arn)
+    partition = parsed.partition if parsed is not None else "aws"
     principal = arn
-    if re.match(r"^arn:[^:]+:sts::\d{12}:user/", arn):  # emulators spell a user's ARN with sts
-        principal = arn.replace(":sts::", ":iam::", 1)
-    m = _ASSUMED.match(arn)
-    if m:
+    sts = parsed if parsed is not None and parsed.service == "sts" and not parsed.region and parsed.account_id else None
+    if sts is not None and sts.resource.startswith("user/"):  # emulators spell a user's ARN with sts
+        principal = str(sts.with_service("iam"))
+    m = _ASSUMED_ROLE.fullmatch(sts.resource) if sts is not None else None
+    if sts is not None and m:
         role = m["role"]
-        principal = f"arn:{m['p']}:iam::{m['a']}:role/{role}"
+        principal = str(Arn(sts.partition, "iam", "", sts.account, f"role/{role}"))
         if iam is not None:  # the role's real ARN, with its path, when the operator may read it
             logger.info("iam:GetRole %s (the operator role's path)", role)
             try:
@@ -58,7 +60,7 @@ def check_account(operator: Operator, account_guard: str | None) -> None:
     """SafetyError unless ``account_guard`` is given and is the operator's account."""
     if not account_guard:
         raise SafetyError("the AWS target needs --account-guard ACCOUNT_ID (the sandbox account iamfit may deploy to)")
-    if not _ACCOUNT.match(account_guard):
+    if not is_account_id(account_guard):
         raise SafetyError(f"--account-guard must be a 12-digit account id, got {account_guard!r}")
     if operator.account != account_guard:
         raise SafetyError(

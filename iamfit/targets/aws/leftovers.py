@@ -122,6 +122,9 @@ def _delete_stack(item: Leftover, cloudformation: Any, s3: Any, clock: Clock, ti
         logger.info("%s: no deployment bucket to empty (%s)", item.name, error_message(exc))
     logger.info("cloudformation:DeleteStack %s", item.arn)
     cloudformation.delete_stack(StackName=item.arn)
+    # polled by hand rather than with the stack_delete_complete waiter: the waiter sleeps with time.sleep
+    # (bypassing the injected Clock the tests replace), waits on through ROLLBACK_COMPLETE and the like, and
+    # words its failure differently from the problem line cleanup prints
     deadline = clock.monotonic() + timeout
     while True:
         stack = cloudformation.describe_stacks(StackName=item.arn)["Stacks"][0]

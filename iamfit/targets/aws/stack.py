@@ -105,7 +105,10 @@ class StackDeployer:
 
     # --- waiting ---------------------------------------------------------------------------------------
     def wait(self, cloudformation: Any, *, evidence: bool = False) -> str | None:
-        """Poll until the stack leaves *_IN_PROGRESS; its final status (None: gone)."""
+        """Poll until the stack leaves *_IN_PROGRESS; its final status (None: gone).
+
+        By hand, not with a botocore waiter: a waiter sleeps with ``time.sleep`` (the injected Clock, and so the
+        tests' fake clock, would be bypassed) and keeps polling on statuses this loop returns at once."""
         deadline = self.clock.monotonic() + self.timeout_seconds
         while True:
             stack = describe_stack(cloudformation, self.stack_name, evidence=evidence)
@@ -318,17 +321,10 @@ class StackDeployer:
 def empty_prefix(s3: Any, bucket: str, prefix: str) -> int:
     """Delete every object (and version) under ``prefix``; returns how many were deleted."""
     deleted = 0
-    token: str | None = None
-    while True:
-        kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
-        if token:
-            kwargs["ContinuationToken"] = token
-        page = s3.list_objects_v2(**kwargs)
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
         if keys:
             logger.info("s3:DeleteObjects s3://%s/%s (%d objects)", bucket, prefix, len(keys))
             s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
             deleted += len(keys)
-        token = page.get("NextContinuationToken")
-        if not page.get("IsTruncated") or not token:
-            return deleted
+    return deleted

@@ -22,6 +22,7 @@ import hashlib
 from typing import Any
 
 from iamfit.evidence.model import Cause
+from iamfit.knowledge.arn import Arn
 from iamfit.knowledge.eventnames import SOURCE_PREFIXES
 
 EPOCH = dt.datetime(2026, 1, 5, 9, 0, 0, tzinfo=dt.UTC)
@@ -142,15 +143,16 @@ def error_code(action: str) -> str:
 
 def _request_parameters(action: str, resource: str) -> dict[str, Any] | None:
     prefix = action.split(":", 1)[0]
-    if resource in ("", "*") or not resource.startswith("arn:"):
+    arn = Arn.parse_or_none(resource)
+    if arn is None:
         return None
-    tail = resource.split(":", 5)[-1]
+    tail = arn.resource
     if prefix == "s3":
-        bucket, _, key = resource.split(":::", 1)[-1].partition("/")
+        bucket, _, key = tail.partition("/")
         return {"bucketName": bucket, "key": key, "Host": f"{bucket}.s3.amazonaws.com"} if key else \
             {"bucketName": bucket, "Host": f"{bucket}.s3.amazonaws.com"}
-    if prefix == "lambda" and ":function:" in resource:
-        name, _, qualifier = resource.split(":function:", 1)[1].partition(":")
+    if prefix == "lambda" and tail.startswith("function:"):
+        name, _, qualifier = tail.removeprefix("function:").partition(":")
         # a qualified call (a version) names the function by its ARN, as CloudFormation passes it
         return {"functionName": resource, "qualifier": qualifier} if qualifier else {"functionName": name}
     if prefix == "iam" and tail.startswith("role/"):
@@ -164,8 +166,7 @@ def _request_parameters(action: str, resource: str) -> dict[str, Any] | None:
     if prefix == "sns":
         return {"topicArn": resource}
     if prefix == "sqs":
-        parts = resource.split(":")
-        return {"queueUrl": f"https://sqs.{parts[3]}.amazonaws.com/{parts[4]}/{parts[5]}"}
+        return {"queueUrl": f"https://sqs.{arn.region}.amazonaws.com/{arn.account}/{tail}"}
     if prefix == "events" and tail.startswith("rule/"):
         return {"name": tail.split("/", 1)[1]}
     if prefix == "kms" and tail.startswith("key/"):
