@@ -16,6 +16,7 @@ from iamfit.cli.options import (
     parse_commands,
     region_option,
     service_argument,
+    service_option,
     stage_option,
     summary_option,
     write_summary,
@@ -99,6 +100,7 @@ def _iam_client(profile: str | None, region: str | None, endpoint_url: str | Non
 )
 @click.option("--no-discover-report", is_flag=True, help="Do not read a discover report automatically.")
 @summary_option
+@service_option
 @stage_option
 @region_option
 @account_option
@@ -118,6 +120,7 @@ def check(
     discover_report: Path | None,
     no_discover_report: bool,
     summary_path: Path | None,
+    service_name: str | None,
     stage: str | None,
     region: str | None,
     account: str | None,
@@ -143,7 +146,7 @@ def check(
     from iamfit.check import Grants, PolicyInput, ReportChoice, check_service, choose_discover_report
     from iamfit.report.locate import ServiceLocator
 
-    service = load(service_path, stage, region, account)
+    service = load(service_path, stage, region, account, service_name)
     locator = ServiceLocator.for_service(service.source)
     iam: Any = None
 

@@ -21,6 +21,7 @@ from iamfit.cli.options import (
     load,
     region_option,
     service_argument,
+    service_option,
     stage_option,
     summary_option,
     write_json,
@@ -187,12 +188,15 @@ def resume_command(
     out_dir: Path | None,
     report_path: Path | None,
     fmt: str,
+    service_name: str | None = None,
 ) -> str:
     """The command that resumes ``run_id``: the journal has the run's identity and loop options; what it
     does not keep (AWS access, where the outputs go) is repeated."""
     import shlex
 
     words = ["iamfit", "discover", str(service_path), "--resume", run_id]
+    if service_name is not None:  # not journaled: the package (or template) is read again on resume
+        words += ["--service", service_name]
     if target_name == "aws":
         words += ["--target", "aws"]
         for flag in ("account_guard", "profile", "endpoint_url", "deploy_command"):
@@ -211,6 +215,7 @@ def resume_command(
 
 @click.command("discover")
 @service_argument
+@service_option
 @stage_option
 @region_option
 @account_option
@@ -253,6 +258,7 @@ def resume_command(
 @format_option
 def discover_command(
     service_path: Path,
+    service_name: str | None,
     stage: str | None,
     region: str | None,
     account: str | None,
@@ -296,7 +302,9 @@ def discover_command(
             _journaled(first, "region", region),
             _journaled(first, "account", account),
         )
-    service = load(service_path, stage, region, account or (account_guard if target_name == "aws" else None))
+    service = load(
+        service_path, stage, region, account or (account_guard if target_name == "aws" else None), service_name
+    )
     echo_warnings(service.warnings)
     journal = resumed or Journal.create(root)
     if resume_id:
@@ -334,7 +342,9 @@ def discover_command(
             progress=_Progress(),
         )
     except KeyboardInterrupt:
-        command = resume_command(service_path, journal.run_id, target_name, aws, out_dir, report_path, fmt)
+        command = resume_command(
+            service_path, journal.run_id, target_name, aws, out_dir, report_path, fmt, service_name
+        )
         click.echo(f"iamfit: run {journal.run_id} interrupted; resume it with:\n  {command}", err=True)
         raise
     finally:

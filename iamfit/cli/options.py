@@ -38,6 +38,10 @@ def check_account(ctx: click.Context, param: click.Parameter, value: str | None)
 stage_option = click.option("--stage", help="Stage to compile/read (default: from the package, else dev).")
 region_option = click.option("--region", callback=check_region,
                              help="Region for ARNs (default: from the package, else us-east-1).")
+service_option = click.option(
+    "--service", "service_name", metavar="NAME",
+    help="Service name for ARNs (default: from the package, else from the template's names).",
+)
 account_option = click.option("--account", callback=check_account,
                               help="12-digit account id for ARNs (default: '*', with a warning).")
 
@@ -48,8 +52,10 @@ def service_argument(f: Any) -> Any:
     )(f)
 
 
-def load(service_path: Path, stage: str | None, region: str | None, account: str | None) -> Service:
-    return load_service(service_path, stage=stage, region=region, account=account)
+def load(
+    service_path: Path, stage: str | None, region: str | None, account: str | None, service_name: str | None = None
+) -> Service:
+    return load_service(service_path, stage=stage, region=region, account=account, service_name=service_name)
 
 
 def parse_commands(value: str) -> tuple[str, ...]:
