@@ -269,6 +269,14 @@ def resolve_identity(
     ev = template_evidence(template)
     the_name, the_stage = _name_and_stage(ev, service, stage, source)
     the_region = region if region is not None else _region(ev, source)
+    read = {"--service": {p[0] for p in ev.pairs}, "--stage": {p[1] for p in ev.pairs},
+            "--region": {r for r, _ in ev.regions}}
+    for flag, value in (("--service", service), ("--stage", stage), ("--region", region)):
+        if value is not None and len(read[flag]) == 1 and value not in read[flag]:
+            warnings.append(
+                f"{flag} {value} wins over the template's {next(iter(read[flag]))!r}: names the Framework compiled "
+                "into the template stay as they are; recompile for an exact prediction"
+            )
     provider: dict[str, Any] = {}
     if ev.deployment_prefix is not None and ev.deployment_prefix != "serverless":
         provider["deploymentPrefix"] = ev.deployment_prefix

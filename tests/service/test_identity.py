@@ -103,3 +103,9 @@ def test_cli_names_the_flags_and_accepts_service(tmp_path: Path) -> None:
                                  "eu-north-1", "--account", "123456789012", "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.stderr
     assert result.stdout.startswith("svc (dev, eu-north-1, stack svc-dev)")
+
+
+def test_a_flag_contradicting_a_bare_template_is_warned() -> None:
+    service = load_service(JOKE, region="eu-west-1")
+    assert service.region == "eu-west-1"
+    assert any(w.startswith("--region eu-west-1 wins over the template's 'us-east-1'") for w in service.warnings)
