@@ -15,6 +15,7 @@ from iamfit.cli.options import (
     parse_commands,
     region_option,
     service_argument,
+    service_option,
     stage_option,
     summary_option,
     write_summary,
@@ -85,6 +86,7 @@ def parse_fail_on(value: str) -> frozenset[str]:
 )
 @click.option("--no-discover-report", is_flag=True, help="Do not read a discover report automatically.")
 @summary_option
+@service_option
 @stage_option
 @region_option
 @account_option
@@ -104,6 +106,7 @@ def check(
     discover_report: Path | None,
     no_discover_report: bool,
     summary_path: Path | None,
+    service_name: str | None,
     stage: str | None,
     region: str | None,
     account: str | None,
@@ -124,7 +127,7 @@ def check(
     sources.validate()
     kinds = parse_fail_on(fail_on)
     command_list = parse_commands(commands)
-    service = load(service_path, stage, region, account)
+    service = load(service_path, stage, region, account, service_name)
     grants = check_run.read_grants(
         service, sources, lambda: check_run.iam_client(profile, region or service.region, endpoint_url)
     )

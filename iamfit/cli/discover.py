@@ -19,6 +19,7 @@ from iamfit.cli.options import (
     load,
     region_option,
     service_argument,
+    service_option,
     stage_option,
     summary_option,
     write_policies,
@@ -65,6 +66,7 @@ def _report_cleanup(target: Target) -> None:
 
 @click.command("discover")
 @service_argument
+@service_option
 @stage_option
 @region_option
 @account_option
@@ -107,6 +109,7 @@ def _report_cleanup(target: Target) -> None:
 @format_option
 def discover_command(
     service_path: Path,
+    service_name: str | None,
     stage: str | None,
     region: str | None,
     account: str | None,
@@ -134,7 +137,7 @@ def discover_command(
     given = LoopOptions(target_name, from_scratch, prune, max_attempts, allow)
     resumed = discover_run.resume(root, resume_id, stage=stage, region=region, account=account, options=given)
     guard = aws.account_guard if target_name == "aws" else None
-    service = load(service_path, resumed.stage, resumed.region, resumed.account or guard)
+    service = load(service_path, resumed.stage, resumed.region, resumed.account or guard, service_name)
     echo_warnings(service.warnings)
     run = discover_run.start(root, service, resumed)
     opts = run.options
@@ -150,7 +153,8 @@ def discover_command(
     except KeyboardInterrupt:
         from iamfit.report.discover import resume_command
 
-        command = resume_command(service_path, run.journal.run_id, opts.target, aws, out_dir, report_path, fmt)
+        command = resume_command(service_path, run.journal.run_id, opts.target, aws, out_dir, report_path, fmt,
+                                 service_name)
         click.echo(f"iamfit: run {run.journal.run_id} interrupted; resume it with:\n  {command}", err=True)
         raise
     finally:

@@ -17,6 +17,7 @@ from iamfit.cli.options import (
     parse_commands,
     region_option,
     service_argument,
+    service_option,
     size_summary,
     stage_option,
     write_json,
@@ -51,6 +52,7 @@ def summary(result: GeneratedPolicies, out_dir: Path) -> tuple[str, list[str]]:
 
 @click.command("generate")
 @service_argument
+@service_option
 @stage_option
 @region_option
 @account_option
@@ -66,6 +68,7 @@ def summary(result: GeneratedPolicies, out_dir: Path) -> tuple[str, list[str]]:
 @format_option
 def generate(
     service_path: Path,
+    service_name: str | None,
     stage: str | None,
     region: str | None,
     account: str | None,
@@ -81,7 +84,7 @@ def generate(
     Writes deployer.json (and cloudformation.json with a deploymentRole or --split) and prints a summary;
     warns on stderr about Lambda runtimes AWS has deprecated.
     """
-    service = load(service_path, stage, region, account)
+    service = load(service_path, stage, region, account, service_name)
     result = api.generate(service, commands=parse_commands(commands), split=split)
     echo_warnings(result.prediction.warnings)
     echo_runtime_warnings(service)

@@ -17,6 +17,8 @@ from iamfit.cli.options import check_account, check_region
     help="12-digit account id for the ARNs (default: '*'; required with --boundary).",
 )
 @click.option("--region", callback=check_region, help="Region for the ARNs (default: '*').")
+@click.option("--service", "service_name", metavar="NAME",
+              help="Service name (default: from the package, else from the template's names).")
 @click.option(
     "--boundary",
     "print_boundary",
@@ -25,7 +27,8 @@ from iamfit.cli.options import check_account, check_region
     "before the operator's first run).",
 )
 def operator_policy(
-    service_path: Path | None, account: str | None, region: str | None, print_boundary: bool
+    service_path: Path | None, account: str | None, region: str | None, service_name: str | None,
+    print_boundary: bool,
 ) -> None:
     """Print the IAM policy the operator (whoever runs `iamfit discover --target aws`) needs.
 
@@ -51,7 +54,7 @@ def operator_policy(
     name = None
     types: tuple[str, ...] = ()
     if service_path is not None:
-        service = load_service(service_path)
+        service = load_service(service_path, region=region, service_name=service_name)
         name = service.name
         types = tuple(sorted({r.type for r in service.resources.values()}))
     document = build(name, resource_types=types, account=account or "*", region=region or "*")

@@ -13,6 +13,7 @@ import click
 
 from iamfit import files
 from iamfit.errors import BadInputError, UsageError
+from iamfit.knowledge.arn import is_account_id
 from iamfit.policy.document import PolicyDocument
 from iamfit.predict.serverless_cli import COMMANDS, DEFAULT_COMMANDS
 from iamfit.service.model import Service, load_service
@@ -30,7 +31,7 @@ def check_region(ctx: click.Context, param: click.Parameter, value: str | None) 
 
 def check_account(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """A 12-digit --account, else a usage error (the same in every command)."""
-    if value is not None and not (len(value) == 12 and value.isascii() and value.isdigit()):
+    if value is not None and not is_account_id(value):
         raise UsageError(f"--account must be a 12-digit AWS account id, got {value!r:.40}")
     return value
 
@@ -38,6 +39,8 @@ def check_account(ctx: click.Context, param: click.Parameter, value: str | None)
 stage_option = click.option("--stage", help="Stage to compile/read (default: from the package, else dev).")
 region_option = click.option("--region", callback=check_region,
                              help="Region for ARNs (default: from the package, else us-east-1).")
+service_option = click.option("--service", "service_name", metavar="NAME",
+                              help="Service name for ARNs (default: from the package, else the template's names).")
 account_option = click.option("--account", callback=check_account,
                               help="12-digit account id for ARNs (default: '*', with a warning).")
 
@@ -48,8 +51,9 @@ def service_argument(f: Any) -> Any:
     )(f)
 
 
-def load(service_path: Path, stage: str | None, region: str | None, account: str | None) -> Service:
-    return load_service(service_path, stage=stage, region=region, account=account)
+def load(service_path: Path, stage: str | None, region: str | None, account: str | None,
+         service_name: str | None = None) -> Service:
+    return load_service(service_path, stage=stage, region=region, account=account, service_name=service_name)
 
 
 def parse_commands(value: str) -> tuple[str, ...]:

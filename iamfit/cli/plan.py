@@ -29,8 +29,10 @@ def _minutes(seconds: float) -> str:
               "sandbox's own, 123456789012).")
 @click.option("--region", default=None, callback=check_region, help="Region (default: the service's).")
 @click.option("--stage", default=None, help="Stage (default: the service's).")
+@click.option("--service", "service_name", metavar="NAME", default=None,
+              help="Service name (default: from the package, else from the template's names).")
 def plan(source: Path, policy_file: Path, cfn_policy_file: Path | None, phase: str, as_json: bool,
-         account: str | None, region: str | None, stage: str | None) -> None:
+         account: str | None, region: str | None, stage: str | None, service_name: str | None) -> None:
     """Deploy SERVICE (a service directory, a .serverless package or a template) in the built-in sandbox
     with the given policy, and report every denial that would occur on every path, the failure
     CloudFormation would report first, the stack's end state and the modeled time.
@@ -42,7 +44,7 @@ def plan(source: Path, policy_file: Path, cfn_policy_file: Path | None, phase: s
     from iamfit.service.model import load_service
     from iamfit.targets.base import PHASES, Phase
 
-    service = load_service(source, stage=stage, region=region, account=account)
+    service = load_service(source, stage=stage, region=region, account=account, service_name=service_name)
     cfn = cfn_policy_file
     phases: tuple[Phase, ...] = PHASES if phase == "all" else (phase,)  # type: ignore[assignment]
     result = api.plan(service, read_policy(policy_file), phases=phases,

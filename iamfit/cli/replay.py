@@ -13,6 +13,7 @@ from iamfit.cli.options import (
     format_option,
     load,
     region_option,
+    service_option,
     size_summary,
     stage_option,
     write_json,
@@ -29,6 +30,7 @@ from iamfit.errors import BadInputError
 @click.option("--principal", required=True, help="The deployer's ARN (a role ARN matches all its sessions).")
 @click.option("--cfn-principal", help="The deploymentRole's ARN, when CloudFormation used one.")
 @trail_options
+@service_option
 @stage_option
 @region_option
 @account_option
@@ -51,6 +53,7 @@ def replay_command(
     profile: str | None,
     aws_region: str | None,
     endpoint_url: str | None,
+    service_name: str | None,
     stage: str | None,
     region: str | None,
     account: str | None,
@@ -68,7 +71,7 @@ def replay_command(
     from iamfit import api
 
     now = datetime.now(UTC)
-    service = load(service_path, stage, region, account) if service_path else None
+    service = load(service_path, stage, region, account, service_name) if service_path else None
     if service:
         echo_warnings(service.warnings)
     start, end = parse_when(since, now, "--since"), parse_when(until, now, "--until") or now

@@ -14,6 +14,7 @@ from iamfit.knowledge.arn import Arn, is_account_id
 from iamfit.knowledge.arns import NAME_RULES, PARENT_PROPERTY, fill_arn, generated_name_pattern
 from iamfit.knowledge.regions import partition_of, unknown_region_message
 from iamfit.service.graph import ResourceGraph
+from iamfit.service.identity import PackageRecord, read_package_record, resolve_identity
 from iamfit.service.template import load_template
 
 UPDATE_TEMPLATE = "cloudformation-template-update-stack.json"
@@ -364,19 +365,6 @@ def _read_json(path: Path) -> Any:
     return read_json(path)
 
 
-def _infer_from_template(template: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
-    """(service, stage, artifact dir) from a Framework-made template's S3 keys."""
-    for body in template["Resources"].values():
-        code = (body.get("Properties") or {}).get("Code") or (body.get("Properties") or {}).get("Content")
-        if isinstance(code, dict):
-            key = code.get("S3Key")
-            if isinstance(key, str):
-                m = _ARTIFACT_KEY.match(key)
-                if m:
-                    return m["service"], m["stage"], f"{m['prefix']}/{m['service']}/{m['stage']}/{m['dir']}"
-    return None, None, None
-
-
 def _derive_core(template: dict[str, Any]) -> dict[str, Any]:
     resources = {k: v for k, v in template["Resources"].items() if k in CORE_RESOURCES}
     return {"AWSTemplateFormatVersion": "2010-09-09", "Resources": resources}
@@ -389,18 +377,19 @@ def load_service(
     region: str | None = None,
     account: str | None = None,
     compile_if_needed: bool = True,
+    service_name: str | None = None,
 ) -> Service:
-    """A service from a service directory, a ``.serverless`` package directory, or a template file."""
+    """A service from a service directory, a ``.serverless`` package directory, or a template file.
+
+    Its name, stage and region come from the flags, else the package's serverless-state.json, else the names the
+    Framework compiled into the template (iamfit.service.identity); a bare template that does not tell is bad input."""
     if account is not None and not is_account_id(account):
         raise UsageError(f"--account must be a 12-digit AWS account id, got {account!r:.40}")
     if region is not None and partition_of(region) is None:
         raise UsageError(unknown_region_message(region))
     if not path.exists():
         raise BadInputError(f"{path}: no such file or directory")
-    provider: dict[str, Any] = {}
-    state: dict[str, Any] = {}
-    service_name: str | None = None
-    warnings: list[str] = []
+    record: PackageRecord | None = None
     if path.is_dir():
         package = path
         from iamfit.service.compile import compile_service, config_file, needs_compile
@@ -421,28 +410,19 @@ def load_service(
         create = package / CREATE_TEMPLATE
         core = load_template(create) if create.exists() else _derive_core(template)
         if (package / STATE_FILE).exists():
-            state = _read_json(package / STATE_FILE)
-            if not isinstance(state, dict) or not isinstance(state.get("service"), dict):
-                raise BadInputError(f"{package / STATE_FILE}: not a serverless-state.json")
-            svc = state["service"]
-            provider = svc.get("provider") or {}
-            service_name = svc.get("service") if isinstance(svc.get("service"), str) else None
-            if service_name is None and isinstance(svc.get("serviceObject"), dict):
-                service_name = svc["serviceObject"].get("name")
-        source = path
+            record = read_package_record(_read_json(package / STATE_FILE), package / STATE_FILE)
     else:
         template = load_template(path)
         core = _derive_core(template)
-        source = path
-    inferred_service, inferred_stage, artifact_dir = _infer_from_template(template)
-    if state.get("package", {}).get("artifactDirectoryName"):
-        artifact_dir = state["package"]["artifactDirectoryName"]
-    name = service_name or inferred_service
-    if name is None:
-        name = path.stem if path.is_file() else path.name
-        warnings.append(f"service name not found in the package; using {name!r}")
-    the_stage = stage or str(provider.get("stage") or inferred_stage or "dev")
-    the_region = region or str(provider.get("region") or "us-east-1")
+        # The Framework's template inside its .serverless directory: the package's record sits next to it.
+        if path.name == UPDATE_TEMPLATE and (path.parent / STATE_FILE).exists():
+            record = read_package_record(_read_json(path.parent / STATE_FILE), path.parent / STATE_FILE)
+    source = path
+    ident = resolve_identity(path, template, record, service=service_name, stage=stage, region=region)
+    warnings: list[str] = list(ident.warnings)
+    provider = ident.provider
+    artifact_dir = ident.artifact_dir
+    name, the_stage, the_region = ident.name, ident.stage, ident.region
     partition = partition_of(the_region)
     if partition is None:  # not from --region (checked above): the package names it
         raise BadInputError(unknown_region_message(the_region, f"{source}: provider.region"))

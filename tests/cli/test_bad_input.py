@@ -139,7 +139,8 @@ def test_every_partition_s_regions_still_work_and_name_their_partition(
 ) -> None:
     template = tmp_path / "t.json"
     template.write_text(json.dumps(TINY))
-    result = run("generate", template, "--region", region, "--account", ACCOUNT, "--out", tmp_path / "out")
+    result = run("generate", template, "--service", "tiny", "--stage", "dev", "--region", region, "--account", ACCOUNT,
+                 "--out", tmp_path / "out")
     assert result.exit_code == 0, result.stderr
     arns = {r for s in json.loads((tmp_path / "out" / "deployer.json").read_text())["Statement"]
             for r in ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"]) if r.startswith("arn:")}

@@ -66,7 +66,8 @@ def test_commands_option_narrows_the_policy(tmp_path: Path) -> None:
 def test_unknown_resource_type_is_a_warning(tmp_path: Path) -> None:
     template = tmp_path / "t.json"
     template.write_text(json.dumps({"Resources": {"Q": {"Type": "AWS::SQS::Queue"}, "X": {"Type": "AWS::Made::Up"}}}))
-    result = run("generate", str(template), "--out", str(tmp_path / "o"))
+    result = run("generate", str(template), "--service", "s", "--stage", "dev", "--region", "us-east-1",
+                 "--out", str(tmp_path / "o"))
     assert result.exit_code == 0
     assert "unknown resource type AWS::Made::Up" in result.stderr
 

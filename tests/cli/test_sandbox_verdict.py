@@ -13,6 +13,10 @@ from iamfit.generate import generate_policies
 from iamfit.service.model import load_service
 from iamfit.targets.sandbox.coverage import unverified_resources
 
+# A hand-written template names no service, stage or region: say them (see docs/generate.md).
+IDENTITY = ("--service", "svc", "--stage", "dev", "--region", "us-east-1")
+BARE: dict[str, str] = {"service_name": "svc", "stage": "dev", "region": "us-east-1"}
+
 ACCOUNT = "123456789012"
 KNOWN = {"Queue": {"Type": "AWS::SQS::Queue", "Properties": {}}}
 UNKNOWN = {
@@ -30,7 +34,7 @@ def _template(tmp_path: Path, resources: dict[str, object]) -> Path:
 
 
 def _discover(tmp_path: Path, template: Path) -> tuple[str, dict[str, object]]:
-    result = CliRunner().invoke(cli, ["discover", str(template), "--account", ACCOUNT, "--out", "out",
+    result = CliRunner().invoke(cli, ["discover", str(template), *IDENTITY, "--account", ACCOUNT, "--out", "out",
                                       "--report", "report.json"])
     assert result.exit_code == 0, result.output
     return result.stdout, json.loads((tmp_path / "report.json").read_text())
@@ -58,14 +62,15 @@ def test_every_sandbox_verdict_says_it_verifies_the_model(tmp_path: Path, monkey
 def test_plan_names_what_the_sandbox_could_not_verify(tmp_path: Path) -> None:
     template = _template(tmp_path, UNKNOWN)
     policy = tmp_path / "deployer.json"
-    policy.write_text(generate_policies(load_service(template, account=ACCOUNT)).policies["deployer"].dumps())
+    service = load_service(template, **BARE, account=ACCOUNT)
+    policy.write_text(generate_policies(service).policies["deployer"].dumps())
     runner = CliRunner()
-    text = runner.invoke(cli, ["plan", str(template), "--policy", str(policy), "--account", ACCOUNT])
+    text = runner.invoke(cli, ["plan", str(template), *IDENTITY, "--policy", str(policy), "--account", ACCOUNT])
     assert text.exit_code == 0, text.output
     assert "fits in the sandbox model (iamfit's model of AWS, not AWS)" in text.stdout
     assert "Not verified: 2 resource(s)" in text.stdout and "Thing (AWS::Foo::Bar)" in text.stdout
-    data = json.loads(runner.invoke(cli, ["plan", str(template), "--policy", str(policy), "--account", ACCOUNT,
-                                          "--json"]).stdout)
+    data = json.loads(runner.invoke(cli, ["plan", str(template), *IDENTITY, "--policy", str(policy),
+                                          "--account", ACCOUNT, "--json"]).stdout)
     assert data["verified_in"] == "sandbox model"
     assert {u["logical_id"] for u in data["unverified"]} == {"Hook", "Thing"}
 
@@ -75,5 +80,5 @@ def test_custom_resources_of_every_kind(tmp_path: Path) -> None:
         "ViaTopic": {"Type": "AWS::CloudFormation::CustomResource",
                      "Properties": {"ServiceToken": f"arn:aws:sns:us-east-1:{ACCOUNT}:provisioner"}},
         **KNOWN})
-    (found,) = unverified_resources(load_service(template, account=ACCOUNT))
+    (found,) = unverified_resources(load_service(template, **BARE, account=ACCOUNT))
     assert found.logical_id == "ViaTopic" and "backed by SNS topic provisioner" in found.reason

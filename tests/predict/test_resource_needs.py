@@ -42,7 +42,7 @@ def test_tag_actions_follow_the_operation() -> None:
 def test_unknown_types_are_reported_not_crashed(tmp_path: Path) -> None:
     path = tmp_path / "t.json"
     path.write_text('{"Resources": {"X": {"Type": "AWS::Nope::Thing"}, "Q": {"Type": "AWS::SQS::Queue"}}}')
-    svc = load_service(path)
+    svc = load_service(path, service_name="svc", stage="dev", region="us-east-1")
     rn = _needs(svc, "X", "create")
     assert not rn.known_type and rn.needs == ()
 
@@ -53,7 +53,7 @@ def test_custom_resources_need_invoke_on_their_service_token(tmp_path: Path) -> 
         '{"Resources": {"C": {"Type": "Custom::Thing", "Properties": {"ServiceToken": '
         '"arn:aws:lambda:us-east-1:123456789012:function:provider"}}}}'
     )
-    svc = load_service(path)
+    svc = load_service(path, service_name="svc", stage="dev", region="us-east-1")
     (need,) = _needs(svc, "C", "create").needs
     assert (need.action, need.resource) == (
         "lambda:InvokeFunction",

@@ -114,7 +114,7 @@ def test_cycles_are_bad_input(tmp_path: Path) -> None:
         ' "B": {"Type": "AWS::SQS::Queue", "DependsOn": "A"}}}'
     )
     with pytest.raises(BadInputError, match="circular"):
-        load_service(path)
+        load_service(path, service_name="svc", stage="dev", region="us-east-1")
 
 
 def test_bad_account_is_a_usage_error() -> None:

@@ -59,7 +59,7 @@ def test_a_template_without_artifacts_still_gets_a_variant(tmp_path: Path) -> No
         "Perm": {"Type": "AWS::Lambda::Permission", "Properties": {
             "FunctionName": {"Ref": "Fn"}, "Action": "lambda:InvokeFunction", "Principal": "sns.amazonaws.com"}},
     }}))
-    service = load_service(path, account="123456789012")
+    service = load_service(path, service_name="svc", stage="dev", region="us-east-1", account="123456789012")
     variant = update_variant(service)
     assert variant.resources["Perm"].properties["FunctionName"] == {"Fn::GetAtt": ["Fn", "Arn"]}
     assert variant.resources["Fn"].properties["MemorySize"] == 1152

@@ -79,7 +79,7 @@ def test_rollback_needs_delete_permissions(tmp_path: Path) -> None:
         "Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "q1"}},
         "Topic": {"Type": "AWS::SNS::Topic", "DependsOn": "Queue", "Properties": {"TopicName": "t1"}},
     })
-    service = load_service(path, account=ACCOUNT)
+    service = load_service(path, service_name="svc", stage="dev", region="us-east-1", account=ACCOUNT)
     policy = PolicyDocument.from_json({"Statement": [
         ALLOW_ALL, {"Effect": "Deny", "Action": ["sns:CreateTopic", "sqs:DeleteQueue"], "Resource": "*"}]})
     target = SandboxTarget(service, disable_rollback=False)
@@ -101,7 +101,7 @@ def test_classic_failure_cancels_what_is_in_progress(tmp_path: Path) -> None:
         "Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "t1"}},
         "Later": {"Type": "AWS::SNS::Topic", "DependsOn": "Table", "Properties": {"TopicName": "t2"}},
     })
-    service = load_service(path, account=ACCOUNT)
+    service = load_service(path, service_name="svc", stage="dev", region="us-east-1", account=ACCOUNT)
     deny = PolicyDocument.from_json({"Statement": [
         ALLOW_ALL, {"Effect": "Deny", "Action": "sns:CreateTopic", "Resource": "arn:aws:sns:*:*:t1"}]})
     attempt = SandboxTarget(service, disable_rollback=False).attempt(
@@ -118,7 +118,7 @@ def test_classic_failure_cancels_what_is_in_progress(tmp_path: Path) -> None:
 
 def test_rollback_complete_stack_is_recreated(tmp_path: Path) -> None:
     path = _template(tmp_path, {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "t1"}}})
-    service = load_service(path, account=ACCOUNT)
+    service = load_service(path, service_name="svc", stage="dev", region="us-east-1", account=ACCOUNT)
     target = SandboxTarget(service, disable_rollback=False)
     deny = PolicyDocument.from_json({"Statement": [ALLOW_ALL, {"Effect": "Deny", "Action": "sns:CreateTopic",
                                                                "Resource": "*"}]})
