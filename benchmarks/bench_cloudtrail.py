@@ -55,12 +55,17 @@ class Run:
     seconds: float
     peak_mib: float
     detail: str
+    cpu: float = 0.0  # user + system CPU seconds of the process (and, for trailscraper, of both)
+
+
+CPU_SECONDS: dict[int, float] = {}
 
 
 def _wait(proc: subprocess.Popen[bytes]) -> tuple[int, float]:
-    """Wait for ``proc``; return its exit status and its own peak RSS in MiB."""
+    """Wait for ``proc``; return its exit status and its own peak RSS in MiB (its CPU time: CPU_SECONDS)."""
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
+    CPU_SECONDS[proc.pid] = usage.ru_utime + usage.ru_stime
     return proc.returncode, usage.ru_maxrss / 1024.0
 
 
@@ -86,7 +91,7 @@ def _timed(command: list[str], name: str) -> Run:
     if code != 0:
         raise SystemExit(f"{name} failed with exit {code}: {err.strip()[-300:]}")
     detail = out.strip() if name == "iamfit" else (out.strip().splitlines() or [""])[0]
-    return Run(seconds, peak, detail)
+    return Run(seconds, peak, detail, CPU_SECONDS.pop(proc.pid))
 
 
 def run_trailscraper(trailscraper: str, logs: Path) -> Run:
@@ -108,7 +113,8 @@ def run_trailscraper(trailscraper: str, logs: Path) -> Run:
     if code_select or code_generate:
         raise SystemExit(f"trailscraper failed (select {code_select}, generate {code_generate})")
     actions = sum(len(s.get("Action", [])) for s in json.loads(policy).get("Statement", []))
-    return Run(seconds, max(peak_select, peak_generate), f"{actions} actions in the policy")
+    cpu = CPU_SECONDS.pop(select.pid) + CPU_SECONDS.pop(generate.pid)
+    return Run(seconds, max(peak_select, peak_generate), f"{actions} actions in the policy", cpu)
 
 
 def logs_for(workdir: Path, shape: Shape, jobs: int) -> Path:
@@ -168,7 +174,9 @@ def main(argv: list[str] | None = None) -> int:
         median = statistics.median(r.seconds for r in runs)
         times = ", ".join(f"{r.seconds:.2f}" for r in runs)
         out.write(f"fixed cost    no records   median {median:7.2f} s  (runs: {times})\n")
-    medians: dict[str, list[tuple[int, float]]] = {"iamfit": [], "trailscraper": []}
+    medians: dict[str, list[tuple[int, float]]] = {
+        k: [] for k in ("iamfit", "trailscraper", "iamfit CPU", "trailscraper CPU")
+    }
     for shape in shapes:
         size = shape.records
         logs = logs_for(args.workdir, shape, args.jobs)
@@ -180,12 +188,14 @@ def main(argv: list[str] | None = None) -> int:
             if with_scraper:
                 scraper.append(run_trailscraper(args.trailscraper, logs))
         medians["iamfit"].append((size, statistics.median(r.seconds for r in iamfit)))
+        medians["iamfit CPU"].append((size, statistics.median(r.cpu for r in iamfit)))
         out.write(_summary("iamfit" if not args.iamfit_cli else "iamfit replay", size, iamfit))
         out.write(f"  [{iamfit[-1].detail}]\n")
         if not with_scraper:
             out.write(f"trailscraper  N={size:>9,}  skipped (above --trailscraper-max)\n")
             continue
         medians["trailscraper"].append((size, statistics.median(r.seconds for r in scraper)))
+        medians["trailscraper CPU"].append((size, statistics.median(r.cpu for r in scraper)))
         out.write(_summary("trailscraper", size, scraper) + f"  [{scraper[-1].detail}]\n")
         ratio = statistics.median(r.seconds for r in scraper) / statistics.median(r.seconds for r in iamfit)
         out.write(f"ratio         N={size:>9,}  iamfit is {ratio:.1f}x trailscraper's records/s\n")
@@ -202,20 +212,22 @@ def _per_record(out: Any, medians: dict[str, list[tuple[int, float]]]) -> None:
         costs[tool] = {}
         for (n1, t1), (n2, t2) in zip(points, points[1:], strict=False):
             costs[tool][(n1, n2)] = (t2 - t1) / (n2 - n1) * 1e6
-            out.write(f"per record    {tool:<12} {n1:>9,} -> {n2:>9,}  {costs[tool][(n1, n2)]:7.2f} us\n")
-    for span, cost in costs["iamfit"].items():
-        if span in costs["trailscraper"] and cost > 0:
-            ratio = costs["trailscraper"][span] / cost
-            out.write(f"per record    ratio        {span[0]:>9,} -> {span[1]:>9,}  iamfit is {ratio:.1f}x\n")
+            out.write(f"per record    {tool:<16} {n1:>9,} -> {n2:>9,}  {costs[tool][(n1, n2)]:7.2f} us\n")
+    for kind in ("", " CPU"):
+        for span, cost in costs["iamfit" + kind].items():
+            if span in costs["trailscraper" + kind] and cost > 0:
+                ratio = costs["trailscraper" + kind][span] / cost
+                out.write(f"per record    ratio{kind:<8}{span[0]:>9,} -> {span[1]:>9,}  iamfit is {ratio:.1f}x\n")
 
 
 def _summary(name: str, size: int, runs: list[Run]) -> str:
     median = statistics.median(r.seconds for r in runs)
     peak = max(r.peak_mib for r in runs)
     times = ", ".join(f"{r.seconds:.2f}" for r in runs)
+    cpu = statistics.median(r.cpu for r in runs)
     return (
         f"{name:<13} N={size:>9,}  median {median:7.2f} s  {size / median:>10,.0f} records/s"
-        f"  peak RSS {peak:7.1f} MiB  (runs: {times})"
+        f"  peak RSS {peak:7.1f} MiB  CPU {cpu:7.2f} s  (runs: {times})"
     )
 
 
