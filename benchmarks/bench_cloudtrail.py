@@ -27,6 +27,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -54,12 +55,17 @@ class Run:
     seconds: float
     peak_mib: float
     detail: str
+    cpu: float = 0.0  # user + system CPU seconds of the process (and, for trailscraper, of both)
+
+
+CPU_SECONDS: dict[int, float] = {}
 
 
 def _wait(proc: subprocess.Popen[bytes]) -> tuple[int, float]:
-    """Wait for ``proc``; return its exit status and its own peak RSS in MiB."""
+    """Wait for ``proc``; return its exit status and its own peak RSS in MiB (its CPU time: CPU_SECONDS)."""
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
+    CPU_SECONDS[proc.pid] = usage.ru_utime + usage.ru_stime
     return proc.returncode, usage.ru_maxrss / 1024.0
 
 
@@ -85,7 +91,7 @@ def _timed(command: list[str], name: str) -> Run:
     if code != 0:
         raise SystemExit(f"{name} failed with exit {code}: {err.strip()[-300:]}")
     detail = out.strip() if name == "iamfit" else (out.strip().splitlines() or [""])[0]
-    return Run(seconds, peak, detail)
+    return Run(seconds, peak, detail, CPU_SECONDS.pop(proc.pid))
 
 
 def run_trailscraper(trailscraper: str, logs: Path) -> Run:
@@ -107,15 +113,16 @@ def run_trailscraper(trailscraper: str, logs: Path) -> Run:
     if code_select or code_generate:
         raise SystemExit(f"trailscraper failed (select {code_select}, generate {code_generate})")
     actions = sum(len(s.get("Action", [])) for s in json.loads(policy).get("Statement", []))
-    return Run(seconds, max(peak_select, peak_generate), f"{actions} actions in the policy")
+    cpu = CPU_SECONDS.pop(select.pid) + CPU_SECONDS.pop(generate.pid)
+    return Run(seconds, max(peak_select, peak_generate), f"{actions} actions in the policy", cpu)
 
 
-def logs_for(workdir: Path, records: int, seed: int, jobs: int) -> Path:
-    target = workdir / f"ct-{records}-seed{seed}"
+def logs_for(workdir: Path, shape: Shape, jobs: int) -> Path:
+    target = workdir / shape.name
     marker = target / "DONE"
     if not marker.exists():
-        make(target, Shape(records, 500, seed), jobs)
-        marker.write_text(str(records))
+        make(target, shape, jobs)
+        marker.write_text(str(shape.records))
     return target
 
 
@@ -139,9 +146,26 @@ def main(argv: list[str] | None = None) -> int:
         help="also time the engine on an empty directory, with the mapping's tables and DuckDB loaded: the cost"
         " every run pays before and after its records",
     )
+    parser.add_argument(
+        "--principal-share",
+        type=float,
+        default=None,
+        help="an organization trail's mix (make_cloudtrail.py): this share of the records from the deploy role",
+    )
+    parser.add_argument("--other-roles", type=int, default=40, help="with --principal-share: other roles")
+    parser.add_argument("--record-bytes", type=int, default=1500, help="with --principal-share: record size")
+    parser.add_argument("--generate-only", action="store_true", help="write the trails of --sizes and stop")
     args = parser.parse_args(argv)
 
     out = sys.stdout
+    shapes = [
+        Shape(int(s), 500, args.seed, args.principal_share, args.other_roles, args.record_bytes)
+        for s in args.sizes.split(",")
+    ]
+    if args.generate_only:
+        for shape in shapes:
+            out.write(f"{logs_for(args.workdir, shape, args.jobs)}\n")
+        return 0
     out.write(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, runs={args.runs}\n")
     if args.fixed_cost:
         with tempfile.TemporaryDirectory() as empty:
@@ -150,8 +174,12 @@ def main(argv: list[str] | None = None) -> int:
         median = statistics.median(r.seconds for r in runs)
         times = ", ".join(f"{r.seconds:.2f}" for r in runs)
         out.write(f"fixed cost    no records   median {median:7.2f} s  (runs: {times})\n")
-    for size in (int(s) for s in args.sizes.split(",")):
-        logs = logs_for(args.workdir, size, args.seed, args.jobs)
+    medians: dict[str, list[tuple[int, float]]] = {
+        k: [] for k in ("iamfit", "trailscraper", "iamfit CPU", "trailscraper CPU")
+    }
+    for shape in shapes:
+        size = shape.records
+        logs = logs_for(args.workdir, shape, args.jobs)
         with_scraper = size <= args.trailscraper_max
         iamfit: list[Run] = []
         scraper: list[Run] = []
@@ -159,26 +187,47 @@ def main(argv: list[str] | None = None) -> int:
             iamfit.append(run_iamfit(logs, args.iamfit_cli))
             if with_scraper:
                 scraper.append(run_trailscraper(args.trailscraper, logs))
+        medians["iamfit"].append((size, statistics.median(r.seconds for r in iamfit)))
+        medians["iamfit CPU"].append((size, statistics.median(r.cpu for r in iamfit)))
         out.write(_summary("iamfit" if not args.iamfit_cli else "iamfit replay", size, iamfit))
         out.write(f"  [{iamfit[-1].detail}]\n")
         if not with_scraper:
             out.write(f"trailscraper  N={size:>9,}  skipped (above --trailscraper-max)\n")
             continue
+        medians["trailscraper"].append((size, statistics.median(r.seconds for r in scraper)))
+        medians["trailscraper CPU"].append((size, statistics.median(r.cpu for r in scraper)))
         out.write(_summary("trailscraper", size, scraper) + f"  [{scraper[-1].detail}]\n")
         ratio = statistics.median(r.seconds for r in scraper) / statistics.median(r.seconds for r in iamfit)
         out.write(f"ratio         N={size:>9,}  iamfit is {ratio:.1f}x trailscraper's records/s\n")
         out.write(f"load average after N={size:,}: {os.getloadavg()[0]:.2f}\n")
         out.flush()
+    _per_record(out, medians)
     return 0
+
+
+def _per_record(out: Any, medians: dict[str, list[tuple[int, float]]]) -> None:
+    """Per-record cost between consecutive sizes (start-up cancels out), and iamfit's lead on it."""
+    costs: dict[str, dict[tuple[int, int], float]] = {}
+    for tool, points in medians.items():
+        costs[tool] = {}
+        for (n1, t1), (n2, t2) in zip(points, points[1:], strict=False):
+            costs[tool][(n1, n2)] = (t2 - t1) / (n2 - n1) * 1e6
+            out.write(f"per record    {tool:<16} {n1:>9,} -> {n2:>9,}  {costs[tool][(n1, n2)]:7.2f} us\n")
+    for kind in ("", " CPU"):
+        for span, cost in costs["iamfit" + kind].items():
+            if span in costs["trailscraper" + kind] and cost > 0:
+                ratio = costs["trailscraper" + kind][span] / cost
+                out.write(f"per record    ratio{kind:<8}{span[0]:>9,} -> {span[1]:>9,}  iamfit is {ratio:.1f}x\n")
 
 
 def _summary(name: str, size: int, runs: list[Run]) -> str:
     median = statistics.median(r.seconds for r in runs)
     peak = max(r.peak_mib for r in runs)
     times = ", ".join(f"{r.seconds:.2f}" for r in runs)
+    cpu = statistics.median(r.cpu for r in runs)
     return (
         f"{name:<13} N={size:>9,}  median {median:7.2f} s  {size / median:>10,.0f} records/s"
-        f"  peak RSS {peak:7.1f} MiB  (runs: {times})"
+        f"  peak RSS {peak:7.1f} MiB  CPU {cpu:7.2f} s  (runs: {times})"
     )
 
 

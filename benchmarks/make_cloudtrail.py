@@ -1,6 +1,8 @@
 """Make N realistic CloudTrail records as gzipped files in the S3 trail layout (deterministic per seed).
 
     python benchmarks/make_cloudtrail.py OUT_DIR --records 200000 [--seed 7] [--per-file 500] [--jobs 2]
+    python benchmarks/make_cloudtrail.py OUT_DIR --records 500000 --principal-share 0.1 --other-roles 40 \
+        --record-bytes 1500      # an organization trail's mix (below)
 
 Writes ``OUT_DIR/AWSLogs/<account>/CloudTrail/<region>/<yyyy>/<mm>/<dd>/<account>_CloudTrail_<region>_
 <yyyymmddThhmmZ>_<id>.json.gz`` files, each ``{"Records": [...]}``, the way CloudTrail delivers them.
@@ -8,6 +10,15 @@ The mix: a deploy role's sessions (calls made directly and calls CloudFormation 
 ``invokedBy``), a CloudFormation service role, IAM users, Lambda execution roles doing data-plane work,
 AWS services; many event sources; about 2 % access denials with AWS's real errorMessage wording; five
 regions, seven days. The deploy role's ARN is printed last, for ``--principal``.
+
+With ``--principal-share S`` it writes an organization trail's mix instead: a share S of the records from the
+deploy role (direct and CloudFormation-invoked calls, as above), the rest from ``--other-roles`` other roles'
+sessions (CI jobs, Lambda functions, instance profiles of the member accounts), each record about
+``--record-bytes`` long as JSON: full ``sessionContext`` (attributes, sourceIdentity), ``tlsDetails``, long user
+agents, request parameters with tags and client/next tokens, response elements with credentials and ids.
+About 2 % of the other roles' records are ``sts:AssumeRole`` calls on the deploy role (its ARN in
+``requestParameters.roleArn`` and ``responseElements.assumedRoleUser``): they mention the principal's ARN and
+are not its calls.
 """
 
 from __future__ import annotations
@@ -131,6 +142,17 @@ class Shape:
     records: int
     per_file: int
     seed: int
+    principal_share: float | None = None  # None: the default mix; else the organization trail's mix
+    other_roles: int = 40
+    record_bytes: int = 1500
+
+    @property
+    def name(self) -> str:
+        if self.principal_share is None:
+            return f"ct-{self.records}-seed{self.seed}"
+        return (
+            f"org-{self.records}-seed{self.seed}-p{self.principal_share:g}-r{self.other_roles}-b{self.record_bytes}"
+        )
 
 
 def _iam_prefix(source: str) -> str:
@@ -317,14 +339,149 @@ def make_record(rng: random.Random, when: datetime, region: str) -> dict[str, An
     return record
 
 
-def _write_file(args: tuple[Path, int, int, int]) -> int:
-    out, seed, index, count = args
+ORG_ACCOUNTS = tuple(f"{210987654321 + 1111 * n:012d}" for n in range(6))
+ORG_ROLE_KINDS = ("github-ci", "lambda", "ecs-task", "ec2-instance", "sso-admin", "data-pipeline", "monitoring")
+ORG_CALLS = WORKLOAD_CALLS + USER_CALLS + (
+    ("s3.amazonaws.com", "GetObject", True, "object"),
+    ("ec2.amazonaws.com", "CreateTags", False, "none"),
+    ("dynamodb.amazonaws.com", "Query", True, "table"),
+    ("lambda.amazonaws.com", "ListFunctions20150331", True, "none"),
+    ("ecs.amazonaws.com", "DescribeServices", True, "none"),
+)
+ORG_AGENTS = (
+    "aws-sdk-java/2.25.60 Linux/5.10.219-208.866.amzn2.x86_64 OpenJDK_64-Bit_Server_VM/17.0.11+9-LTS Java/17.0.11"
+    " vendor/Amazon.com_Inc. io/sync http/Apache cfg/retry-mode/standard",
+    "aws-sdk-go-v2/1.30.3 os/linux lang/go#1.22.5 md/GOOS#linux md/GOARCH#amd64 api/ec2#1.171.0 ft/paginator",
+    "Boto3/1.34.144 md/Botocore#1.34.144 ua/2.0 os/linux#5.10.219-208.866.amzn2.x86_64 md/arch#x86_64"
+    " lang/python#3.12.4 md/pyimpl#CPython exec-env/AWS_ECS_FARGATE cfg/retry-mode#legacy Botocore/1.34.144",
+    "[Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0"
+    " Safari/537.36]",
+)
+
+
+def _hex(rng: random.Random, n: int) -> str:
+    return f"{rng.getrandbits(4 * n):0{n}x}"
+
+
+def make_org_record(rng: random.Random, when: datetime, region: str, shape: Shape) -> dict[str, Any]:
+    """One record of an organization trail: the deploy role's (share S), or one of the other roles'."""
+    assert shape.principal_share is not None
+    if rng.random() < shape.principal_share:
+        record = make_record_as(rng, when, region, "deployer" if rng.random() < 0.6 else "deployer-cfn")
+    else:
+        n = rng.randrange(shape.other_roles)
+        account = ORG_ACCOUNTS[n % len(ORG_ACCOUNTS)]
+        role = f"{ORG_ROLE_KINDS[n % len(ORG_ROLE_KINDS)]}-role-{n:02d}"
+        session = f"{role}-{_hex(rng, 8)}"
+        assume = rng.random() < 0.02
+        source, name, read_only, kind = (
+            ("sts.amazonaws.com", "AssumeRole", False, "none") if assume else rng.choice(ORG_CALLS)
+        )
+        identity = {
+            "type": "AssumedRole",
+            "principalId": f"AROA{_hex(rng, 16).upper()}:{session}",
+            "arn": f"arn:aws:sts::{account}:assumed-role/{role}/{session}",
+            "accountId": account,
+            "accessKeyId": f"ASIA{_hex(rng, 16).upper()}",
+            "sessionContext": {
+                "sessionIssuer": {
+                    "type": "Role",
+                    "principalId": f"AROA{_hex(rng, 16).upper()}",
+                    "arn": f"arn:aws:iam::{account}:role/{role}",
+                    "accountId": account,
+                    "userName": role,
+                },
+                "webIdFederationData": {},
+                "attributes": {"creationDate": when.strftime("%Y-%m-%dT%H:%M:%SZ"), "mfaAuthenticated": "false"},
+                "sourceIdentity": f"ci-{_hex(rng, 6)}",
+                "ec2RoleDelivery": "2.0",
+            },
+        }
+        service = rng.choice(SERVICES)
+        params = _request_parameters(kind, rng, service, region) or {}
+        if assume:
+            params = {"roleArn": DEPLOY_ROLE, "roleSessionName": f"ci-{_hex(rng, 8)}", "durationSeconds": 3600}
+        record = {
+            "eventVersion": "1.09",
+            "userIdentity": identity,
+            "eventTime": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "eventSource": source,
+            "eventName": name,
+            "awsRegion": region,
+            "sourceIPAddress": f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}",
+            "userAgent": rng.choice(ORG_AGENTS),
+            "requestParameters": params,
+            "responseElements": None,
+            "requestID": f"{_hex(rng, 8)}-{_hex(rng, 4)}-{_hex(rng, 4)}-{_hex(rng, 4)}-{_hex(rng, 12)}",
+            "eventID": f"{_hex(rng, 8)}-{_hex(rng, 4)}-{_hex(rng, 4)}-{_hex(rng, 4)}-{_hex(rng, 12)}",
+            "readOnly": read_only,
+            "eventType": "AwsApiCall",
+            "managementEvent": True,
+            "recipientAccountId": account,
+            "eventCategory": "Management",
+            "tlsDetails": {
+                "tlsVersion": "TLSv1.3",
+                "cipherSuite": "TLS_AES_128_GCM_SHA256",
+                "clientProvidedHostHeader": f"{source.split('.')[0]}.{region}.amazonaws.com",
+            },
+        }
+        if assume:
+            record["responseElements"] = {
+                "credentials": {
+                    "accessKeyId": f"ASIA{_hex(rng, 16).upper()}",
+                    "sessionToken": _hex(rng, 96),
+                    "expiration": "Oct 1, 2026, 1:00:00 PM",
+                },
+                "assumedRoleUser": {
+                    "assumedRoleId": f"AROAEXAMPLEDEPLOY:{params['roleSessionName']}",
+                    "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/serverless-deploy/{params['roleSessionName']}",
+                },
+            }
+            record["resources"] = [{"accountId": ACCOUNT, "type": "AWS::IAM::Role", "ARN": DEPLOY_ROLE}]
+        elif not read_only:
+            record["responseElements"] = {"requestId": _hex(rng, 32), "status": "OK"}
+    # pad to about record_bytes with what real records carry: tags, client and pagination tokens
+    size = len(json.dumps(record, separators=(",", ":")))
+    params = record["requestParameters"]
+    if params is None:
+        params = record["requestParameters"] = {}
+    tags = []
+    while size < shape.record_bytes - 120:
+        tags.append({"key": f"team-{_hex(rng, 3)}", "value": f"cost-center-{_hex(rng, 10)}"})
+        size += 48
+    if tags:
+        params["tagSet"] = {"items": tags}
+    if size < shape.record_bytes:
+        params["clientToken"] = _hex(rng, max(8, shape.record_bytes - size - 20))
+    params["nextToken"] = _hex(rng, 24)
+    return record
+
+
+def make_record_as(rng: random.Random, when: datetime, region: str, who: str) -> dict[str, Any]:
+    """A record of the default mix's caller kind ``who`` (only the deploy role's kinds are asked for)."""
+    calls = DEPLOYER_CALLS if who == "deployer" else CFN_CALLS
+    while True:
+        record = make_record(rng, when, region)
+        identity = record["userIdentity"]
+        mine = identity.get("arn", "").startswith(f"arn:aws:sts::{ACCOUNT}:assumed-role/serverless-deploy/")
+        kind = ("invokedBy" in identity) == (who == "deployer-cfn")
+        if mine and kind and any(c[:2] == (record["eventSource"], record["eventName"]) for c in calls):
+            return record
+
+
+def _write_file(args: tuple[Path, int, int, int, Shape]) -> int:
+    out, seed, index, count, shape = args
     rng = random.Random(seed * 1_000_003 + index)
     region = REGIONS[index % len(REGIONS)]
     day = START + timedelta(days=(index // len(REGIONS)) % DAYS)
     minute = (index * 7) % (24 * 60)
     base = day + timedelta(minutes=minute)
-    records = [make_record(rng, base + timedelta(seconds=rng.randrange(300)), region) for _ in range(count)]
+    if shape.principal_share is not None:
+        records = [
+            make_org_record(rng, base + timedelta(seconds=rng.randrange(300)), region, shape) for _ in range(count)
+        ]
+    else:
+        records = [make_record(rng, base + timedelta(seconds=rng.randrange(300)), region) for _ in range(count)]
     records.sort(key=lambda r: r["eventTime"])
     folder = out / "AWSLogs" / ACCOUNT / "CloudTrail" / region / f"{day:%Y}" / f"{day:%m}" / f"{day:%d}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -338,7 +495,9 @@ def _write_file(args: tuple[Path, int, int, int]) -> int:
 def make(out: Path, shape: Shape, jobs: int = 1) -> int:
     """Write the tree; return how many records were written."""
     files = (shape.records + shape.per_file - 1) // shape.per_file
-    work = [(out, shape.seed, i, min(shape.per_file, shape.records - i * shape.per_file)) for i in range(files)]
+    work = [
+        (out, shape.seed, i, min(shape.per_file, shape.records - i * shape.per_file), shape) for i in range(files)
+    ]
     if jobs <= 1:
         return sum(map(_write_file, work))
     with ProcessPoolExecutor(max_workers=jobs) as pool:
@@ -352,8 +511,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-file", type=int, default=500)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument(
+        "--principal-share", type=float, default=None, help="org trail mix: the deploy role's share"
+    )
+    parser.add_argument("--other-roles", type=int, default=40, help="with --principal-share: how many other roles")
+    parser.add_argument("--record-bytes", type=int, default=1500, help="with --principal-share: about this long")
     args = parser.parse_args(argv)
-    written = make(args.out, Shape(args.records, args.per_file, args.seed), args.jobs)
+    shape = Shape(args.records, args.per_file, args.seed, args.principal_share, args.other_roles, args.record_bytes)
+    written = make(args.out, shape, args.jobs)
     sys.stdout.write(f"{written} records in {args.out} (principal {DEPLOY_ROLE})\n")
     return 0
 

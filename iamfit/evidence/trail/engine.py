@@ -18,8 +18,8 @@ from typing import Any
 
 from iamfit.errors import BadInputError
 from iamfit.evidence.trail.model import ReadStats, SkippedFile, TrailRow
-from iamfit.evidence.trail.query import RESOURCE_PARAMETERS, TrailQuery
-from iamfit.evidence.trail.staging import StagedBatch, stage, staging_dir
+from iamfit.evidence.trail.query import GROUP_COLUMNS, RESOURCE_PARAMETERS, TrailQuery
+from iamfit.evidence.trail.staging import StagedBatch, needle_for, stage, staging_dir
 
 GroupKey = tuple[str | None, ...]
 EventMapper = Callable[[str, str, Mapping[str, Any] | None], str | None]
@@ -63,6 +63,11 @@ class Groups:
         return no_records
 
 
+def _other_row(count: int) -> tuple[Any, ...]:
+    """A reduced row standing for ``count`` records that did not match (what the SQL's ``other`` group holds)."""
+    return ("other", *([None] * (len(GROUP_COLUMNS) - 1)), count, None, None)
+
+
 def _connect(threads: int | None, memory_limit: str | None) -> Any:
     import duckdb  # imported here: loading DuckDB costs time the CLI's --help should not pay
 
@@ -92,6 +97,9 @@ class BatchReader:
     only itself: it is skipped with DuckDB's one-line reason, or raised as BadInputError if ``strict``.
     Safe to call from several threads at once: each call uses its own cursor and its own staged files. The
     connection is a future so that the first batches are staged while DuckDB is still being loaded.
+
+    With a principal and not ``strict``, staging leaves out the records whose bytes cannot match it
+    (:func:`staging.to_records`); they count as read and not matched. ``strict`` parses every record.
     """
 
     connection: Future[Any]
@@ -101,7 +109,8 @@ class BatchReader:
     _serial: Iterator[int] = field(default_factory=itertools.count)
 
     def __call__(self, batch: list[str]) -> BatchResult:
-        staged = stage(batch, self.directory, next(self._serial))
+        needle = None if self.strict else needle_for(self.query.principal)
+        staged = stage(batch, self.directory, next(self._serial), needle)
         try:
             cursor = self.connection.result().cursor()
         except BaseException:
@@ -110,6 +119,8 @@ class BatchReader:
         try:
             result = self._whole(cursor, staged.whole)
             result.files_read += len(staged.empty)
+            if staged.left_out_empty:
+                result.rows.append(_other_row(staged.left_out_empty))
             if staged.copies:
                 copies = self._copies(cursor, staged)
                 result.rows.extend(copies.rows)
@@ -127,6 +138,8 @@ class BatchReader:
             rows: list[Any] = cursor.execute(self.query.duckdb_records_sql(staged.copies)).fetchall()
         except duckdb.Error:  # a piece is not one JSON object, or a field has another type: read them whole
             return self._whole(cursor, staged.sources)
+        if staged.left_out:
+            rows.append(_other_row(staged.left_out))
         return BatchResult(rows, len(staged.copies))
 
     def _whole(self, cursor: Any, paths: list[str]) -> BatchResult:

@@ -7,7 +7,11 @@ temporary directory (mode 0700, files 0600, each batch removed once it is read).
 copy into records at ``,{"eventVersion":`` and parses each one (``TrailQuery.duckdb_records_sql``), instead
 of parsing the whole file and then its Records. A file of any other shape (pretty-printed, other keys,
 truncated, corrupt gzip) is not staged: the engine reads it whole, the slower way, which is also what reports
-why a bad file cannot be read."""
+why a bad file cannot be read.
+
+With a principal (and not ``--strict``), staging also leaves out the records that certainly cannot be the
+principal's (:func:`to_records`): most of an organization trail's bytes belong to other principals, and a
+record whose bytes do not hold the principal's ARN cannot match it. Those records are counted, not parsed."""
 
 from __future__ import annotations
 
@@ -115,16 +119,128 @@ def to_body(source: BinaryIO, out: BinaryIO, buffer: bytearray) -> int:
     return written + end - len(_TAIL) - start
 
 
+_SEPARATOR = b',{"eventVersion":'
+# The file must hold this as many times as it has records for the records left out to be counted, not parsed:
+# one check of the four fields a record is "bad" without (kind 'bad' in the query). Each check is a pass over
+# the file's bytes, which costs about what the gunzip does, so there is only this one (docs/cloudtrail.md says
+# what --strict checks that this does not).
+_TIME_KEY = b'"eventTime":"'
+_ESCAPES = (b"\\u", b"\\/")  # the only escapes that can spell a character a needle may hold
+
+
+def needle_for(principal: str | None) -> bytes | None:
+    """The bytes every record matching ``principal`` holds literally, unless it spells them with an escape.
+
+    The principal predicate (``TrailQuery.predicate``) compares ``userIdentity.arn`` and the session issuer's
+    ARN with the principal, or ``userIdentity.arn`` with its prefix: a matching record's JSON holds the
+    principal's string, written either as it is or with ``\\uXXXX`` / ``\\/`` escapes (JSON spells ``"``,
+    ``\\`` and control characters only with escapes, so a principal holding one of those, or any character
+    outside printable ASCII, gets no needle). None: no needle, every record is parsed.
+    """
+    if not principal or not all(" " <= c <= "~" and c not in '"\\' for c in principal):
+        return None
+    if principal.startswith(":") or principal.endswith((",", "{")):  # could overlap the record separator
+        return None
+    return principal.encode()
+
+
+def _read_all(source: BinaryIO, buffer: bytearray) -> int:
+    """Read all of ``source`` into ``buffer``, growing it when it is full; the number of bytes read."""
+    n = 0
+    while True:
+        with memoryview(buffer) as view, view[n:] as tail:
+            n += _fill(source, tail)
+        if n < len(buffer):
+            return n
+        buffer.extend(bytes(len(buffer)))
+
+
+def _body_bounds(buffer: bytearray, n: int) -> tuple[int, int]:
+    """Where BODY starts and ends in a compact document ``{"Records":[BODY]}`` (the checks of :func:`to_body`)."""
+    end = n
+    while end and buffer[end - 1] in _WHITESPACE:
+        end -= 1
+    start = len(_HEAD)
+    if end < start + len(_TAIL) or not buffer.startswith(_HEAD) or buffer[end - len(_TAIL) : end] != _TAIL:
+        raise NotCompact
+    end -= len(_TAIL)
+    if end == start:
+        return start, end
+    if end - start < len(_FIRST_KEY) + 1 or not buffer.startswith(_FIRST_KEY, start) or buffer[end - 1] != 0x7D:
+        raise NotCompact
+    return start, end
+
+
+def to_records(source: BinaryIO, out: BinaryIO, buffer: bytearray, needle: bytes) -> tuple[int, int]:
+    """Like :func:`to_body`, but copy only the records that may match: (bytes written, records left out).
+
+    The records are the pieces between ``,{"eventVersion":`` separators (as DuckDB splits them). A record is
+    copied when its bytes hold ``needle`` (the principal's ARN, see :func:`needle_for`) or a ``\\u``/``\\/``
+    escape; the others cannot match the principal and are only counted, as read and not matched. The file must
+    hold ``"eventTime":"`` as many times as there are pieces, else every record is copied, as :func:`to_body`
+    does, and DuckDB sorts out the bad ones. Not checked for the records left out (``strict`` parses them): that
+    they are well-formed JSON objects with a string ``eventSource`` and ``eventName`` and an object
+    ``userIdentity``, and that nothing but a comma separates them.
+    ``buffer`` grows to the file's size (it is reused for the next file).
+    """
+    n = _read_all(source, buffer)
+    start, end = _body_bounds(buffer, n)
+    view = memoryview(buffer)
+    try:
+        if start == end:
+            return 0, 0
+        pieces = buffer.count(_SEPARATOR, start, end) + 1
+        if buffer.count(_TIME_KEY, start, end) != pieces:
+            out.write(view[start:end])
+            return end - start, 0
+        needles = [needle, *(_ESCAPES if buffer.find(b"\\", start, end) != -1 else ())]
+        spans: dict[int, int] = {}
+        for wanted in needles:
+            at = buffer.find(wanted, start, end)
+            while at != -1:
+                first = buffer.rfind(_SEPARATOR, start, at)
+                first = start if first == -1 else first + 1
+                last = buffer.find(_SEPARATOR, at, end)
+                last = end if last == -1 else last
+                spans[first] = last
+                at = buffer.find(wanted, last, end) if last < end else -1
+        written = 0
+        for first in sorted(spans):
+            if written:
+                out.write(b",")
+                written += 1
+            out.write(view[first : spans[first]])
+            written += spans[first] - first
+        return written, pieces - len(spans)
+    finally:
+        view.release()
+
+
+class StagingBuffer(bytearray):
+    """A batch's reused staging buffer, with what :func:`stage_file` is to keep: with ``needle``, only the records
+    that may match (:func:`to_records`); ``left_out`` is how many records the last file had that were not."""
+
+    needle: bytes | None = None
+    left_out: int = 0
+
+
 def stage_file(path: str, target: Path, buffer: bytearray) -> int | None:
     """Write the records of ``path`` to ``target`` (mode 0600); their size, or None, leaving nothing, if it cannot.
 
-    A file with no records leaves nothing either, and gives 0.
+    A file with no records (written) leaves nothing either, and gives 0. When ``buffer`` is a
+    :class:`StagingBuffer` with a needle, only the records that may match are written and ``buffer.left_out``
+    counts the others.
     """
+    needle = buffer.needle if isinstance(buffer, StagingBuffer) else None
     try:
         with open_log(path) as source:
             fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as out:  # buffered: it writes all of each chunk, a raw write may not
-                size = to_body(source, cast(BinaryIO, out), buffer)
+                if needle is None:
+                    size = to_body(source, cast(BinaryIO, out), buffer)
+                else:
+                    size, left_out = to_records(source, cast(BinaryIO, out), buffer, needle)
+                    cast(StagingBuffer, buffer).left_out = left_out
     except _read_errors():  # not compact, unreadable, corrupt, or a full disk: read whole, which says why
         target.unlink(missing_ok=True)
         return None
@@ -136,12 +252,15 @@ def stage_file(path: str, target: Path, buffer: bytearray) -> int | None:
 @dataclass
 class StagedBatch:
     """One batch after staging: ``copies`` (the records) stand for ``sources``; ``whole`` are read as they are;
-    ``empty`` were read and hold no records."""
+    ``empty`` were read and had no records copied. ``left_out`` counts the records of ``sources`` that were not
+    copied (they cannot match); ``left_out_empty`` those of ``empty``."""
 
     copies: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
     whole: list[str] = field(default_factory=list)
     empty: list[str] = field(default_factory=list)
+    left_out: int = 0
+    left_out_empty: int = 0
 
     def remove(self) -> None:
         for path in self.copies:
@@ -149,20 +268,24 @@ class StagedBatch:
         self.copies.clear()
 
 
-def stage(batch: list[str], directory: Path, serial: int) -> StagedBatch:
+def stage(batch: list[str], directory: Path, serial: int, needle: bytes | None = None) -> StagedBatch:
     """Stage each file of ``batch`` into ``directory`` (names ``<serial>-<i>.json``), or mark it to read whole."""
     out = StagedBatch()
-    buffer = bytearray(_CHUNK)
+    buffer = StagingBuffer(_CHUNK)
+    buffer.needle = needle
     for i, path in enumerate(batch):
         target = directory / f"{serial:06d}-{i:05d}.json"
+        buffer.left_out = 0
         size = stage_file(path, target, buffer)
         if size is None:
             out.whole.append(path)
         elif size == 0:
             out.empty.append(path)
+            out.left_out_empty += buffer.left_out
         else:
             out.copies.append(str(target))
             out.sources.append(path)
+            out.left_out += buffer.left_out
     return out
 
 

@@ -1,0 +1,144 @@
+"""The principal prefilter (staging leaves out records whose bytes cannot match) changes nothing but the speed."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import iamfit.evidence.trail.engine as engine
+from iamfit.evidence.trail import LocalSource, aggregate
+from iamfit.evidence.trail.staging import needle_for, to_records
+
+from .records import ACCOUNT, DEPLOY_ROLE, given_log, log_key, record
+
+OTHER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/other"
+SESSION_PREFIX = f"arn:aws:sts::{ACCOUNT}:assumed-role/deploy"
+
+
+def other(name: str = "GetRole", **params: Any) -> dict[str, Any]:
+    """A call of another role's session; its request parameters may name the deploy role."""
+    out = record("iam.amazonaws.com", name, params=params or None)
+    out["userIdentity"] = {
+        "type": "AssumedRole",
+        "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/other/ci-9",
+        "sessionContext": {"sessionIssuer": {"type": "Role", "arn": OTHER_ROLE}},
+    }
+    return out
+
+
+def escaped(rec: dict[str, Any]) -> dict[str, Any]:
+    """``rec`` marked so that it is written with its slashes escaped (``\\/``), which JSON allows."""
+    return {**rec, "_escape_slashes": True}
+
+
+def write(root: Path, n: int, records: list[dict[str, Any]]) -> None:
+    parts = []
+    for rec in records:
+        text = json.dumps({k: v for k, v in rec.items() if k != "_escape_slashes"}, separators=(",", ":"))
+        parts.append(text.replace("/", "\\/") if rec.get("_escape_slashes") else text)
+    data = ('{"Records":[' + ",".join(parts) + "]}").encode()
+    path = root / log_key(n=n)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(data))
+
+
+def both_ways(root: Path, principal: str, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any]:
+    fast = aggregate(LocalSource(root), principal=principal)
+    with monkeypatch.context() as patch:
+        patch.setattr(engine, "needle_for", lambda principal: None)
+        full = aggregate(LocalSource(root), principal=principal)
+    return fast, full
+
+
+RECORDS = st.sampled_from(
+    [
+        record(),
+        record("iam.amazonaws.com", "CreateRole", error="AccessDenied", params={"roleName": "r"}),
+        record("lambda.amazonaws.com", "AddPermission20150331v2", invoked_by="cloudformation.amazonaws.com"),
+        record("s3.amazonaws.com", "PutObject", who="user", params={"bucketName": "b"}),
+        other(),
+        other("GetRole", roleArn=DEPLOY_ROLE),  # names the principal, is not the principal's
+        other("AssumeRole", roleArn=DEPLOY_ROLE, note=f"{SESSION_PREFIX}/x"),
+        escaped(record("kms.amazonaws.com", "Decrypt")),  # the principal's, its ARN spelled with \/
+        escaped(other("GetRole", roleArn=DEPLOY_ROLE)),
+        {"eventVersion": "1.09", "eventName": "NoTime", "eventSource": "s3.amazonaws.com"},  # bad: no eventTime
+        {**record(who="user"), "requestParameters": {"text": 'a ,{"eventVersion": b'}},
+    ]
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    files=st.lists(st.lists(RECORDS, min_size=1, max_size=6), min_size=1, max_size=4),
+    principal=st.sampled_from([DEPLOY_ROLE, SESSION_PREFIX, OTHER_ROLE, SESSION_PREFIX + "/ci-1"]),
+)
+def test_prefiltered_and_full_reads_agree(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch, files: list[Any], principal: str
+) -> None:
+    root = tmp_path_factory.mktemp("trail")
+    for n, records in enumerate(files):
+        write(root, n, records)
+    fast, full = both_ways(root, principal, monkeypatch)
+    assert fast.rows == full.rows
+    assert fast.stats == full.stats
+
+
+def test_records_naming_the_principal_are_not_counted_as_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    given_log(tmp_path, log_key(), [record(), *[other("GetRole", roleArn=DEPLOY_ROLE)] * 3, other(), other()])
+    fast, full = both_ways(tmp_path, DEPLOY_ROLE, monkeypatch)
+    assert fast.rows == full.rows and fast.stats == full.stats
+    assert (fast.stats.records, fast.stats.matched_records) == (6, 1)
+    assert [r.action for r in fast.rows] == ["lambda:CreateFunction"]
+
+
+def test_only_records_that_may_match_are_staged() -> None:
+    records = [other(), record(), other(), escaped(other()), other("GetRole", roleArn=DEPLOY_ROLE)]
+    parts = [json.dumps(r, separators=(",", ":")) for r in records]
+    parts[3] = parts[3].replace('"_escape_slashes":true', '"x":"a\\/b"')
+    data = ('{"Records":[' + ",".join(parts) + "]}").encode()
+    out = io.BytesIO()
+    written, left_out = to_records(io.BytesIO(data), out, bytearray(256), DEPLOY_ROLE.encode())
+    assert left_out == 2 and written == len(out.getvalue())
+    assert out.getvalue() == ",".join([parts[1], parts[3], parts[4]]).encode()
+
+
+def test_a_file_with_a_record_missing_event_time_is_staged_whole() -> None:
+    records = [other(), {"eventVersion": "1.09", "eventName": "NoTime"}, record()]
+    data = json.dumps({"Records": records}, separators=(",", ":")).encode()
+    out = io.BytesIO()
+    assert to_records(io.BytesIO(data), out, bytearray(256), DEPLOY_ROLE.encode()) == (len(data) - 14, 0)
+
+
+def test_strict_parses_every_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    needles: list[str | None] = []
+    monkeypatch.setattr(engine, "needle_for", lambda principal: needles.append(principal))
+    given_log(tmp_path, log_key(), [record(), other()])
+    aggregate(LocalSource(tmp_path), principal=DEPLOY_ROLE, strict=True)
+    assert needles == []
+    aggregate(LocalSource(tmp_path), principal=DEPLOY_ROLE)
+    assert needles == [DEPLOY_ROLE]
+
+
+@pytest.mark.parametrize(
+    ("principal", "needle"),
+    [
+        (DEPLOY_ROLE, DEPLOY_ROLE.encode()),
+        (None, None),
+        ('arn:aws:iam::1:role/a"b', None),
+        ("arn:aws:iam::1:role/a\\b", None),
+        ("arn:aws:iam::1:role/é", None),
+        ("arn:aws:iam::1:role/a,", None),
+        (":x", None),
+    ],
+)
+def test_needle_only_for_principals_json_spells_as_they_are(principal: str | None, needle: bytes | None) -> None:
+    assert needle_for(principal) == needle
