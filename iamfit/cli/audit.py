@@ -7,10 +7,11 @@ from pathlib import Path
 
 import click
 
-from iamfit.cli.options import echo_warnings, read_text, size_summary, summary_option, write_summary
+from iamfit.cli.options import echo_warnings, read_text, summary_option, write_summary
 from iamfit.cli.trail_options import client_factory, parse_when, progress_bar, trail_options
 from iamfit.errors import EXIT_FINDINGS
 from iamfit.policy.document import PolicyDocument
+from iamfit.report.text import size_summary
 
 
 @click.command("audit")

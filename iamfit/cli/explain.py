@@ -10,11 +10,10 @@ from typing import TYPE_CHECKING
 import click
 
 from iamfit.errors import BadInputError
-from iamfit.evidence.model import Cause
 from iamfit.files import read_bytes
 
 if TYPE_CHECKING:
-    from iamfit.evidence.explain import Explanation
+    pass
 
 # Arguments longer than this are never taken for a file name.
 _MAX_PATH = 4096
@@ -41,7 +40,9 @@ def explain(source: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2, sort_keys=False))
         return
-    click.echo(_human(result))
+    from iamfit.report.text import explain_text
+
+    click.echo(explain_text(result))
 
 
 def _read_source(source: str) -> tuple[bytes | Path, str]:
@@ -60,43 +61,3 @@ def _read_source(source: str) -> tuple[bytes | Path, str]:
     if not source.strip():
         raise BadInputError("explain: the input is empty")
     return source.encode("utf-8", "surrogateescape"), "argument"
-
-
-def _human(result: Explanation) -> str:
-    lines: list[str] = []
-    if not result.permission_related and not result.usage:
-        return "Not a permission failure: nothing in this text says a request was denied."
-    unknown = set(result.unknown_actions)
-    for i, group in enumerate(result.groups, 1):
-        d = group.denial
-        what = d.action or "an action the text does not name"
-        times = f" ({group.count} identical)" if group.count > 1 else ""
-        lines.append(f"Denial {i}{times}: {what}")
-        lines.append(f"  to:    {d.principal or 'the caller (the text does not name it)'}")
-        lines.append(f"  on:    {d.resource or 'a resource the text does not name'}")
-        lines.append(f"  why:   {d.cause.where_the_block_lives} ({d.cause.value})")
-        if group.count > 1 and group.first_seen:
-            lines.append(f"  when:  {group.first_seen} .. {group.last_seen}")
-        if d.candidates:
-            lines.append(f"  likely one of (inferred, not named in the text): {', '.join(d.candidates)}")
-        if d.action in unknown:
-            lines.append("  fix:   not offered: this action is not in the IAM reference (see the note below)")
-        elif d.cause is Cause.UNKNOWN:
-            lines.append("  fix:   the text names no reason; granting it fixes a missing Allow, not a Deny")
-        elif d.cause.fixable_by_grant:
-            lines.append("  fix:   grant it (statement below)")
-        else:
-            lines.append(
-                f"  fix:   the block lives in {d.cause.where_the_block_lives}; "
-                "adding an Allow will NOT help -- change that policy (or ask whoever owns it)"
-            )
-    if result.usage:
-        lines.append(f"Used ({len(result.usage)} distinct successful call(s)):")
-        for u in result.usage:
-            lines.append(f"  {u.action} on {u.resource or '*'} by {u.principal or '-'}")
-    if result.fix is not None:
-        lines.append("Smallest statement that fixes the grantable denials:")
-        lines.append(json.dumps(result.fix, indent=2))
-    for note in result.notes:
-        lines.append(f"Note: {note}")
-    return "\n".join(lines)

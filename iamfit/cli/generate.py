@@ -18,36 +18,11 @@ from iamfit.cli.options import (
     region_option,
     service_argument,
     service_option,
-    size_summary,
     stage_option,
     write_json,
     write_policies,
 )
-from iamfit.generate import GeneratedPolicies
-
-
-def summary(result: GeneratedPolicies, out_dir: Path) -> tuple[str, list[str]]:
-    """The summary a person reads, and the size warnings (stderr)."""
-    svc = result.service
-    lines = [f"{svc.name} ({svc.stage}, {svc.region}, stack {svc.stack_name})"]
-    sizes, warnings = size_summary(result.policies, lambda p: str(out_dir / f"{p}.json"))
-    lines.extend(sizes)
-    precision = result.report()["precision"]
-    lines.append(
-        f"  precision: {precision['iamfit_resource_actions']} resource actions granted vs "
-        f"{precision['registry_union_actions']} in the raw union of registry handler permissions"
-    )
-    wild = result.wildcard_resources()
-    if wild:
-        lines.append('  Resource "*":')
-        for principal, action, why in wild:
-            lines.append(f"    {principal}: {action} ({why})")
-    if result.prediction.cloudformation_role_arn:
-        lines.append(
-            f"  deploymentRole: {result.prediction.cloudformation_role_arn} "
-            "(deployer has iam:PassRole on it, iam:PassedToService=cloudformation.amazonaws.com)"
-        )
-    return "\n".join(lines), warnings
+from iamfit.report.text import generate_text
 
 
 @click.command("generate")
@@ -92,7 +67,7 @@ def generate(
     written = write_policies(target, result.policies, fmt, service, result.prediction.cloudformation_role_arn)
     if report_path:
         write_json(report_path, result.report())
-    text, size_warnings = summary(result, target)
+    text, size_warnings = generate_text(result, target)
     echo_warnings(size_warnings)
     click.echo(text)
     if fmt != "json":

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -89,38 +88,6 @@ def read_text(path: Path, what: str = "file") -> str:
     if str(path) == "-":
         return files.decode(sys.stdin.buffer.read(), "stdin")
     return files.read_text(path, what)
-
-
-def size_summary(
-    policies: Mapping[str, PolicyDocument], where: Callable[[str], str]
-) -> tuple[list[str], list[str]]:
-    """Per policy, the size line ``generate``, ``replay`` and ``audit`` print (actions, statements, characters
-    against the managed and inline quotas, how ``pack`` splits it, and ``where(name)`` it goes), and a warning
-    for every policy that does not fit one managed policy as written."""
-    from iamfit.policy.pack import INLINE_LIMIT, MANAGED_LIMIT, size_report
-
-    lines: list[str] = []
-    warnings: list[str] = []
-    for name, doc in policies.items():
-        rep = size_report(doc)
-        lines.append(
-            f"  {name:<15} {len(doc.actions()):>3} actions  {len(doc.statements):>3} statements  "
-            f"{rep.size:>6} chars (managed limit {MANAGED_LIMIT}, inline {INLINE_LIMIT}: {rep.verdict})"
-            f"  -> {where(name)}"
-        )
-        if rep.fits:
-            continue
-        if rep.managed is None:
-            warnings.append(f"the {name} policy ({rep.size} characters) does not fit IAM's quotas even packed: "
-                            f"{rep.problem}")
-        else:
-            warnings.append(
-                f"the {name} policy is {rep.size} characters, over the {MANAGED_LIMIT} of one managed policy: "
-                f"attach it as {rep.managed} managed policies"
-                + (f" or inline (under {INLINE_LIMIT})" if rep.inline else "")
-                + "; --format terraform|cloudformation writes it packed"
-            )
-    return lines, warnings
 
 
 def write_json(path: Path, data: Any) -> None:

@@ -4,16 +4,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import click
 
 from iamfit.cli.options import check_account, check_region
-
-
-def _minutes(seconds: float) -> str:
-    m, s = divmod(int(round(seconds)), 60)
-    return f"{m}m{s:02d}s" if m else f"{s}s"
 
 
 @click.command("plan")
@@ -52,40 +46,7 @@ def plan(source: Path, policy_file: Path, cfn_policy_file: Path | None, phase: s
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
     else:
-        click.echo(_human(result.to_json(), service.deployment_role is not None and cfn_policy_file is None))
+        from iamfit.report.text import plan_text
+
+        click.echo(plan_text(result.to_json(), service.deployment_role is not None and cfn_policy_file is None))
     raise SystemExit(0 if result.fits else 1)
-
-
-def _human(data: dict[str, Any], missing_cfn_policy: bool) -> str:
-    from iamfit.targets.sandbox.coverage import MODEL_NOTE
-
-    lines = [f"iamfit plan: stack {data['stack']} (account {data['account']}, {data['region']}) in the sandbox"]
-    if missing_cfn_policy:
-        lines.append("note: the service sets a deploymentRole and no --cfn-role-policy was given: "
-                     "CloudFormation's requests are all denied")
-    for p in data["phases"]:
-        state = "ok" if p["fits"] else ("FAILED" if not p["succeeded"] else "DENIALS")
-        lines.append(f"\n{p['phase']:<7} {state:<8} stack {p['stack_status'] or '-'}  "
-                     f"modeled {_minutes(p['modeled_seconds'])}")
-        if p["first_failure"]:
-            lines.append(f"  first failure: {p['first_failure']}")
-        if p["denials"]:
-            lines.append(f"  denials ({len(p['denials'])}, every path):")
-            for d in p["denials"]:
-                note = " [tolerated by the CLI]" if d["tolerated"] else ""
-                lines.append(f"    {d['principal']:<14} {d['action']} on {d['resource']}{note}")
-                lines.append(f"    {'':<14}   at {d['where']} ({d['cause']})")
-    actions = data["denied_actions"]
-    lines.append("")
-    if data["fits"]:
-        total = _minutes(data["modeled_seconds"])
-        lines.append(f"The policy fits in the sandbox model ({MODEL_NOTE}): every phase succeeds with no denial "
-                     f"(modeled {total}).")
-    else:
-        lines.append(f"The policy does not fit: {len(actions)} denied action(s): {', '.join(actions) or '-'}.")
-    unverified = data.get("unverified", [])
-    if unverified:
-        lines.append(f"Not verified: {len(unverified)} resource(s) whose needs the sandbox could not check "
-                     "(verify with `iamfit discover --target aws`, or grant their needs by hand):")
-        lines.extend(f"  - {u['logical_id']} ({u['type']}): {u['reason']}" for u in unverified)
-    return "\n".join(lines)

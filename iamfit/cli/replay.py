@@ -14,13 +14,13 @@ from iamfit.cli.options import (
     load,
     region_option,
     service_option,
-    size_summary,
     stage_option,
     write_json,
     write_policies,
 )
 from iamfit.cli.trail_options import client_factory, parse_when, progress_bar, trail_options
 from iamfit.errors import BadInputError
+from iamfit.report.text import size_summary
 
 
 @click.command("replay")
