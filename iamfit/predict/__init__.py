@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 from iamfit.errors import BadInputError
 from iamfit.knowledge.catalog import Catalog, default_catalog
+from iamfit.knowledge.retention import SOURCE as RETENTION_SOURCE
+from iamfit.knowledge.retention import never_deleted
 from iamfit.needs import Need
 from iamfit.predict.resource_needs import resource_needs
 from iamfit.predict.serverless_cli import COMMANDS, all_cli_calls
@@ -113,6 +115,13 @@ def predict(
                 unknown_types.add(res.type)
                 continue
             naive.update(a for a in rn.raw_actions)
+            kept_by_policy = never_deleted(res.raw, commands) if operation == "delete" else None
+            if kept_by_policy is not None:
+                for action in sorted({n.action for n in rn.needs}):
+                    prediction.dropped.append(
+                        DroppedAction(logical_id, res.type, operation, action, kept_by_policy, RETENTION_SOURCE)
+                    )
+                continue
             for need in rn.needs:
                 needs.append(Need(cfn_principal, need.action, need.resource, need.reason, need.source, need.conditions))
             for d in rn.dropped:

@@ -10,7 +10,9 @@ CloudFormation emulator:
   through CloudFormation) -- the first denied request fails the operation;
 * create-stack, update-stack (create / update / replacement when a create-only property changes: the new
   resource is created, the old one deleted in UPDATE_COMPLETE_CLEANUP_IN_PROGRESS, where a failed delete
-  does not fail the stack) and delete-stack;
+  does not fail the stack) and delete-stack; a resource CloudFormation keeps (``DeletionPolicy`` on stack delete,
+  removal and rollback, ``UpdateReplacePolicy`` on replacement: :mod:`iamfit.knowledge.retention`) makes no
+  delete request (DELETE_SKIPPED);
 * with ``disable_rollback`` (DisableRollback, "preserve successfully provisioned resources"): a failure stops
   only its own path (what depends on the failed resource); the stack ends CREATE_FAILED / UPDATE_FAILED and
   the next attempt resumes from there (Retry). Without it (classic): the first failure cancels what is in
@@ -33,6 +35,7 @@ from typing import Any
 from iamfit.errors import UsageError
 from iamfit.evidence.model import Cause
 from iamfit.knowledge.registry import schema
+from iamfit.knowledge.retention import When, retained
 from iamfit.policy.document import PolicyDocument
 from iamfit.policy.evaluate import Decision, PolicySet, Request
 from iamfit.principals import CLOUDFORMATION, DEPLOYER
@@ -392,7 +395,7 @@ class SandboxTarget:
         return f"Stack {service.stack_name} is in {self.stack_status} state"
 
     def _ops_for(self, kind: str, items: Iterable[tuple[Resource, Service]], graph: ResourceGraph | None,
-                 ) -> list[_Op]:
+                 when: When = "stack-delete") -> list[_Op]:
         """Operations in dependency order, each with its dependencies among the operations."""
         chosen = {r.logical_id: (r, s) for r, s in items}
         if graph is None:
@@ -405,7 +408,7 @@ class SandboxTarget:
                 rel = graph.dependents(lid) if kind == "delete" else graph.dependencies(lid)
                 deps = tuple(d for d in rel if d in chosen)
                 ops.append(_Op(lid, kind, res, svc, deps,
-                               retained=kind == "delete" and res.raw.get("DeletionPolicy") == "Retain"))
+                               retained=kind == "delete" and retained(res.raw, when)))
         return ops
 
     def _execute(self, run: _Run, ops: list[_Op], acting: _Identity, *, stop_on_failure: bool,
@@ -538,7 +541,7 @@ class SandboxTarget:
             self._stack_event(run, run.clock, "CREATE_FAILED", failed)
             return False
         self._stack_event(run, run.clock, "ROLLBACK_IN_PROGRESS", failed + "Rollback requested by user.")
-        ok = self._delete_live(run, acting, list(self.stack.live.values()), rollback=True)
+        ok = self._delete_live(run, acting, list(self.stack.live.values()), rollback=True, when="rollback")
         self._stack_event(run, run.clock, "ROLLBACK_COMPLETE" if ok else "ROLLBACK_FAILED",
                           None if ok else self._pending_delete_reason())
         return False
@@ -547,11 +550,12 @@ class SandboxTarget:
         assert self.stack is not None
         return f"The following resource(s) failed to delete: [{', '.join(sorted(self.stack.live))}]. "
 
-    def _delete_live(self, run: _Run, acting: _Identity, items: list[_Live], *, rollback: bool) -> bool:
-        """Delete live resources (dependents first); failures stay live. True when all were deleted."""
+    def _delete_live(self, run: _Run, acting: _Identity, items: list[_Live], *, rollback: bool, when: When) -> bool:
+        """Delete live resources (dependents first); failures stay live. True when all were deleted. ``when``: why
+        CloudFormation deletes them, which decides whether DeletionPolicy/UpdateReplacePolicy keep them."""
         assert self.stack is not None
         t0 = run.clock
-        ops = self._ops_for("delete", ((x.resource, x.service) for x in items), None)
+        ops = self._ops_for("delete", ((x.resource, x.service) for x in items), None, when)
         results = self._execute(run, ops, acting, stop_on_failure=False, statuses=self._DELETE)
         for lid, r in results.items():
             if r.state == "done":
@@ -598,11 +602,12 @@ class SandboxTarget:
             stack.pending_cleanup.clear()
             for live in removed:
                 stack.live.pop(live.resource.logical_id, None)
-            for batch in (removed, old):
+            batches: tuple[tuple[list[_Live], When], ...] = ((removed, "removed"), (old, "replaced"))
+            for batch, when in batches:
                 if batch:
                     saved = dict(stack.live)
                     stack.live = {x.resource.logical_id: x for x in batch}
-                    self._delete_live(run, acting, batch, rollback=False)
+                    self._delete_live(run, acting, batch, rollback=False, when=when)
                     stack.live = saved  # what fails to delete in cleanup is left behind, not in the stack
             self._stack_event(run, run.clock, "UPDATE_COMPLETE", None)
             return True
@@ -633,7 +638,7 @@ class SandboxTarget:
         if made:
             saved = dict(stack.live)
             stack.live = {x.resource.logical_id: x for x in made}
-            self._delete_live(run, acting, made, rollback=False)
+            self._delete_live(run, acting, made, rollback=False, when="rollback")
             stack.live = saved
         run.clock = max(run.clock, t0 + timing.ROLLBACK_TYPICAL)
         stack.service = previous_service(previous) or stack.service
@@ -643,7 +648,7 @@ class SandboxTarget:
     def _delete_stack(self, run: _Run, acting: _Identity) -> bool:
         assert self.stack is not None
         self._stack_event(run, run.clock, "DELETE_IN_PROGRESS", "User Initiated")
-        ok = self._delete_live(run, acting, list(self.stack.live.values()), rollback=False)
+        ok = self._delete_live(run, acting, list(self.stack.live.values()), rollback=False, when="stack-delete")
         if ok:
             self._stack_event(run, run.clock, "DELETE_COMPLETE", None)
             return True
