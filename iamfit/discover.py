@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 import logging
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -337,6 +338,15 @@ class Discovery:
         for need in self.prediction.needs:
             if need.action.lower() == action.lower() and need.resource == resource and need.conditions:
                 return need.conditions
+        if action.lower() in ("iam:passrole", "iam:createservicelinkedrole"):
+            # never granted unconditioned: a predicted grant that covers the resource lends its condition
+            for need in self.prediction.needs:
+                if (need.action.lower() == action.lower() and need.conditions
+                        and fnmatch.fnmatchcase(resource, need.resource)):
+                    return need.conditions
+            linked = re.match(r"^arn:[^:]+:iam::[^:]*:role/aws-service-role/([^/*]+)/", resource)
+            if action.lower() == "iam:createservicelinkedrole" and linked:
+                return (("StringEquals", "iam:AWSServiceName", (linked.group(1),)),)
         if (
             action.lower() == "iam:passrole"
             and principal == DEPLOYER

@@ -20,17 +20,23 @@ Properties = Mapping[str, Any]
 Predicate = Callable[[Properties], bool]
 
 
+def _present(node: Any, parts: list[str]) -> bool:
+    if not parts:
+        return node not in (None, "", [], {})
+    if isinstance(node, list):  # a list property: any of its items (``Targets.RoleArn``; ``Targets.0`` is item 0)
+        if parts[0].isdigit():
+            index = int(parts[0])
+            return index < len(node) and _present(node[index], parts[1:])
+        return any(_present(item, parts) for item in node)
+    return isinstance(node, Mapping) and _present(node.get(parts[0]), parts[1:])
+
+
 def has(*names: str) -> Predicate:
-    """True when any of the (dotted) property paths is present and not empty."""
+    """True when any of the (dotted) property paths is present and not empty; a path through a list property
+    looks at every item of it."""
 
     def check(props: Properties) -> bool:
-        for name in names:
-            node: Any = props
-            for part in name.split("."):
-                node = node.get(part) if isinstance(node, Mapping) else None
-            if node not in (None, "", [], {}):
-                return True
-        return False
+        return any(_present(props, name.split(".")) for name in names)
 
     check.__doc__ = " or ".join(names)
     return check
@@ -303,7 +309,7 @@ RULES: tuple[Rule, ...] = (
         "registry:AWS::KMS::Key",
     ),
     Rule("AWS::KMS::Key", ("kms:DisableKey",), has("Enabled"), "registry:AWS::KMS::Key", ("create",)),
-    Rule("AWS::Events::Rule", ("iam:PassRole",), has("RoleArn", "Targets.0.RoleArn"), "registry:AWS::Events::Rule"),
+    Rule("AWS::Events::Rule", ("iam:PassRole",), has("RoleArn", "Targets.RoleArn"), "registry:AWS::Events::Rule"),
     # --- API Gateway -----------------------------------------------------------------------------------
     Rule("AWS::ApiGateway::RestApi", ("s3:GetObject",), has("BodyS3Location"), "registry:AWS::ApiGateway::RestApi"),
     Rule(

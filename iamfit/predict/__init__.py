@@ -107,6 +107,7 @@ def predict(
     resources = dict(service.core_resources)
     resources.update(service.resources)
     unknown_types: set[str] = set()
+    notes: set[str] = set()
     for operation in operations_for(commands):
         for logical_id in sorted(resources):
             res = resources[logical_id]
@@ -122,6 +123,7 @@ def predict(
                         DroppedAction(logical_id, res.type, operation, action, kept_by_policy, RETENTION_SOURCE)
                     )
                 continue
+            notes.update(rn.notes)
             for need in rn.needs:
                 needs.append(Need(cfn_principal, need.action, need.resource, need.reason, need.source, need.conditions))
             for d in rn.dropped:
@@ -131,6 +133,7 @@ def predict(
             f"unknown resource type {type_name}: not in the CloudFormation registry schemas; "
             "its permissions are not predicted (discover will find them)"
         )
+    prediction.warnings.extend(sorted(notes))
     prediction.needs = sorted(set(needs))  # every reason kept; synthesis merges grants
     prediction.naive_actions = frozenset(catalog.canonical(a) or a for a in naive)
     prediction.warnings = list(service.warnings) + prediction.warnings

@@ -13,27 +13,18 @@ from dataclasses import dataclass
 from iamfit.knowledge.catalog import ActionInfo, Catalog, default_catalog
 from iamfit.knowledge.refinements import prune
 from iamfit.knowledge.registry import schema
+from iamfit.knowledge.service_roles import (
+    PASSED_TO,
+    SERVICE_LINKED,
+    application_autoscaling_service,
+    by_convention,
+)
 from iamfit.needs import Condition, Need
 from iamfit.principals import CLOUDFORMATION
 from iamfit.service.model import Resource, Service
 
 _VAR = re.compile(r"\$\{[^}]+\}")
 _ROLE_ARN = re.compile(r"^arn:[^:]+:iam::[^:]*:role/")
-
-# The service principal a resource type passes its roles to (iam:PassedToService).
-PASSED_TO = {
-    "lambda": "lambda.amazonaws.com",
-    "events": "events.amazonaws.com",
-    "sns": "sns.amazonaws.com",
-    "s3": "s3.amazonaws.com",
-    "states": "states.amazonaws.com",
-    "apigateway": "apigateway.amazonaws.com",
-    "apigatewayv2": "apigateway.amazonaws.com",
-    "scheduler": "scheduler.amazonaws.com",
-    "appsync": "appsync.amazonaws.com",
-    "kinesisfirehose": "firehose.amazonaws.com",
-}
-
 
 @dataclass(frozen=True)
 class Dropped:
@@ -50,6 +41,7 @@ class ResourceNeeds:
     dropped: tuple[Dropped, ...]
     raw_actions: tuple[str, ...]  # the registry's unpruned list (the naive approach)
     known_type: bool
+    notes: tuple[str, ...] = ()  # what the prediction should say (a condition value taken from a naming rule)
 
 
 def _arn_glob(arn_format: str) -> str:
@@ -111,6 +103,72 @@ def _code_objects(service: Service, resource: Resource) -> tuple[str, ...]:
     return tuple(sorted(out)) or (f"arn:{service.partition}:s3:::*/*",)
 
 
+CONVENTION = "from the naming rule <service>.amazonaws.com"
+
+
+def _template_roles(service: Service, resource: Resource) -> list[Resource]:
+    """The template's AWS::IAM::Role resources a role property of ``resource`` points at (GetAtt/Ref)."""
+    found: list[Resource] = []
+    stack: list[object] = [
+        v for k, v in resource.properties.items() if "role" in k.lower() or k.lower() in _ROLE_KEYS
+    ]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            target = node.get("Fn::GetAtt", node.get("Ref"))
+            name = target[0] if isinstance(target, list) and target else target
+            role = service.resources.get(name) if isinstance(name, str) else None
+            if role is not None and role.type == "AWS::IAM::Role" and role not in found:
+                found.append(role)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
+
+
+def _trusted_services(service: Service, role: Resource) -> set[str]:
+    doc = role.properties.get("AssumeRolePolicyDocument")
+    statements = doc.get("Statement") if isinstance(doc, dict) else None
+    out: set[str] = set()
+    for st in statements if isinstance(statements, list) else [statements]:
+        if not isinstance(st, dict) or st.get("Effect", "Allow") != "Allow":
+            continue
+        principal = st.get("Principal")
+        if isinstance(principal, dict):
+            out.update(v for v in service.resolve(principal.get("Service")) if v and "*" not in v)
+    return out
+
+
+def _passed_to(service: Service, resource: Resource) -> tuple[tuple[str, ...], str]:
+    """(the service principals a resource passes its role to, how that was decided)."""
+    known = PASSED_TO.get(resource.type)
+    if known is not None:
+        return known.services, f"from {known.source}"
+    trusted: set[str] = set()
+    for role in _template_roles(service, resource):
+        trusted |= _trusted_services(service, role)
+    if trusted:
+        return tuple(sorted(trusted)), "from the passed role's trust policy"
+    return (by_convention(resource.type, None),), CONVENTION
+
+
+def _linked_services(service: Service, resource: Resource) -> tuple[tuple[str, ...], str]:
+    """(the AWS service names of the service-linked roles a resource may create, how that was decided)."""
+    if resource.type == "AWS::IAM::ServiceLinkedRole":
+        name = service.resolve_one(resource.properties.get("AWSServiceName"))
+        if name and "*" not in name:
+            return (name,), "from the resource's AWSServiceName"
+    if resource.type == "AWS::ApplicationAutoScaling::ScalableTarget":
+        namespace = service.resolve_one(resource.properties.get("ServiceNamespace"))
+        if namespace and "*" not in namespace:
+            return (application_autoscaling_service(namespace),), \
+                "from the ServiceNamespace (Application Auto Scaling User Guide, 'Service-linked roles')"
+    known = SERVICE_LINKED.get(resource.type)
+    if known is not None:
+        return known.services, f"from {known.source}"
+    return (by_convention(resource.type, None),), CONVENTION
+
+
 def scope(
     service: Service, resource: Resource, action: str, info: ActionInfo | None
 ) -> tuple[tuple[str, ...], tuple[Condition, ...], str]:
@@ -122,17 +180,22 @@ def scope(
         return ("*",), (), f'{action} supports no resource-level permissions (IAM: Resource "*" only)'
     if action.lower() == "iam:passrole":
         present, roles = _role_arns(service, resource)
-        passed_to = PASSED_TO.get(res_service)
-        conditions: tuple[Condition, ...] = (
-            (("StringEquals", "iam:PassedToService", (passed_to,)),) if passed_to else ()
-        )
-        if roles:
-            return roles, conditions, "the role(s) the resource passes"
         if not present:
             return (), (), "the resource passes no role"
-        return (service.arn("arn:{partition}:iam::{account}:role/*"),), conditions, "role not resolvable"
+        passed_to, how = _passed_to(service, resource)
+        conditions: tuple[Condition, ...] = (("StringEquals", "iam:PassedToService", passed_to),)
+        if roles:
+            return roles, conditions, f"the role(s) the resource passes; iam:PassedToService {how}"
+        return (service.arn("arn:{partition}:iam::{account}:role/*"),), conditions, \
+            f"role not resolvable; iam:PassedToService {how}"
     if action.lower() == "iam:createservicelinkedrole":
-        return (service.arn("arn:{partition}:iam::{account}:role/aws-service-role/*"),), (), "service-linked roles"
+        linked, how = _linked_services(service, resource)
+        base = service.arn("arn:{partition}:iam::{account}:role/aws-service-role/")
+        return (
+            tuple(f"{base}{name}/*" for name in linked),
+            (("StringEquals", "iam:AWSServiceName", linked),),
+            f"service-linked roles of {', '.join(linked)}; iam:AWSServiceName {how}",
+        )
     if service_prefix == "s3" and action.lower() in ("s3:getobject", "s3:getobjectversion") and res_service != "s3":
         return _code_objects(service, resource), (), "the code/definition object in S3"
     if service_prefix == "kms" and res_service != "kms":
@@ -225,6 +288,7 @@ def resource_needs(
     kept, tag_dropped = _tag_filter(type_schema.tag_permissions, operation, kept)
     dropped.extend(tag_dropped)
     needs: list[Need] = []
+    notes: list[str] = []
     for action in kept:
         info = catalog.info(action)
         if info is None:
@@ -233,6 +297,10 @@ def resource_needs(
             )
             continue
         arns, conditions, note = scope(service, resource, info.action, info)
+        if CONVENTION in note:
+            notes.append(f"{resource.type} {resource.logical_id}: {info.action} is conditioned on "
+                         f"{conditions[0][1]} {', '.join(conditions[0][2])}, {CONVENTION}: no table row or "
+                         "trust policy names the service for this type; check it")
         if not arns:
             dropped.append(Dropped(info.action, note, "iamfit scoping: no resource of this kind is used"))
             continue
@@ -240,4 +308,4 @@ def resource_needs(
             needs.append(
                 Need(CLOUDFORMATION, info.action, arn, reason, f"registry:{resource.type}#{operation}", conditions)
             )
-    return ResourceNeeds(resource, operation, tuple(sorted(needs)), tuple(dropped), raw, True)
+    return ResourceNeeds(resource, operation, tuple(sorted(needs)), tuple(dropped), raw, True, tuple(notes))
