@@ -44,6 +44,26 @@ class GeneratedPolicies:
                         out.append((principal, action, why))
         return sorted(out)
 
+    def pruned_by_resource(self) -> dict[str, dict[str, Any]]:
+        """Per resource, what the knowledge pruned from the registry's handler permissions and why: the
+        property a refinement rule needs, the DeletionPolicy/UpdateReplacePolicy that keeps the resource, the tag
+        rules, names that are no IAM action, a role the resource does not pass; each with its source."""
+        grouped: dict[str, dict[str, Any]] = {}
+        reasons: dict[tuple[str, str, str], tuple[set[str], set[str]]] = defaultdict(lambda: (set(), set()))
+        for d in self.prediction.dropped:
+            grouped.setdefault(d.logical_id, {"type": d.type_name, "pruned": []})
+            actions, operations = reasons[(d.logical_id, d.why, d.source)]
+            actions.add(d.action)
+            operations.add(d.operation)
+        for (logical_id, why, source), (actions, operations) in sorted(reasons.items()):
+            grouped[logical_id]["pruned"].append({
+                "actions": sorted(actions, key=str.lower),
+                "operations": [op for op in ("create", "update", "delete") if op in operations],
+                "why": why,
+                "source": source,
+            })
+        return dict(sorted(grouped.items()))
+
     def report(self) -> dict[str, Any]:
         """Every action's reasons: which resource/operation or CLI call needs it, and the knowledge source."""
         per_principal: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
@@ -77,6 +97,7 @@ class GeneratedPolicies:
                 }
                 for d in sorted(self.prediction.dropped, key=lambda d: (d.logical_id, d.operation, d.action))
             ],
+            "pruned_by_resource": self.pruned_by_resource(),
             "precision": {
                 "iamfit_resource_actions": len(self.prediction.resource_side_actions()),
                 "registry_union_actions": len(self.prediction.naive_actions),

@@ -310,6 +310,88 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule("AWS::KMS::Key", ("kms:DisableKey",), has("Enabled"), "registry:AWS::KMS::Key", ("create",)),
     Rule("AWS::Events::Rule", ("iam:PassRole",), has("RoleArn", "Targets.RoleArn"), "registry:AWS::Events::Rule"),
+    # --- Step Functions / Timestream / ACM / EventBridge / Cognito / Kinesis / CloudFront ---------------
+    Rule(
+        "AWS::StepFunctions::StateMachine",
+        ("s3:GetObject", "s3:GetObjectVersion"),
+        has("DefinitionS3Location"),
+        "registry:AWS::StepFunctions::StateMachine; CloudFormation reference, AWS::StepFunctions::StateMachine "
+        "DefinitionS3Location ('The name of the S3 bucket where the state machine definition is stored')",
+    ),
+    Rule(
+        "AWS::StepFunctions::StateMachine",
+        ("kms:*",),
+        has("EncryptionConfiguration.KmsKeyId"),
+        "registry:AWS::StepFunctions::StateMachine; Step Functions Developer Guide, 'Data at rest encryption' "
+        "(customer managed key only)",
+    ),
+    Rule(
+        "AWS::Timestream::Table",
+        ("s3:*",),
+        has("MagneticStoreWriteProperties.MagneticStoreRejectedDataLocation"),
+        "registry:AWS::Timestream::Table; Timestream Developer Guide, 'Magnetic store writes' (rejected-data "
+        "error reports in S3)",
+    ),
+    Rule(
+        "AWS::Timestream::Table",
+        ("kms:*",),
+        has("MagneticStoreWriteProperties.MagneticStoreRejectedDataLocation.S3Configuration.KmsKeyId"),
+        "registry:AWS::Timestream::Table; CloudFormation reference, Timestream Table S3Configuration KmsKeyId "
+        "(the key of SSE_KMS error reports)",
+    ),
+    Rule(
+        "AWS::CertificateManager::Certificate",
+        ("acm-pca:*",),
+        has("CertificateAuthorityArn"),
+        "registry:AWS::CertificateManager::Certificate; ACM User Guide, 'Request a private certificate' (only "
+        "certificates issued by a private CA call AWS Private CA)",
+    ),
+    Rule(
+        "AWS::CertificateManager::Certificate",
+        ("route53:ChangeResourceRecordSets",),
+        has("DomainValidationOptions.HostedZoneId"),
+        "registry:AWS::CertificateManager::Certificate; CloudFormation reference, DomainValidationOption "
+        "HostedZoneId (CloudFormation writes the DNS validation record only into the hosted zone given)",
+    ),
+    Rule(
+        "AWS::Events::EventBus",
+        ("kms:*",),
+        has("KmsKeyIdentifier"),
+        "registry:AWS::Events::EventBus; EventBridge User Guide, 'Encrypting events' (customer managed key only)",
+    ),
+    Rule(
+        "AWS::Events::EventBus",
+        ("events:PutPermission", "events:RemovePermission"),
+        has("Policy"),
+        "registry:AWS::Events::EventBus; CloudFormation reference, AWS::Events::EventBus Policy (the bus's "
+        "resource-based policy)",
+    ),
+    Rule(
+        "AWS::Lambda::Alias",
+        ("lambda:*ProvisionedConcurrencyConfig",),
+        has("ProvisionedConcurrencyConfig"),
+        "registry:AWS::Lambda::Alias",
+    ),
+    Rule(
+        "AWS::Cognito::UserPool",
+        ("kms:*",),
+        has("LambdaConfig.KMSKeyID"),
+        "registry:AWS::Cognito::UserPool; Cognito Developer Guide, 'Custom sender Lambda triggers' (the KMS key "
+        "that encrypts codes for a custom sender)",
+    ),
+    Rule(
+        "AWS::Kinesis::Stream",
+        ("kinesis:StartStreamEncryption",),
+        has("StreamEncryption"),
+        "registry:AWS::Kinesis::Stream; Kinesis Data Streams API reference, StartStreamEncryption",
+        ("create",),
+    ),
+    Rule(
+        "AWS::CloudFront::Distribution",
+        ("cloudfront:GetVpcOrigin",),
+        has("DistributionConfig.Origins.VpcOriginConfig"),
+        "registry:AWS::CloudFront::Distribution; CloudFront Developer Guide, 'Restrict access with VPC origins'",
+    ),
     # --- API Gateway -----------------------------------------------------------------------------------
     Rule("AWS::ApiGateway::RestApi", ("s3:GetObject",), has("BodyS3Location"), "registry:AWS::ApiGateway::RestApi"),
     Rule(

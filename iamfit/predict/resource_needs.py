@@ -1,6 +1,7 @@
 """What the CloudFormation principal needs to create, update or delete one resource, scoped to ARNs.
 
-registry handler permissions → refinements (property pruning) → tag rules → catalog check → scoping.
+registry handler permissions → refinements (property pruning) → tag rules → catalog check → scoping, plus what the
+registry does not list (Lambda@Edge associations: :mod:`iamfit.predict.edge`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from iamfit.knowledge.service_roles import (
     by_convention,
 )
 from iamfit.needs import Condition, Need
+from iamfit.predict.edge import edge_needs
 from iamfit.principals import CLOUDFORMATION
 from iamfit.service.model import Resource, Service
 
@@ -91,7 +93,7 @@ def _kms_keys(service: Service, resource: Resource) -> tuple[str, ...]:
 
 def _code_objects(service: Service, resource: Resource) -> tuple[str, ...]:
     out: set[str] = set()
-    for prop in ("Code", "Content", "BodyS3Location"):
+    for prop in ("Code", "Content", "BodyS3Location", "DefinitionS3Location"):
         loc = resource.properties.get(prop)
         if not isinstance(loc, dict):
             continue
@@ -308,4 +310,5 @@ def resource_needs(
             needs.append(
                 Need(CLOUDFORMATION, info.action, arn, reason, f"registry:{resource.type}#{operation}", conditions)
             )
+    needs.extend(edge_needs(service, resource, operation))
     return ResourceNeeds(resource, operation, tuple(sorted(needs)), tuple(dropped), raw, True, tuple(notes))

@@ -60,6 +60,16 @@ def generate_text(result: GeneratedPolicies, out_dir: Path) -> tuple[str, list[s
         f"  precision: {precision['iamfit_resource_actions']} resource actions granted vs "
         f"{precision['registry_union_actions']} in the raw union of registry handler permissions"
     )
+    by_resource = result.pruned_by_resource()
+    if by_resource:
+        count = sum(len(g["actions"]) for r in by_resource.values() for g in r["pruned"])
+        lines.append(f"  pruned: {count} registry action(s) on {len(by_resource)} resource(s), each with why "
+                     "(the properties it sets, DeletionPolicy/UpdateReplacePolicy, tags): --report, "
+                     "\"pruned_by_resource\"")
+        kept = [(lid, r["type"], g) for lid, r in by_resource.items() for g in r["pruned"]
+                if "CloudFormation keeps" in g["why"]]
+        for lid, type_name, g in kept:
+            lines.append(f"    {lid} ({type_name}): no {'/'.join(g['operations'])} actions: {g['why']}")
     wild = result.wildcard_resources()
     if wild:
         lines.append('  Resource "*":')

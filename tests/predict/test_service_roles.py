@@ -25,6 +25,7 @@ def _templates() -> Iterator[Path]:
     """Every template the test suite carries: the bundled examples, the real public templates of
     tests/predict/fixtures and tests/service/fixtures."""
     yield from sorted(p for p in EXAMPLES.iterdir() if (p / ".serverless").is_dir())
+    yield from sorted(p for p in FIXTURES.iterdir() if (p / ".serverless").is_dir())
     yield from sorted(FIXTURES.glob("*.json"))
     yield from sorted((Path(__file__).parents[1] / "service" / "fixtures" / "identity").glob("*.json"))
 
