@@ -295,3 +295,18 @@ def test_with_every_source_read_the_report_lists_nothing_unavailable(tmp_path: P
     result = run("sqs-worker", tmp_path)
     assert result.unavailable_evidence == {}
     assert report(result)["unavailable_evidence"] == []
+
+
+def test_a_discovered_service_linked_role_is_granted_with_its_service_name(tmp_path: Path) -> None:
+    """An unpredicted iam:CreateServiceLinkedRole found by a denial is granted conditioned on the service the
+    role path names (never on role/aws-service-role/* for any service)."""
+    slr = "arn:aws:iam::123456789012:role/aws-service-role/ops.apigateway.amazonaws.com/AWSServiceRoleForAPIGateway"
+    extra = ExtraNeed("iam:CreateServiceLinkedRole", "create", resource_type="AWS::SQS::Queue", resource=slr,
+                      context=(("iam:awsservicename", ("ops.apigateway.amazonaws.com",)),))
+    result = run("sqs-worker", tmp_path, world=ExtendedWorld(KnowledgeWorld(), [extra]))
+    assert result.verified, result.stop
+    statements = [st for doc in result.policies.values() for st in doc.statements
+                  if "iam:CreateServiceLinkedRole" in st.actions and slr in st.resources]
+    assert statements
+    assert all(("StringEquals", (("iam:AWSServiceName", ("ops.apigateway.amazonaws.com",)),)) in st.conditions
+               for st in statements)
