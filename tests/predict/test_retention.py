@@ -108,3 +108,15 @@ def test_the_sandbox_deletes_a_replaced_resource_unless_update_replace_policy_re
         statuses = [(e["LogicalResourceId"], e["ResourceStatus"]) for e in attempt.stack_events]
         assert (("Table", "DELETE_COMPLETE") in statuses) is deleted, attrs
         assert (("Table", "DELETE_SKIPPED") in statuses) is not deleted, attrs
+
+
+def test_the_serverless_examples_todo_table_is_deleted_only_by_a_replacement() -> None:
+    """serverless/examples aws-node-rest-api-with-dynamodb (tests/predict/fixtures/README.md): its table sets
+    DeletionPolicy: Retain only, so `remove` never deletes it, while a deploy that replaces it deletes the old one."""
+    service = load_service(Path(__file__).parent / "fixtures" / "todos-retain", account=ACCOUNT,
+                           compile_if_needed=False)
+    remove_only = generate_policies(service, commands=("remove",))
+    assert "dynamodb:DeleteTable" not in remove_only.prediction.actions()
+    kept = remove_only.pruned_by_resource()["TodosDynamoDbTable"]["pruned"]
+    assert any("dynamodb:DeleteTable" in g["actions"] and "DeletionPolicy: Retain" in g["why"] for g in kept)
+    assert "dynamodb:DeleteTable" in predict(service).actions()
