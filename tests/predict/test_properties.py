@@ -142,3 +142,28 @@ def test_the_retained_edge_functions_are_named_in_the_generate_output(tmp_path: 
     text, _ = generate_text(result, tmp_path)
     assert "ViewerRequestLambdaFunction (AWS::Lambda::Function): no delete actions: DeletionPolicy: Retain" in text
     assert "lambda:DeleteFunction" not in result.prediction.actions()
+
+
+# --- Step Functions (serverless-step-functions' README example: tests/predict/fixtures/README.md) ------------
+
+
+def test_a_framework_state_machine_with_an_inline_definition_reads_nothing_from_s3() -> None:
+    service = load_service(Path(__file__).parent / "fixtures" / "stepfunctions", account=ACCOUNT,
+                           compile_if_needed=False)
+    result = generate_policies(service)
+    machine = {n.action for n in result.prediction.needs if "MyStateMachine " in n.reason}
+    assert "states:CreateStateMachine" in machine and not {a for a in machine if a.startswith(("s3:", "kms:"))}
+    pruned = result.pruned_by_resource()["MyStateMachine"]["pruned"]
+    assert {"why": "only with DefinitionS3Location", "actions": ["s3:GetObject", "s3:GetObjectVersion"]}.items() \
+        <= next(g for g in pruned if g["why"] == "only with DefinitionS3Location").items()
+    assert plan(service, dict(result.policies)).fits
+
+
+def test_a_framework_schedule_rule_passes_its_target_role_to_events() -> None:
+    """The plugin's schedule rule names its role on the target (Targets[0].RoleArn): PassRole is kept, for events."""
+    service = load_service(Path(__file__).parent / "fixtures" / "stepfunctions", account=ACCOUNT,
+                           compile_if_needed=False)
+    rule = service.resources["Hellostepfunc1StepFunctionsEventsRuleSchedule1"]
+    (need,) = [n for n in resource_needs(service, rule, "create").needs if n.action == "iam:PassRole"]
+    assert need.resource.startswith("arn:aws:iam::123456789012:role/iamfit-stepfunctions-dev-Hellostepfunc1Sche")
+    assert need.conditions == (("StringEquals", "iam:PassedToService", ("events.amazonaws.com",)),)
