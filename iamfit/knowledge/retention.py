@@ -13,7 +13,10 @@ CloudFormation deletes a physical resource in four situations, and the attribute
   cleaned up -- ``UpdateReplacePolicy`` only (DeletionPolicy "doesn't apply to resources whose physical instance is
   replaced during stack update operations").
 
-``Snapshot`` (either attribute) snapshots the resource, then deletes it: the delete is still made.
+``Snapshot`` (either attribute) snapshots the resource, then deletes it: the delete is still made, and so is the
+snapshot call the registry's delete handler lists (``rds:CreateDBSnapshot`` ...), which a resource with no
+``Snapshot`` policy (its own, or the default ``Snapshot`` of ``AWS::RDS::DBCluster`` and of an
+``AWS::RDS::DBInstance`` without ``DBClusterIdentifier``) never makes.
 Sources: https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-deletionpolicy.html
 and https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-updatereplacepolicy.html
 """
@@ -74,3 +77,31 @@ def never_deleted(raw: Mapping[str, Any], commands: Iterable[str]) -> str | None
         return None
     attrs = [f"{a}: {raw[a]}" for a in ("DeletionPolicy", "UpdateReplacePolicy") if isinstance(raw.get(a), str)]
     return f"{', '.join(attrs)}: CloudFormation keeps the resource ({', '.join(whens)})"
+
+
+# The snapshot calls of the delete handlers of the types that support the Snapshot policy (registry schemas of
+# AWS::RDS::DBInstance, AWS::RDS::DBCluster, AWS::Neptune::DBCluster, AWS::EC2::Volume, AWS::ElastiCache::*).
+SNAPSHOT_ACTIONS = frozenset({
+    "rds:createdbsnapshot", "rds:createdbclustersnapshot", "ec2:createsnapshot", "elasticache:createsnapshot",
+})
+
+
+def _default_policy(type_name: str, properties: Mapping[str, Any]) -> str:
+    """CloudFormation's default when the attribute is absent: Snapshot for AWS::RDS::DBCluster and for an
+    AWS::RDS::DBInstance that names no DBClusterIdentifier (the DeletionPolicy page says so; iamfit takes the same
+    default for UpdateReplacePolicy, which keeps the snapshot call: the safe side), else Delete."""
+    if type_name == "AWS::RDS::DBCluster" or (
+        type_name == "AWS::RDS::DBInstance" and not properties.get("DBClusterIdentifier")
+    ):
+        return "Snapshot"
+    return "Delete"
+
+
+def snapshots(raw: Mapping[str, Any], type_name: str) -> bool:
+    """True when CloudFormation may snapshot the resource before deleting it (either attribute, or its default)."""
+    props = raw.get("Properties")
+    default = _default_policy(type_name, props if isinstance(props, Mapping) else {})
+    return any(
+        (raw.get(a) if isinstance(raw.get(a), str) else default) == "Snapshot"
+        for a in ("DeletionPolicy", "UpdateReplacePolicy")
+    )

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from iamfit.knowledge.catalog import ActionInfo, Catalog, default_catalog
 from iamfit.knowledge.refinements import prune
 from iamfit.knowledge.registry import schema
+from iamfit.knowledge.retention import SNAPSHOT_ACTIONS, snapshots
+from iamfit.knowledge.retention import SOURCE as RETENTION_SOURCE
 from iamfit.knowledge.service_roles import (
     PASSED_TO,
     SERVICE_LINKED,
@@ -289,6 +291,10 @@ def resource_needs(
     dropped = [Dropped(p.action, f"only with {p.rule.condition_text}", p.rule.source) for p in pruned]
     kept, tag_dropped = _tag_filter(type_schema.tag_permissions, operation, kept)
     dropped.extend(tag_dropped)
+    if operation == "delete" and not snapshots(resource.raw, resource.type):
+        dropped.extend(Dropped(a, "no DeletionPolicy/UpdateReplacePolicy Snapshot: deleted without a snapshot",
+                               RETENTION_SOURCE) for a in kept if a.lower() in SNAPSHOT_ACTIONS)
+        kept = tuple(a for a in kept if a.lower() not in SNAPSHOT_ACTIONS)
     needs: list[Need] = []
     notes: list[str] = []
     for action in kept:

@@ -120,3 +120,26 @@ def test_the_serverless_examples_todo_table_is_deleted_only_by_a_replacement() -
     kept = remove_only.pruned_by_resource()["TodosDynamoDbTable"]["pruned"]
     assert any("dynamodb:DeleteTable" in g["actions"] and "DeletionPolicy: Retain" in g["why"] for g in kept)
     assert "dynamodb:DeleteTable" in predict(service).actions()
+
+
+@pytest.mark.parametrize(
+    "type_name, attributes, props, snapshot",
+    [
+        ("AWS::EC2::Volume", {}, {"AvailabilityZone": "us-east-1a", "Size": 1}, False),
+        ("AWS::EC2::Volume", {"DeletionPolicy": "Snapshot"}, {"AvailabilityZone": "us-east-1a", "Size": 1}, True),
+        ("AWS::EC2::Volume", {"UpdateReplacePolicy": "Snapshot"}, {"AvailabilityZone": "us-east-1a", "Size": 1},
+         True),
+        ("AWS::RDS::DBInstance", {}, {"DBInstanceClass": "db.t3.micro", "Engine": "postgres"}, True),  # default
+        ("AWS::RDS::DBInstance", {"DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete"},
+         {"DBInstanceClass": "db.t3.micro", "Engine": "postgres"}, False),
+    ],
+)
+def test_snapshot_calls_only_with_a_snapshot_policy(
+    tmp_path: Path, type_name: str, attributes: dict[str, str], props: dict[str, Any], snapshot: bool
+) -> None:
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps({"Resources": {"R": {"Type": type_name, **attributes, "Properties": props}}}))
+    service = load_service(path, service_name="svc", stage="dev", region="us-east-1", account=ACCOUNT)
+    actions = predict(service, commands=("remove",)).actions()
+    assert bool(actions & {"ec2:CreateSnapshot", "rds:CreateDBSnapshot"}) is snapshot
+    assert actions & {"ec2:DeleteVolume", "rds:DeleteDBInstance"}  # the delete itself is always made
