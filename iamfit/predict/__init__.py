@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from iamfit.errors import BadInputError
@@ -13,6 +14,8 @@ from iamfit.predict.resource_needs import resource_needs
 from iamfit.predict.serverless_cli import COMMANDS, all_cli_calls
 from iamfit.principals import CLOUDFORMATION, DEPLOYER
 from iamfit.service.model import Service
+
+logger = logging.getLogger(__name__)
 
 PASS_TO_CLOUDFORMATION = (("StringEquals", "iam:PassedToService", ("cloudformation.amazonaws.com",)),)
 
@@ -118,6 +121,8 @@ def predict(
             naive.update(a for a in rn.raw_actions)
             kept_by_policy = never_deleted(res.raw, commands) if operation == "delete" else None
             if kept_by_policy is not None:
+                logger.debug("%s %s: no delete actions, %s (source: %s)", res.type, logical_id, kept_by_policy,
+                             RETENTION_SOURCE)
                 for action in sorted({n.action for n in rn.needs}):
                     prediction.dropped.append(
                         DroppedAction(logical_id, res.type, operation, action, kept_by_policy, RETENTION_SOURCE)
