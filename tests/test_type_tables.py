@@ -1,6 +1,6 @@
 """Which of iamfit's per-type tables know each resource type the examples and the test fixtures use.
 
-Adding a resource type touches up to eight tables in three packages (docs/contributing.md, "Adding a resource
+Adding a resource type touches up to nine tables in three packages (docs/contributing.md, "Adding a resource
 type"). This test lists, for every type in ``examples/*/.serverless/cloudformation-template-update-stack.json``
 and in the fixture templates under ``tests/``, which tables know it (``KNOWN``), and checks that each type
 the examples use is known to the tables it needs, or is listed in ``NOT_NEEDED`` with the reason.
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from iamfit.knowledge import arns, eventnames, refinements, registry
+from iamfit.knowledge import arns, eventnames, refinements, registry, service_roles
 from iamfit.targets.sandbox import shapes, timing
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,13 +72,15 @@ def _eventnames(type_name: str) -> bool:
     )
 
 
-# Table name -> (where it is, does it know the type). docs/contributing.md names the same eight (+ the registry).
+# Table name -> (where it is, does it know the type). docs/contributing.md names the same nine (+ the registry).
 TABLES: dict[str, tuple[str, Callable[[str], bool]]] = {
     "registry": ("iamfit/knowledge/registry.py schema()", lambda t: registry.schema(t) is not None),
     "arns": ("iamfit/knowledge/arns.py NAME_RULES, PARENT_PROPERTY",
              lambda t: t in arns.NAME_RULES or t in arns.PARENT_PROPERTY),
     "refinements": ("iamfit/knowledge/refinements.py RULES",
                     lambda t: any(r.type_name == t for r in refinements.RULES)),
+    "roles": ("iamfit/knowledge/service_roles.py PASSED_TO, SERVICE_LINKED",
+              lambda t: t in service_roles.PASSED_TO or t in service_roles.SERVICE_LINKED),
     "eventnames": ("iamfit/knowledge/eventnames.py MISMATCHES, SOURCE_PREFIXES, _APIGATEWAY_SOURCES "
                    "(by the type's service)", _eventnames),
     "timing": ("iamfit/targets/sandbox/timing.py RESOURCE_SECONDS", lambda t: t in timing.RESOURCE_SECONDS),
@@ -96,33 +98,33 @@ TABLES: dict[str, tuple[str, Callable[[str], bool]]] = {
 # table or to the types used shows here first; update the row (and docs/contributing.md if a rule changes).
 KNOWN: dict[str, frozenset[str]] = {t: frozenset(v.split()) for t, v in {
     "AWS::ApiGateway::Deployment": "registry eventnames timing shapes mutate model",
-    "AWS::ApiGateway::Method": "registry refinements eventnames shapes model",
+    "AWS::ApiGateway::Method": "registry refinements roles eventnames shapes model",
     "AWS::ApiGateway::RequestValidator": "registry eventnames shapes mutate model",
     "AWS::ApiGateway::Resource": "registry eventnames shapes model",
-    "AWS::ApiGateway::RestApi": "registry arns refinements eventnames timing shapes model",
+    "AWS::ApiGateway::RestApi": "registry arns refinements roles eventnames timing shapes model",
     "AWS::ApiGatewayV2::Api": "registry arns refinements eventnames shapes model",
-    "AWS::ApiGatewayV2::Authorizer": "registry refinements eventnames shapes model",
-    "AWS::ApiGatewayV2::Integration": "registry refinements eventnames shapes model",
+    "AWS::ApiGatewayV2::Authorizer": "registry refinements roles eventnames shapes model",
+    "AWS::ApiGatewayV2::Integration": "registry refinements roles eventnames shapes model",
     "AWS::ApiGatewayV2::Route": "registry eventnames shapes model",
     "AWS::ApiGatewayV2::Stage": "registry eventnames shapes model",
     "AWS::ApplicationAutoScaling::ScalableTarget": "registry",
     "AWS::CloudFormation::CustomResource": "registry",
-    "AWS::Cognito::UserPool": "registry arns refinements eventnames timing shapes",
-    "AWS::Cognito::UserPoolClient": "registry refinements shapes mutate",
-    "AWS::DynamoDB::Table": "registry arns refinements eventnames timing shapes",
-    "AWS::Events::Rule": "registry arns refinements timing shapes",
+    "AWS::Cognito::UserPool": "registry arns refinements roles eventnames timing shapes",
+    "AWS::Cognito::UserPoolClient": "registry refinements roles shapes mutate",
+    "AWS::DynamoDB::Table": "registry arns refinements roles eventnames timing shapes",
+    "AWS::Events::Rule": "registry arns refinements roles timing shapes",
     "AWS::IAM::Role": "registry arns refinements timing shapes model",
     "AWS::IAM::User": "registry shapes",
     "AWS::KMS::Alias": "registry arns eventnames shapes mutate",
     "AWS::KMS::Key": "registry arns refinements eventnames timing shapes",
     "AWS::Lambda::EventSourceMapping": "registry arns refinements eventnames timing shapes world",
-    "AWS::Lambda::Function": "registry arns refinements eventnames timing shapes mutate model world",
+    "AWS::Lambda::Function": "registry arns refinements roles eventnames timing shapes mutate model world",
     "AWS::Lambda::Permission": "registry arns eventnames timing shapes mutate world",
     "AWS::Lambda::Version": "registry arns refinements eventnames timing shapes mutate model world",
     "AWS::Logs::LogGroup": "registry arns refinements timing shapes model",
-    "AWS::S3::Bucket": "registry arns refinements eventnames timing shapes model",
+    "AWS::S3::Bucket": "registry arns refinements roles eventnames timing shapes model",
     "AWS::S3::BucketPolicy": "registry arns eventnames timing shapes",
-    "AWS::SNS::Topic": "registry arns refinements eventnames timing shapes",
+    "AWS::SNS::Topic": "registry arns refinements roles eventnames timing shapes",
     "AWS::SQS::Queue": "registry arns eventnames timing shapes mutate model",
 }.items()}
 
