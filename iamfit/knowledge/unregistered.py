@@ -187,7 +187,7 @@ FRAMEWORK_CUSTOM: dict[str, CustomResourceRule] = {
             (*_COGNITO, "lambda:AddPermission"),
             (*_COGNITO, "lambda:AddPermission", "lambda:RemovePermission"),
             (*_COGNITO, "lambda:RemovePermission"),
-            _files("cognito-user-pool", "handler.js", "lib/userPool.js", "lib/permissions.js")
+            _files("cognito-user-pool", "handler.js", "lib/user-pool.js", "lib/permissions.js")
             + f"; role statements: {_SLS}/package/compile/events/cognito-user-pool.js",
             "functions[].events[].cognitoUserPool.existing: true",
             (("kms:CreateGrant", "KMSKeyID"),),
@@ -210,7 +210,7 @@ FRAMEWORK_CUSTOM: dict[str, CustomResourceRule] = {
                 "lambda:RemovePermission",
             ),
             ("events:RemoveTargets", "events:DeleteRule", "events:DeleteEventBus", "lambda:RemovePermission"),
-            _files("event-bridge", "handler.js", "lib/eventBridge.js", "lib/permissions.js")
+            _files("event-bridge", "handler.js", "lib/event-bridge.js", "lib/permissions.js")
             + f"; role statements: {_SLS}/package/compile/events/event-bridge/index.js",
             "functions[].events[].eventBridge in Framework v1/v2, or v3 with "
             "provider.eventBridge.useCloudFormation: false",
