@@ -272,6 +272,14 @@ def function_of(service: Service, resource: Resource) -> Resource | None:
     return None
 
 
+INVOKE_SOURCE = (
+    "CloudFormation custom resources: the stack's principal invokes the ServiceToken "
+    "(https://docs.aws.amazon.com/lambda/latest/dg/services-cloudformation.html; the principal: "
+    "https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-iam-servicerole.html, the service role "
+    "when one is given, else a session from the caller's credentials)"
+)
+
+
 def _named_target(service: Service, resource: Resource, action: str) -> str | None:
     """The bucket or function a Framework custom resource names (``BucketName``, ``FunctionName``) for its
     function's s3 and lambda calls."""
@@ -298,7 +306,7 @@ def _custom_needs(
     if token.startswith("arn:") and ":lambda:" in token:
         raw = ("lambda:InvokeFunction",)
         needs.append(Need(CLOUDFORMATION, "lambda:InvokeFunction", token, reason,
-                          "CloudFormation custom resources: the stack's principal invokes the ServiceToken"))
+                          INVOKE_SOURCE))
     rule = framework_custom(resource.type)
     function = function_of(service, resource)
     role = service.resolve_one(function.properties.get("Role")) if function is not None else ""

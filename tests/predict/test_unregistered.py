@@ -86,6 +86,9 @@ def test_framework_custom_resources_are_invoked_by_the_stack_and_described(name:
     invoked = _grants(service, "deployer")["lambda:InvokeFunction"]
     assert any(arn.startswith(f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:service-dev-custom-resource-")
                for arn in invoked)
+    sources = {n.source for n in generate_policies(service).prediction.needs if n.action == "lambda:InvokeFunction"
+               and ":function:service-dev-custom-resource-" in n.resource}
+    assert sources and all("using-iam-servicerole" in s and "services-cloudformation" in s for s in sources)
     granted = _role_actions(template)
     for type_name in customs:
         for operation in ("create", "update", "delete"):
