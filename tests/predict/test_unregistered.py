@@ -125,6 +125,9 @@ def test_the_sandbox_requires_the_custom_resource_calls_of_the_deployment_role(t
     fewer = PolicyDocument((*policies["cloudformation"].statements, deny))
     planned = api.plan(service, policies["deployer"], cfn_role_policy=fewer, phases=("create",))
     assert planned.denied_actions == ("s3:PutBucketNotification",)
+    reasons = [u.reason for u in planned.unverified if u.type == "Custom::S3"]
+    assert len(reasons) == 3
+    assert all("running as the deploymentRole: the sandbox checks the invoke and the calls" in r for r in reasons)
 
 
 def test_a_custom_sender_kms_key_adds_the_grant_only_when_configured() -> None:

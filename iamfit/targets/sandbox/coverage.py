@@ -41,6 +41,14 @@ def _custom(service: Service, resource: Resource) -> str:
         backing = f"backed by SNS topic {token.rsplit(':', 1)[-1]}"
     else:
         backing = "backed by its ServiceToken"
+    from iamfit.knowledge.unregistered import framework_custom
+    from iamfit.predict.resource_needs import function_of
+
+    function = function_of(service, resource)
+    role = service.resolve_one(function.properties.get("Role")) if function is not None else ""
+    if framework_custom(resource.type) and service.deployment_role and role == service.deployment_role:
+        return (f"the Framework's custom resource {backing}, running as the deploymentRole: the sandbox checks the "
+                "invoke and the calls iamfit knows its function makes (docs/knowledge.md), not the function itself")
     return (f"custom resource {backing}: the sandbox checks that CloudFormation may invoke it, not the calls "
             "it makes with its own role")
 
