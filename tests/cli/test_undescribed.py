@@ -68,3 +68,24 @@ def test_discover_names_them_in_text_and_report(template: Path, tmp_path: Path,
     report = json.loads((tmp_path / "r.json").read_text())
     assert _named(report["undescribed"]) == {"Mesh": "AWS::AppMesh::Mesh", "Seed": "Custom::SeedTable"}
     assert "Mesh" in _named(report["unverified"])
+
+
+def test_a_discover_on_aws_names_them_too(template: Path, tmp_path: Path) -> None:
+    """On AWS the run finds their needs; the summary still says iamfit's knowledge did not describe them."""
+    import dataclasses
+
+    from iamfit.discover import discover, report
+    from iamfit.journal import Journal
+    from iamfit.report.discover import summary
+    from iamfit.service.model import load_service
+    from iamfit.targets.sandbox import SandboxTarget
+
+    service = load_service(template, service_name="svc", stage="dev", region="us-east-1", account="123456789012")
+    done = discover(service, SandboxTarget(service, seed="test"), Journal.create(tmp_path))
+    on_aws = dataclasses.replace(done, target="aws")  # what --target aws reports, without an AWS
+    rep = report(on_aws)
+    assert rep["unverified"] == [] and _named(rep["undescribed"]) == {"Mesh": "AWS::AppMesh::Mesh",
+                                                                      "Seed": "Custom::SeedTable"}
+    text = summary(on_aws, rep)
+    assert "VERIFIED on aws" in text and "not described by iamfit's knowledge: 2 resource(s)" in text
+    assert "  - Seed (Custom::SeedTable): custom resource" in text
