@@ -75,6 +75,18 @@ def _policy(policy: Path | PolicyDocument) -> PolicyDocument:
     return PolicyDocument.from_text(read_text(policy, "policy"), str(policy))
 
 
+def _policies(policy: Path | PolicyDocument | Sequence[Path | PolicyDocument]) -> PolicyDocument:
+    """One document, or several evaluated together (identity policies of one principal: their statements'
+    union), as one."""
+    from iamfit.policy.document import merge
+
+    if isinstance(policy, (str, Path)) or not isinstance(policy, Sequence):
+        return _policy(policy)
+    if not policy:
+        raise UsageError("no policy given")
+    return _policy(policy[0]) if len(policy) == 1 else merge(_policy(p) for p in policy)
+
+
 def _clients(session: Any, clients: Clients | None, profile: str | None, region: str | None,
              endpoint_url: str | None) -> Clients:
     """``clients`` when given, else clients of ``session``, else of the operator session built on first use."""
@@ -112,9 +124,9 @@ def generate(
 
 def plan(
     service: Path | Service,
-    policy: Path | PolicyDocument,
+    policy: Path | PolicyDocument | Sequence[Path | PolicyDocument],
     *,
-    cfn_role_policy: Path | PolicyDocument | None = None,
+    cfn_role_policy: Path | PolicyDocument | Sequence[Path | PolicyDocument] | None = None,
     phases: Sequence[Phase] | None = None,
     stage: str | None = None,
     region: str | None = None,
@@ -122,23 +134,35 @@ def plan(
 ) -> Plan:
     """Deploy ``service`` in the built-in sandbox with the deployer's ``policy`` (and the deploymentRole's
     ``cfn_role_policy``) through ``phases`` (default: create, update, remove), and every denial on every path
-    (``iamfit plan``). With no account, the one the policies name is used, else the sandbox's own."""
+    (``iamfit plan``). Each may be several documents (the files ``generate`` splits a large policy into), evaluated
+    together. With no account, the one the policies name is used, else the sandbox's own. A ``cfn_role_policy``
+    for a service that sets no deploymentRole plans as if the role ``generate --split`` recommends were set
+    (``plan.notes`` says so)."""
+    import dataclasses
+
     from iamfit.check_run import pinned_account
+    from iamfit.predict import recommended_role_name
     from iamfit.principals import CLOUDFORMATION, DEPLOYER
     from iamfit.targets.base import PHASES
     from iamfit.targets.sandbox import SANDBOX_ACCOUNT
     from iamfit.targets.sandbox.plan import plan as run_plan
 
     svc = _service(service, stage, region, account)
-    policies: dict[str, PolicyDocument] = {DEPLOYER: _policy(policy)}
+    policies: dict[str, PolicyDocument] = {DEPLOYER: _policies(policy)}
     if cfn_role_policy is not None:
-        if not svc.deployment_role:
-            raise UsageError("--cfn-role-policy: the service sets no deploymentRole, so CloudFormation acts with "
-                             "the deployer's policy (--policy)")
-        policies[CLOUDFORMATION] = _policy(cfn_role_policy)
+        policies[CLOUDFORMATION] = _policies(cfn_role_policy)
     if svc.account is None:  # the account the policies are pinned to, else the sandbox's own
         svc = svc.with_account(pinned_account(policies.values()) or SANDBOX_ACCOUNT)
-    return run_plan(svc, policies, tuple(phases or PHASES))
+    notes: tuple[str, ...] = ()
+    if CLOUDFORMATION in policies and not svc.deployment_role:
+        role = svc.arn("arn:{partition}:iam::{account}:role/{name}", recommended_role_name(svc))
+        iam = svc.provider.get("iam")
+        provider = {**svc.provider, "iam": {**(iam if isinstance(iam, dict) else {}), "deploymentRole": role}}
+        svc = dataclasses.replace(svc, provider=provider)
+        notes = (f"the service sets no deploymentRole: planned as if provider.iam.deploymentRole were {role}, the "
+                 "role generate --split recommends (set it in serverless.yml to deploy this way)",)
+    result = run_plan(svc, policies, tuple(phases or PHASES))
+    return dataclasses.replace(result, notes=notes) if notes else result
 
 
 def discover(

@@ -343,12 +343,11 @@ def service_needs(
     catalog: Catalog | None = None,
 ) -> tuple[Prediction, list[Need]]:
     """The prediction and every need to check. ``separate``: a CloudFormation role is checked on its own
-    (forced on when the service sets ``provider.iam.deploymentRole``)."""
+    (forced on when the service sets ``provider.iam.deploymentRole``); for a service that sets none, as if the
+    role ``generate --split`` recommends were set (the deployer passes it), as ``plan`` does."""
     split = separate and not service.deployment_role
     prediction = predict(service, commands=commands, split=split, catalog=catalog)
     needs = list(prediction.needs)
-    if split:  # the recommended role's PassRole is generate's suggestion, not something the deploy does
-        needs = [n for n in needs if not (n.action == "iam:PassRole" and n.source == "serverless-cli.md §2")]
     cfn_separate = bool(service.deployment_role) or separate
     for need in extra:
         principal: Principal = need.principal if cfn_separate else DEPLOYER
@@ -671,7 +670,8 @@ def check_service(
     result.warnings = list(prediction.warnings) + result.warnings
     if CLOUDFORMATION in grants and not service.deployment_role:
         result.warnings.append(
-            "the service sets no provider.iam.deploymentRole: CloudFormation acts with the "
-            "deployer's session, yet the resource needs were checked against the role policy"
+            "the service sets no provider.iam.deploymentRole: checked as if it were "
+            f"{prediction.cloudformation_role_arn}, the role generate --split recommends (the deployer passes it; "
+            "set it in serverless.yml to deploy this way)"
         )
     return result

@@ -720,6 +720,12 @@ def _unverified(result: DiscoveryResult) -> tuple[Any, ...]:
     return unverified_resources(result.service)
 
 
+def _undescribed(result: DiscoveryResult) -> tuple[Any, ...]:
+    from iamfit.predict.undescribed import undescribed
+
+    return undescribed(result.service)
+
+
 def report(result: DiscoveryResult, by_hand: dict[str, Any] | None = None) -> dict[str, Any]:
     """The JSON report (schema in docs/discover.md)."""
     phases: dict[str, Any] = {}
@@ -770,6 +776,7 @@ def report(result: DiscoveryResult, by_hand: dict[str, Any] | None = None) -> di
         # the sandbox verifies iamfit's model of AWS, not AWS; and not the needs of these resources
         "verified_in": "sandbox model" if result.target == "sandbox" else result.target,
         "unverified": [u.to_json() for u in _unverified(result)],
+        "undescribed": [u.to_json() for u in _undescribed(result)],
         "stop": None
         if result.stop is None
         else {

@@ -64,6 +64,17 @@ class GeneratedPolicies:
             })
         return dict(sorted(grouped.items()))
 
+    def policy_files(self) -> dict[str, dict[str, Any]]:
+        """Per principal, the JSON files its policy is written as, and why when it is split."""
+        from iamfit.policy.render import json_files, split_note
+
+        out: dict[str, dict[str, Any]] = {}
+        for principal, pieces in json_files(self.policies).items():
+            names = [name for name, _ in pieces]
+            split = split_note(principal, self.policies[principal], names) if len(names) > 1 else None
+            out[principal] = {"files": names, "split": split}
+        return out
+
     def report(self) -> dict[str, Any]:
         """Every action's reasons: which resource/operation or CLI call needs it, and the knowledge source."""
         per_principal: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
@@ -102,6 +113,8 @@ class GeneratedPolicies:
                 "iamfit_resource_actions": len(self.prediction.resource_side_actions()),
                 "registry_union_actions": len(self.prediction.naive_actions),
             },
+            "policy_files": self.policy_files(),
+            "undescribed": [u.to_json() for u in self.prediction.undescribed],
             "warnings": self.prediction.warnings,
         }
 

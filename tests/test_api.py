@@ -63,10 +63,15 @@ def test_plan_pins_a_copy_to_the_policies_account_and_leaves_the_service_alone(q
     assert service.account is None  # the CLI used to set it on the caller's Service
 
 
-def test_plan_refuses_a_cfn_role_policy_for_a_service_without_deployment_role(quiet: Path) -> None:
+def test_plan_takes_a_cfn_role_policy_for_a_service_without_deployment_role_as_the_recommended_role(
+    quiet: Path,
+) -> None:
+    empty = PolicyDocument.from_json({"Version": "2012-10-17", "Statement": []})
+    planned = api.plan(PACKAGE, empty, cfn_role_policy=[empty, empty], phases=("create",), account=ACCOUNT)
+    assert not planned.fits and "planned as if provider.iam.deploymentRole were" in planned.notes[0]
+    assert any(d.principal == "cloudformation" for p in planned.phases for d in p.denials)
     with pytest.raises(UsageError) as raised:
-        api.plan(PACKAGE, PolicyDocument.from_json({"Version": "2012-10-17", "Statement": []}),
-                 cfn_role_policy=Path("never-read.json"))
+        api.plan(PACKAGE, [])
     assert raised.value.exit_code == EXIT_USAGE
 
 

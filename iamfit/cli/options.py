@@ -128,14 +128,22 @@ format_option = click.option(
 def write_policies(
     out_dir: Path, policies: dict[str, PolicyDocument], fmt: str, service: Service | None, cfn_role_arn: str | None
 ) -> list[Path]:
-    """Write ``<principal>.json`` for every principal, plus the rendered file for a non-JSON ``fmt``; remove
+    """Write ``<principal>.json`` for every principal (``<principal>-1.json`` ... when it is over a role's inline
+    quota: :func:`iamfit.policy.render.json_files`, with a note on stderr), plus the rendered file for a non-JSON
+    ``fmt``; remove
     what an earlier run wrote there and this one does not (refuse when that cannot be told apart from someone
     else's files: :mod:`iamfit.outputs`)."""
     from iamfit.outputs import write_outputs
-    from iamfit.policy.render import RenderContext, render
+    from iamfit.policy.pack import MAX_MANAGED
+    from iamfit.policy.render import RenderContext, json_files, render, split_note
     from iamfit.principals import PRINCIPALS
 
-    files = {f"{principal}.json": doc.dumps() for principal, doc in policies.items()}
+    files: dict[str, str] = {}
+    for principal, pieces in json_files(policies).items():
+        files.update((name, doc.dumps()) for name, doc in pieces)
+        if len(pieces) > 1:
+            click.echo(f"iamfit: note: {split_note(principal, policies[principal], [n for n, _ in pieces])}",
+                       err=True)
     if fmt != "json":
         if service is None:
             raise UsageError(f"--format {fmt} needs the SERVICE (for role and policy names)")
@@ -147,6 +155,7 @@ def write_policies(
         )
         files[FORMAT_FILES[fmt]] = render(policies, fmt, context)
     known = {f"{p}.json" for p in PRINCIPALS} | set(FORMAT_FILES.values())
+    known |= {f"{p}-{n}.json" for p in PRINCIPALS for n in range(1, MAX_MANAGED + 1)}
     for name in write_outputs(out_dir, files, known):
         click.echo(f"iamfit: removed {out_dir / name} (an earlier run's output this run does not write)", err=True)
     return [out_dir / name for name in files]

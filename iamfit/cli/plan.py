@@ -12,10 +12,12 @@ from iamfit.cli.options import check_account, check_region
 
 @click.command("plan")
 @click.argument("source", metavar="SERVICE|TEMPLATE", type=click.Path(path_type=Path))
-@click.option("--policy", "policy_file", required=True, type=click.Path(path_type=Path),
-              help="The deployer's policy (JSON); also CloudFormation's when the service sets no deploymentRole.")
-@click.option("--cfn-role-policy", "cfn_policy_file", type=click.Path(path_type=Path),
-              help="The deploymentRole's policy (JSON), for services that set provider.iam.deploymentRole.")
+@click.option("--policy", "policy_files", required=True, multiple=True, type=click.Path(path_type=Path),
+              help="The deployer's policy (JSON; repeat for several, evaluated together); also CloudFormation's "
+              "when there is no deploymentRole.")
+@click.option("--cfn-role-policy", "cfn_policy_files", multiple=True, type=click.Path(path_type=Path),
+              help="The deploymentRole's policy (JSON; repeatable). For a service that sets no deploymentRole: "
+              "planned as if the role generate --split recommends were set.")
 @click.option("--phase", type=click.Choice(["create", "update", "remove", "all"]), default="all", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as one JSON object.")
 @click.option("--account", default=None, callback=check_account,
@@ -25,7 +27,7 @@ from iamfit.cli.options import check_account, check_region
 @click.option("--stage", default=None, help="Stage (default: the service's).")
 @click.option("--service", "service_name", metavar="NAME", default=None,
               help="Service name (default: from the package, else from the template's names).")
-def plan(source: Path, policy_file: Path, cfn_policy_file: Path | None, phase: str, as_json: bool,
+def plan(source: Path, policy_files: tuple[Path, ...], cfn_policy_files: tuple[Path, ...], phase: str, as_json: bool,
          account: str | None, region: str | None, stage: str | None, service_name: str | None) -> None:
     """Deploy SERVICE (a service directory, a .serverless package or a template) in the built-in sandbox
     with the given policy, and report every denial that would occur on every path, the failure
@@ -34,19 +36,18 @@ def plan(source: Path, policy_file: Path, cfn_policy_file: Path | None, phase: s
     Exit 0 when every requested phase succeeds with no denial, 1 when not, 3 on bad input.
     """
     from iamfit import api
-    from iamfit.cli.options import read_policy
+    from iamfit.cli.options import read_policy  # "-": standard input
     from iamfit.service.model import load_service
     from iamfit.targets.base import PHASES, Phase
 
     service = load_service(source, stage=stage, region=region, account=account, service_name=service_name)
-    cfn = cfn_policy_file
     phases: tuple[Phase, ...] = PHASES if phase == "all" else (phase,)  # type: ignore[assignment]
-    result = api.plan(service, read_policy(policy_file), phases=phases,
-                      cfn_role_policy=read_policy(cfn) if cfn is not None and str(cfn) == "-" else cfn)
+    result = api.plan(service, [read_policy(p) for p in policy_files], phases=phases,
+                      cfn_role_policy=[read_policy(p) for p in cfn_policy_files] or None)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
     else:
         from iamfit.report.text import plan_text
 
-        click.echo(plan_text(result.to_json(), service.deployment_role is not None and cfn_policy_file is None))
+        click.echo(plan_text(result.to_json(), service.deployment_role is not None and not cfn_policy_files))
     raise SystemExit(0 if result.fits else 1)

@@ -19,7 +19,7 @@ import yaml
 
 from iamfit.errors import UsageError
 from iamfit.policy.document import PolicyDocument
-from iamfit.policy.pack import pack
+from iamfit.policy.pack import PolicyTooLargeError, pack
 from iamfit.principals import CLOUDFORMATION, DEPLOYER, PRINCIPALS
 
 FORMATS: tuple[str, ...] = ("json", "terraform", "cloudformation", "serverless")
@@ -96,6 +96,33 @@ def render(policies: Mapping[str, PolicyDocument], fmt: str, context: RenderCont
 def render_json(policies: Mapping[str, PolicyDocument]) -> str:
     """``{principal: policy document}``, principals in their fixed order, 2-space indent."""
     return json.dumps({p: d.to_json() for p, d in _ordered(policies)}, indent=2) + "\n"
+
+
+def json_files(policies: Mapping[str, PolicyDocument]) -> dict[str, list[tuple[str, PolicyDocument]]]:
+    """Per principal, the policy files the JSON format writes: ``<principal>.json`` when the policy fits a role's
+    inline quota (10,240 characters, compacted), else ``<principal>-1.json`` ... ``<principal>-N.json``, one per
+    managed policy it packs into (the numbered managed policies of the CloudFormation and Terraform formats),
+    which together allow exactly what the one policy allows. A policy too large even for 10 managed policies
+    stays one file (the size warning says why it cannot be attached)."""
+    out: dict[str, list[tuple[str, PolicyDocument]]] = {}
+    for principal, document in _ordered(policies):
+        out[principal] = [(f"{principal}.json", document)]
+        try:
+            pack(document, kind="inline")
+        except PolicyTooLargeError:
+            try:
+                pieces = pack(document, kind="managed")
+            except PolicyTooLargeError:
+                continue
+            out[principal] = [(f"{principal}-{n}.json", piece) for n, piece in enumerate(pieces, start=1)]
+    return out
+
+
+def split_note(principal: str, document: PolicyDocument, names: list[str]) -> str:
+    """What ``json_files`` did with a policy it split (stderr note and the reports' ``policy_files``)."""
+    return (f"the {principal} policy ({document.size()} characters) is over the 10240-character inline quota of a "
+            f"role: written as {len(names)} managed policies ({', '.join(names)}) that together allow exactly what "
+            "it allows; attach them all (plan and check take each as a repeated --policy / --cfn-role-policy)")
 
 
 # ---- Terraform -------------------------------------------------------------------------------------

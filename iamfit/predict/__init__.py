@@ -12,6 +12,8 @@ from iamfit.knowledge.retention import never_deleted
 from iamfit.needs import Need
 from iamfit.predict.resource_needs import resource_needs
 from iamfit.predict.serverless_cli import COMMANDS, all_cli_calls
+from iamfit.predict.undescribed import Undescribed, undescribed
+from iamfit.predict.undescribed import warnings as undescribed_warnings
 from iamfit.principals import CLOUDFORMATION, DEPLOYER
 from iamfit.service.model import Service
 
@@ -39,6 +41,7 @@ class Prediction:
     dropped: list[DroppedAction] = field(default_factory=list)
     naive_actions: frozenset[str] = frozenset()
     warnings: list[str] = field(default_factory=list)
+    undescribed: tuple[Undescribed, ...] = ()  # resources whose permissions iamfit cannot describe
 
     @property
     def has_cloudformation_principal(self) -> bool:
@@ -109,15 +112,13 @@ def predict(
     naive: set[str] = set()
     resources = dict(service.core_resources)
     resources.update(service.resources)
-    unknown_types: set[str] = set()
     notes: set[str] = set()
     for operation in operations_for(commands):
         for logical_id in sorted(resources):
             res = resources[logical_id]
             rn = resource_needs(service, res, operation, catalog)
             if not rn.known_type:
-                unknown_types.add(res.type)
-                continue
+                continue  # named below
             naive.update(a for a in rn.raw_actions)
             kept_by_policy = never_deleted(res.raw, commands) if operation == "delete" else None
             if kept_by_policy is not None:
@@ -133,11 +134,8 @@ def predict(
                 needs.append(Need(cfn_principal, need.action, need.resource, need.reason, need.source, need.conditions))
             for d in rn.dropped:
                 prediction.dropped.append(DroppedAction(logical_id, res.type, operation, d.action, d.why, d.source))
-    for type_name in sorted(unknown_types):
-        prediction.warnings.append(
-            f"unknown resource type {type_name}: not in the CloudFormation registry schemas; "
-            "its permissions are not predicted (discover will find them)"
-        )
+    prediction.undescribed = undescribed(service)
+    prediction.warnings.extend(undescribed_warnings(prediction.undescribed))
     prediction.warnings.extend(sorted(notes))
     prediction.needs = sorted(set(needs))  # every reason kept; synthesis merges grants
     prediction.naive_actions = frozenset(catalog.canonical(a) or a for a in naive)

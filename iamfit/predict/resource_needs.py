@@ -22,6 +22,7 @@ from iamfit.knowledge.service_roles import (
     application_autoscaling_service,
     by_convention,
 )
+from iamfit.knowledge.unregistered import TypeRule, framework_custom, type_rule
 from iamfit.needs import Condition, Need
 from iamfit.predict.edge import edge_needs
 from iamfit.principals import CLOUDFORMATION
@@ -270,22 +271,13 @@ def resource_needs(
     catalog = catalog or default_catalog()
     type_schema = schema(resource.type, service.region)
     reason = f"{resource.type} {resource.logical_id} {operation}"
-    if resource.type.startswith("Custom::") or resource.type == "AWS::CloudFormation::CustomResource":
-        token = service.resolve_one(resource.properties.get("ServiceToken"))
-        invoke: tuple[Need, ...] = ()
-        if token.startswith("arn:") and ":lambda:" in token:
-            invoke = (
-                Need(
-                    CLOUDFORMATION,
-                    "lambda:InvokeFunction",
-                    token,
-                    reason,
-                    "CloudFormation custom resources: the stack's principal invokes the ServiceToken",
-                ),
-            )
-        return ResourceNeeds(resource, operation, invoke, (), ("lambda:InvokeFunction",), True)
-    if type_schema is None:
-        return ResourceNeeds(resource, operation, (), (), (), False)
+    if is_custom(resource.type):
+        return _custom_needs(service, resource, operation, catalog, reason)
+    rule = type_rule(resource.type)
+    if rule is not None and (type_schema is None or not type_schema.permissions("create")):
+        return _rule_needs(service, resource, operation, catalog, reason, rule)
+    if type_schema is None or not type_schema.permissions("create"):
+        return ResourceNeeds(resource, operation, (), (), (), False)  # named by iamfit.predict.undescribed
     raw = type_schema.permissions(operation)
     kept, pruned = prune(resource.type, operation, raw, resource.properties)
     dropped = [Dropped(p.action, f"only with {p.rule.condition_text}", p.rule.source) for p in pruned]
@@ -295,14 +287,31 @@ def resource_needs(
         dropped.extend(Dropped(a, "no DeletionPolicy/UpdateReplacePolicy Snapshot: deleted without a snapshot",
                                RETENTION_SOURCE) for a in kept if a.lower() in SNAPSHOT_ACTIONS)
         kept = tuple(a for a in kept if a.lower() not in SNAPSHOT_ACTIONS)
-    needs: list[Need] = []
     notes: list[str] = []
-    for action in kept:
+    source = f"registry:{resource.type}#{operation}"
+    needs = _scoped(service, resource, kept, catalog, reason, source, dropped, notes)
+    needs.extend(edge_needs(service, resource, operation))
+    return ResourceNeeds(resource, operation, tuple(sorted(needs)), tuple(dropped), raw, True, tuple(notes))
+
+
+def _scoped(
+    service: Service,
+    resource: Resource,
+    actions: tuple[str, ...],
+    catalog: Catalog,
+    reason: str,
+    source: str,
+    dropped: list[Dropped],
+    notes: list[str],
+) -> list[Need]:
+    """The CloudFormation principal's Needs for ``actions`` on ``resource``, each scoped (``scope``); actions the
+    catalog does not know or that apply to nothing the resource uses go to ``dropped``; a condition value taken
+    from a naming rule goes to ``notes``."""
+    needs: list[Need] = []
+    for action in actions:
         info = catalog.info(action)
         if info is None:
-            dropped.append(
-                Dropped(action, "not an IAM action (the catalog does not know it)", f"registry:{resource.type}")
-            )
+            dropped.append(Dropped(action, "not an IAM action (the catalog does not know it)", source))
             continue
         arns, conditions, note = scope(service, resource, info.action, info)
         if CONVENTION in note:
@@ -312,9 +321,83 @@ def resource_needs(
         if not arns:
             dropped.append(Dropped(info.action, note, "iamfit scoping: no resource of this kind is used"))
             continue
-        for arn in arns:
-            needs.append(
-                Need(CLOUDFORMATION, info.action, arn, reason, f"registry:{resource.type}#{operation}", conditions)
-            )
-    needs.extend(edge_needs(service, resource, operation))
+        needs.extend(Need(CLOUDFORMATION, info.action, arn, reason, source, conditions) for arn in arns)
+    return needs
+
+
+def is_custom(type_name: str) -> bool:
+    return type_name.startswith("Custom::") or type_name == "AWS::CloudFormation::CustomResource"
+
+
+def _rule_needs(
+    service: Service, resource: Resource, operation: str, catalog: Catalog, reason: str, rule: TypeRule
+) -> ResourceNeeds:
+    """A type the registry gives no handler permissions: the actions of its rule in iamfit.knowledge.unregistered.
+    Their source is ``registry:`` + the type too, so they count as the stack's resource actions everywhere."""
+    raw = rule.permissions(operation)
+    dropped: list[Dropped] = []
+    notes: list[str] = []
+    source = f"registry:{resource.type}#{operation} (no handler permissions; {rule.source})"
+    needs = _scoped(service, resource, raw, catalog, reason, source, dropped, notes)
+    return ResourceNeeds(resource, operation, tuple(sorted(needs)), tuple(dropped), raw, True, tuple(notes))
+
+
+def function_of(service: Service, resource: Resource) -> Resource | None:
+    """The template's Lambda function a custom resource's ServiceToken names (``Fn::GetAtt [Fn, Arn]``)."""
+    token = resource.properties.get("ServiceToken")
+    if isinstance(token, dict) and isinstance(token.get("Fn::GetAtt"), list) and token["Fn::GetAtt"]:
+        logical_id = token["Fn::GetAtt"][0]
+        found = {**service.core_resources, **service.resources}.get(str(logical_id))
+        if found is not None and found.type == "AWS::Lambda::Function":
+            return found
+    return None
+
+
+INVOKE_SOURCE = (
+    "CloudFormation custom resources: the stack's principal invokes the ServiceToken "
+    "(https://docs.aws.amazon.com/lambda/latest/dg/services-cloudformation.html; the principal: "
+    "https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-iam-servicerole.html, the service role "
+    "when one is given, else a session from the caller's credentials)"
+)
+
+
+def _named_target(service: Service, resource: Resource, action: str) -> str | None:
+    """The bucket or function a Framework custom resource names (``BucketName``, ``FunctionName``) for its
+    function's s3 and lambda calls."""
+    prefix = action.split(":")[0]
+    bucket = service.resolve_one(resource.properties.get("BucketName"))
+    if prefix == "s3" and bucket:
+        return f"arn:{service.partition}:s3:::{bucket}"
+    function = service.resolve_one(resource.properties.get("FunctionName"))
+    if prefix == "lambda" and function:
+        return service.arn("arn:{partition}:lambda:{region}:{account}:function:{name}", function)
+    return None
+
+
+def _custom_needs(
+    service: Service, resource: Resource, operation: str, catalog: Catalog, reason: str
+) -> ResourceNeeds:
+    """CloudFormation invokes the ServiceToken with the stack's principal (the deploymentRole, else the caller).
+    A Framework custom resource whose function runs as the deploymentRole (the Framework does that when
+    ``provider.iam.deploymentRole`` is set) needs that role to make the function's calls too."""
+    token = service.resolve_one(resource.properties.get("ServiceToken"))
+    needs: list[Need] = []
+    dropped: list[Dropped] = []
+    notes: list[str] = []
+    raw: tuple[str, ...] = ()
+    if token.startswith("arn:") and ":lambda:" in token:
+        raw = ("lambda:InvokeFunction",)
+        needs.append(Need(CLOUDFORMATION, "lambda:InvokeFunction", token, reason,
+                          INVOKE_SOURCE))
+    rule = framework_custom(resource.type)
+    function = function_of(service, resource)
+    role = service.resolve_one(function.properties.get("Role")) if function is not None else ""
+    if rule is not None and service.deployment_role and role == service.deployment_role:
+        calls = rule.calls(operation, lambda key: _values_under(service, resource, lambda k: k == key)[0])
+        raw += calls
+        source = f"{rule.source}; custom-resources/index.js: the function's role is the deploymentRole"
+        why = f"{reason} (its function, as the deploymentRole)"
+        for need in _scoped(service, resource, calls, catalog, why, source, dropped, notes):
+            named = _named_target(service, resource, need.action)
+            needs.append(Need(need.principal, need.action, named, why, source, need.conditions) if named else need)
     return ResourceNeeds(resource, operation, tuple(sorted(needs)), tuple(dropped), raw, True, tuple(notes))

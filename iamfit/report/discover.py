@@ -79,6 +79,10 @@ def summary(result: DiscoveryResult, rep: dict[str, Any], prune: bool = False) -
             lines.extend(verdict_lines(unverified, passed))
         else:
             lines.append(f"VERIFIED on {result.target}: {passed}")
+    if result.target != "sandbox" and rep.get("undescribed"):  # the sandbox's verdict names them already
+        lines.append(f"  not described by iamfit's knowledge: {len(rep['undescribed'])} resource(s), their needs "
+                     "found on AWS only:")
+        lines.extend(f"  - {u['logical_id']} ({u['type']}): {u['reason']}" for u in rep["undescribed"])
     return "\n".join(lines)
 
 

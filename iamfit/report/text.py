@@ -53,7 +53,10 @@ def generate_text(result: GeneratedPolicies, out_dir: Path) -> tuple[str, list[s
     """The summary a person reads, and the size warnings (stderr)."""
     svc = result.service
     lines = [f"{svc.name} ({svc.stage}, {svc.region}, stack {svc.stack_name})"]
-    sizes, warnings = size_summary(result.policies, lambda p: str(out_dir / f"{p}.json"))
+    files = result.policy_files()
+    sizes, warnings = size_summary(
+        result.policies, lambda p: ", ".join(str(out_dir / name) for name in files[p]["files"])
+    )
     lines.extend(sizes)
     precision = result.report()["precision"]
     lines.append(
@@ -70,6 +73,11 @@ def generate_text(result: GeneratedPolicies, out_dir: Path) -> tuple[str, list[s
                 if "CloudFormation keeps" in g["why"]]
         for lid, type_name, g in kept:
             lines.append(f"    {lid} ({type_name}): no {'/'.join(g['operations'])} actions: {g['why']}")
+    gaps = result.prediction.undescribed
+    if gaps:
+        lines.append(f"  not described: {len(gaps)} resource(s) whose permissions iamfit cannot predict (grant them "
+                     "by hand, or verify with discover --target aws):")
+        lines.extend(f"    {u.logical_id} ({u.type}): {u.reason}" for u in gaps)
     wild = result.wildcard_resources()
     if wild:
         lines.append('  Resource "*":')
@@ -93,6 +101,7 @@ def plan_text(data: dict[str, Any], missing_cfn_policy: bool) -> str:
     if missing_cfn_policy:
         lines.append("note: the service sets a deploymentRole and no --cfn-role-policy was given: "
                      "CloudFormation's requests are all denied")
+    lines.extend(f"note: {n}" for n in data.get("notes", []))
     for p in data["phases"]:
         state = "ok" if p["fits"] else ("FAILED" if not p["succeeded"] else "DENIALS")
         lines.append(f"\n{p['phase']:<7} {state:<8} stack {p['stack_status'] or '-'}  "

@@ -106,9 +106,23 @@ def test_a_template_with_a_cycle_exits_3(tmp_path: Path, rest_policy: Path) -> N
     assert code == 3 and "circular" in err
 
 
-def test_cfn_role_policy_needs_a_deployment_role(rest_policy: Path) -> None:
-    code, _, err = _run("plan", str(REST), "--policy", str(rest_policy), "--cfn-role-policy", str(rest_policy))
-    assert code == 2 and "deploymentRole" in err
+def test_cfn_role_policy_without_a_deployment_role_plans_the_recommended_one(tmp_path: Path) -> None:
+    """generate --split's two policies are planned as the split deploy (the recommended deploymentRole), said so."""
+    policies = generate_policies(load_service(REST, account="123456789012"), split=True).policies
+    (tmp_path / "d.json").write_text(policies["deployer"].dumps())
+    (tmp_path / "c.json").write_text(policies["cloudformation"].dumps())
+    code, out, _ = _run("plan", str(REST), "--policy", str(tmp_path / "d.json"),
+                        "--cfn-role-policy", str(tmp_path / "c.json"), "--json")
+    assert code == 0, out
+    (note,) = json.loads(out)["notes"]
+    assert "sets no deploymentRole" in note and ":role/iamfit-rest-api-dev-cfn-deployment" in note
+    code, out, _ = _run("plan", str(REST), "--policy", str(tmp_path / "d.json"),
+                        "--cfn-role-policy", str(tmp_path / "c.json"))
+    assert code == 0 and "note: the service sets no deploymentRole: planned as if" in out
+    # the CloudFormation policy really is the one evaluated: the deployer's alone no longer creates the stack
+    code, out, _ = _run("plan", str(REST), "--policy", str(tmp_path / "d.json"),
+                        "--cfn-role-policy", str(tmp_path / "d.json"), "--json")
+    assert code == 1 and "lambda:CreateFunction" in json.loads(out)["denied_actions"]
 
 
 def test_deployment_role_service_with_both_policies(tmp_path: Path) -> None:

@@ -3,8 +3,9 @@
 The sandbox is iamfit's model of AWS (the CloudFormation registry's handler permissions, the Framework CLI's
 calls, refinements), not AWS. A verdict from it says so, and names each resource whose needs it could not check:
 
-* a type the registry schemas do not know (``AWS::Foo::Bar``, a third-party or private type): no handler
-  permissions, so the sandbox creates it with none required;
+* a type the registry schemas do not know (``AWS::Foo::Bar``, a third-party or private type), or know without
+  handler permissions and without a rule in ``iamfit.knowledge.unregistered``: the sandbox creates it with no
+  permission required;
 * a custom resource (``Custom::*``, ``AWS::CloudFormation::CustomResource``): the sandbox checks that
   CloudFormation may invoke its ServiceToken, not what the function (or the topic's subscriber) then does with
   its own role (``Custom::S3`` of the Framework's existing-bucket events calls ``s3:PutBucketNotification``...).
@@ -40,13 +41,21 @@ def _custom(service: Service, resource: Resource) -> str:
         backing = f"backed by SNS topic {token.rsplit(':', 1)[-1]}"
     else:
         backing = "backed by its ServiceToken"
+    from iamfit.knowledge.unregistered import framework_custom
+    from iamfit.predict.resource_needs import function_of
+
+    function = function_of(service, resource)
+    role = service.resolve_one(function.properties.get("Role")) if function is not None else ""
+    if framework_custom(resource.type) and service.deployment_role and role == service.deployment_role:
+        return (f"the Framework's custom resource {backing}, running as the deploymentRole: the sandbox checks the "
+                "invoke and the calls iamfit knows its function makes (docs/knowledge.md), not the function itself")
     return (f"custom resource {backing}: the sandbox checks that CloudFormation may invoke it, not the calls "
             "it makes with its own role")
 
 
 def unverified_resources(service: Service) -> tuple[Unverified, ...]:
     """Every resource of the stack (the Framework's own and the service's) whose needs the sandbox cannot check."""
-    from iamfit.knowledge.registry import schema  # lazy: loads the registry schemas
+    from iamfit.predict.undescribed import NO_HANDLERS, NOT_IN_REGISTRY, gap  # lazy: loads the registry schemas
 
     resources = dict(service.core_resources)
     resources.update(service.resources)
@@ -55,9 +64,9 @@ def unverified_resources(service: Service) -> tuple[Unverified, ...]:
         res = resources[logical_id]
         if res.type.startswith("Custom::") or res.type == "AWS::CloudFormation::CustomResource":
             out.append(Unverified(logical_id, res.type, _custom(service, res)))
-        elif schema(res.type, service.region) is None:
-            out.append(Unverified(logical_id, res.type, "unknown resource type: not in the CloudFormation registry "
-                                  "schemas, so the sandbox requires no permission to create, update or delete it"))
+        elif gap(service, res) in (NOT_IN_REGISTRY, NO_HANDLERS):
+            out.append(Unverified(logical_id, res.type, f"{gap(service, res)}, so the sandbox requires no "
+                                  "permission to create, update or delete it"))
     return tuple(out)
 
 

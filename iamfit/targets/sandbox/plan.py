@@ -81,6 +81,7 @@ class Plan:
     region: str
     phases: tuple[PhasePlan, ...]
     unverified: tuple[Unverified, ...] = ()
+    notes: tuple[str, ...] = ()  # how the plan was made, when not as the service says (api.plan)
 
     @property
     def fits(self) -> bool:
@@ -103,6 +104,7 @@ class Plan:
             # a fit in iamfit's model of AWS, not AWS; and not for the needs of these resources
             "verified_in": "sandbox model",
             "unverified": [u.to_json() for u in self.unverified],
+            "notes": list(self.notes),
             "denied_actions": list(self.denied_actions),
             "modeled_seconds": self.modeled_seconds,
             "phases": [p.to_json() for p in self.phases],
