@@ -43,6 +43,10 @@ def plan(source: Path, policy_file: Path, cfn_policy_file: Path | None, phase: s
 
     service = load_service(source, stage=stage, region=region, account=account, service_name=service_name,
                            framework=framework)
+    from iamfit.service.framework import untold_warning
+
+    if (note := untold_warning(service.framework)) is not None:
+        click.echo(f"iamfit: warning: {note}", err=True)
     cfn = cfn_policy_file
     phases: tuple[Phase, ...] = PHASES if phase == "all" else (phase,)  # type: ignore[assignment]
     result = api.plan(service, read_policy(policy_file), phases=phases,

@@ -236,8 +236,11 @@ def untold_warning(framework: Framework) -> str | None:
     """The warning when the variant cannot be told (None when it can)."""
     if framework.told:
         return None
+    why = ("nothing tells it: no frameworkVersion, no CLI in node_modules, no v4 or v1 mark in the template"
+           if framework is NOT_TOLD or framework.source == NOT_TOLD.source else f"{framework.source} admits several")
     return (
-        f"cannot tell which Serverless Framework deploys this service ({framework.source}): granting what each of "
+        f"cannot tell which Serverless Framework deploys this service ({why}): granting what each of "
         f"{', '.join(sorted(framework.variants))} needs (change sets and direct stack calls, and v4's shared "
-        "deployment bucket where v4 would use it); set frameworkVersion in serverless.yml or pass --framework"
+        f"deployment bucket where v4 would use it; the sandbox runs {framework.primary}'s calls); "
+        "set frameworkVersion in serverless.yml or pass --framework"
     )

@@ -63,3 +63,18 @@ def test_plan_with_framework_runs_that_cli(tmp_path: Path) -> None:
     # the same policy under osls lacks the change-set calls osls makes
     other = run("plan", V1, "--policy", policy, "--framework", "osls", "--phase", "create", "--json")
     assert other.exit_code == 1 and "cloudformation:CreateChangeSet" in other.output
+
+
+def test_plan_says_when_it_cannot_tell_the_framework(tmp_path: Path) -> None:
+    template = json.loads(V1.read_text())
+    template["Resources"]["IamRoleLambdaExecution"]["Properties"]["RoleName"]["Fn::Join"][1][2] = {
+        "Ref": "AWS::Region"}  # as Framework >= 1.42 writes it: nothing tells the variant
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(template))
+    assert run("generate", path, "--region", "us-east-1", "--out", tmp_path / "p").exit_code == 0
+    result = CliRunner().invoke(cli, ["plan", str(path), "--region", "us-east-1", "--policy",
+                                      str(tmp_path / "p" / "deployer.json")])
+    assert result.exit_code == 0, result.output
+    assert "iamfit: warning: cannot tell which Serverless Framework deploys this service (nothing tells it" in (
+        result.stderr)
+    assert "the sandbox runs osls's calls" in result.stderr
