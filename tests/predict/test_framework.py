@@ -105,6 +105,18 @@ def test_v1_template_deploys_with_create_and_update_stack() -> None:
     assert [c.action for c in first if c.stack_op] == ["cloudformation:CreateStack", "cloudformation:UpdateStack"]
 
 
+def test_a_v2_package_records_its_framework_version_and_never_uses_change_sets() -> None:
+    svc = load_service(FIXTURES / "v2-package" / ".serverless", account=ACCOUNT)
+    assert svc.framework.variants == ("v2",)
+    assert svc.framework.source == "frameworkVersion '2' in serverless-state.json"
+    actions = {a for a, _ in needs(svc)}
+    assert {"cloudformation:CreateStack", "cloudformation:UpdateStack"} <= actions
+    assert not [a for a in actions if "ChangeSet" in a]
+    first = cli_calls(svc, "deploy", first_deploy=True)
+    assert [c.action for c in first if c.stack_op] == ["cloudformation:CreateStack", "cloudformation:UpdateStack"]
+    assert [c.action for c in cli_calls(svc, "rollback") if c.stack_op] == ["cloudformation:UpdateStack"]
+
+
 def test_code_reads_are_scoped_to_the_artifact_prefix_not_one_deploys_key() -> None:
     svc = load_service(V1, stage="prod", account=ACCOUNT)  # the package's keys name stage dev
     reads = {r for a, r in needs(svc, DEPLOYER) if a == "s3:GetObject"}
