@@ -78,3 +78,12 @@ def test_plan_says_when_it_cannot_tell_the_framework(tmp_path: Path) -> None:
     assert "iamfit: warning: cannot tell which Serverless Framework deploys this service (nothing tells it" in (
         result.stderr)
     assert "the sandbox runs osls's calls" in result.stderr
+
+
+def test_an_interrupted_discover_resumes_with_the_same_framework() -> None:
+    from iamfit.discover_run import AwsAccess
+    from iamfit.report.discover import resume_command
+
+    command = resume_command(V1, "run-1", "sandbox", AwsAccess(), None, None, "json", None, "v2")
+    assert command.endswith("--resume run-1 --framework v2")
+    assert "--framework" not in resume_command(V1, "run-1", "sandbox", AwsAccess(), None, None, "json")
