@@ -250,8 +250,12 @@ def deploy_calls(service: Service, *, first_deploy: bool, variant: str | None = 
             )
         )
         calls.append(CliCall(c, "S3.HeadBucket", "s3:ListBucket", bucket, "serverless-cli.md §3.1 #5"))
-    elif the_bucket.kind == "custom":
+    elif the_bucket.kind == "custom" and variant == "osls":
         calls.append(CliCall(c, "S3.HeadBucket", "s3:ListBucket", bucket, "serverless-cli.md §3.1 #5'"))
+    elif the_bucket.kind == "custom":  # the Framework itself checks a custom bucket's region
+        calls.append(CliCall(c, "S3.GetBucketLocation (custom deployment bucket)", "s3:GetBucketLocation", bucket,
+                             "deploy/lib/existsDeploymentBucket.js (v1.83.0), deploy/lib/ensure-valid-bucket-exists"
+                             ".js (v2.72.0, v3.40.0, v4)"))
     else:
         calls.append(CliCall(c, "S3.GetBucketLocation (shared deployment bucket)", "s3:GetBucketLocation", bucket,
                              "v4 packages/serverless/lib/plugins/aws/deploy/lib/ensure-valid-bucket-exists.js"))

@@ -76,6 +76,10 @@ def test_v4_with_change_sets_and_with_a_custom_bucket(v4: Service) -> None:
     granted = needs(custom)
     assert not [a for a, _ in granted if a.startswith("ssm:")]
     assert ("s3:PutObject", "arn:aws:s3:::my-artifacts/serverless/starwars-marketplace-api/dev/*") in granted
+    # the Framework checks a custom bucket's region (osls, its fork, sends HeadBucket instead)
+    assert ("s3:GetBucketLocation", "arn:aws:s3:::my-artifacts") in granted
+    osls = dataclasses.replace(custom, framework=dataclasses.replace(custom.framework, variants=("osls",)))
+    assert "s3:GetBucketLocation" not in {c.action for c in cli_calls(osls, "deploy", first_deploy=False)}
 
 
 def test_deployment_prefix_moves_every_artifact_key(tmp_path: Path) -> None:
