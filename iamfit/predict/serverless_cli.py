@@ -57,12 +57,16 @@ V4_BUCKET = "v4 packages/serverless/lib/plugins/aws/provider.js getServerlessDep
 V4_GLOBAL = "v4 packages/util/src/globalBucket/index.js"
 
 
-def deployment_bucket(service: Service, variant: str) -> Bucket:
+def deployment_bucket(service: Service, variant: str, *, first_deploy: bool = False) -> Bucket:
     """Which bucket the variant deploys through. v4 uses its shared bucket unless a custom bucket is set or
-    the stack holds a ServerlessDeploymentBucket (``V4_BUCKET``; the compiled template then keeps it)."""
+    the stack already holds a ServerlessDeploymentBucket (``V4_BUCKET``; the compiled template then keeps it),
+    or ``provider.enableLegacyDeploymentBucket`` is set (v4 provider.js ``isLegacyDeploymentBucketEnabled``):
+    a first deploy has no stack yet, so without the legacy flag it takes the shared bucket."""
     if service.custom_bucket:
         return Bucket("custom", service.bucket_arn, service.artifacts_arn)
-    if variant == "v4" and "ServerlessDeploymentBucket" not in (service.template.get("Resources") or {}):
+    in_stack = "ServerlessDeploymentBucket" in (service.template.get("Resources") or {})
+    legacy = bool(service.provider.get("enableLegacyDeploymentBucket"))
+    if variant == "v4" and not legacy and (first_deploy or not in_stack):
         name = shared_bucket_in(service.template) or f"serverless-framework-deployments-{service.region}-*"
         arn = f"arn:{service.partition}:s3:::{name}"
         return Bucket("shared", arn, f"{arn}/{service.artifact_prefix}/*")
@@ -182,7 +186,7 @@ def deploy_calls(service: Service, *, first_deploy: bool, variant: str | None = 
     Framework whose CLI deploys (default: the service's primary one)."""
     c = "deploy"
     variant = variant or service.framework.primary
-    the_bucket = deployment_bucket(service, variant)
+    the_bucket = deployment_bucket(service, variant, first_deploy=first_deploy)
     stack, bucket, objects = service.stack_arn, the_bucket.arn, the_bucket.objects
     change_set = deployment_method(variant, service.provider) == "changesets"
     calls: list[CliCall] = variable_calls(service, c) + image_calls(service, c)

@@ -163,8 +163,17 @@ def test_framework_version_4_may_be_v4_or_osls_4(tmp_path: Path) -> None:
     assert svc.framework.variants == ("v4", "osls") and not svc.framework.told
     assert any("cannot tell which Serverless Framework" in w for w in svc.warnings)
     actions = {a for a, _ in needs(svc)}
-    assert {"cloudformation:CreateChangeSet", "cloudformation:UpdateStack"} <= actions
-    assert not [a for a in actions if a.startswith("ssm:")]  # the template keeps its stack bucket: v4 uses it
+    assert {"cloudformation:CreateChangeSet", "cloudformation:UpdateStack", "ssm:GetParameter"} <= actions
+    # a stack that holds its ServerlessDeploymentBucket keeps it under v4; only a first deploy takes the shared one
+    v4 = dataclasses.replace(svc, framework=dataclasses.replace(svc.framework, variants=("v4",)))
+    assert "ssm:GetParameter" in {c.action for c in cli_calls(v4, "deploy", first_deploy=True)}
+    later = cli_calls(v4, "deploy", first_deploy=False)
+    assert "ssm:GetParameter" not in {c.action for c in later}
+    assert not [c for c in later if "serverless-framework-deployments" in c.resource]
+    legacy = dataclasses.replace(v4, provider={**v4.provider, "enableLegacyDeploymentBucket": True})
+    first = cli_calls(legacy, "deploy", first_deploy=True)
+    assert "ssm:GetParameter" not in {c.action for c in first}
+    assert [c.action for c in first if c.stack_op] == ["cloudformation:CreateStack", "cloudformation:UpdateStack"]
 
 
 def test_the_installed_cli_tells(tmp_path: Path) -> None:
