@@ -86,6 +86,11 @@ class GeneratedPolicies:
         return {
             **self.service.identity(),
             "commands": list(self.prediction.commands),
+            "framework": {
+                "variants": sorted(self.service.framework.variants),
+                "told": self.service.framework.told,
+                "source": self.service.framework.source,
+            },
             "deployment_role": self.prediction.cloudformation_role_arn,
             "principals": {
                 p: {

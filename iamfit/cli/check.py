@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from iamfit.cli.framework_option import framework_option
 from iamfit.cli.options import (
     account_option,
     commands_option,
@@ -87,6 +88,7 @@ def parse_fail_on(value: str) -> frozenset[str]:
 @click.option("--no-discover-report", is_flag=True, help="Do not read a discover report automatically.")
 @summary_option
 @service_option
+@framework_option
 @stage_option
 @region_option
 @account_option
@@ -107,6 +109,7 @@ def check(
     no_discover_report: bool,
     summary_path: Path | None,
     service_name: str | None,
+    framework: str | None,
     stage: str | None,
     region: str | None,
     account: str | None,
@@ -127,7 +130,7 @@ def check(
     sources.validate()
     kinds = parse_fail_on(fail_on)
     command_list = parse_commands(commands)
-    service = load(service_path, stage, region, account, service_name)
+    service = load(service_path, stage, region, account, service_name, framework)
     grants = check_run.read_grants(
         service, sources, lambda: check_run.iam_client(profile, region or service.region, endpoint_url)
     )

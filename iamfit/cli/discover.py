@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from iamfit import discover_run
+from iamfit.cli.framework_option import framework_option
 from iamfit.cli.options import (
     account_option,
     echo_warnings,
@@ -67,6 +68,7 @@ def _report_cleanup(target: Target) -> None:
 @click.command("discover")
 @service_argument
 @service_option
+@framework_option
 @stage_option
 @region_option
 @account_option
@@ -110,6 +112,7 @@ def _report_cleanup(target: Target) -> None:
 def discover_command(
     service_path: Path,
     service_name: str | None,
+    framework: str | None,
     stage: str | None,
     region: str | None,
     account: str | None,
@@ -137,7 +140,7 @@ def discover_command(
     given = LoopOptions(target_name, from_scratch, prune, max_attempts, allow)
     resumed = discover_run.resume(root, resume_id, stage=stage, region=region, account=account, options=given)
     guard = aws.account_guard if target_name == "aws" else None
-    service = load(service_path, resumed.stage, resumed.region, resumed.account or guard, service_name)
+    service = load(service_path, resumed.stage, resumed.region, resumed.account or guard, service_name, framework)
     echo_warnings(service.warnings)
     run = discover_run.start(root, service, resumed)
     opts = run.options
@@ -154,7 +157,7 @@ def discover_command(
         from iamfit.report.discover import resume_command
 
         command = resume_command(service_path, run.journal.run_id, opts.target, aws, out_dir, report_path, fmt,
-                                 service_name)
+                                 service_name, framework)
         click.echo(f"iamfit: run {run.journal.run_id} interrupted; resume it with:\n  {command}", err=True)
         raise
     finally:

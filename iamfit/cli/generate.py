@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from iamfit import api
+from iamfit.cli.framework_option import framework_option
 from iamfit.cli.options import (
     account_option,
     commands_option,
@@ -28,6 +29,7 @@ from iamfit.report.text import generate_text
 @click.command("generate")
 @service_argument
 @service_option
+@framework_option
 @stage_option
 @region_option
 @account_option
@@ -44,6 +46,7 @@ from iamfit.report.text import generate_text
 def generate(
     service_path: Path,
     service_name: str | None,
+    framework: str | None,
     stage: str | None,
     region: str | None,
     account: str | None,
@@ -59,7 +62,7 @@ def generate(
     Writes deployer.json (and cloudformation.json with a deploymentRole or --split) and prints a summary;
     warns on stderr about Lambda runtimes AWS has deprecated.
     """
-    service = load(service_path, stage, region, account, service_name)
+    service = load(service_path, stage, region, account, service_name, framework)
     result = api.generate(service, commands=parse_commands(commands), split=split)
     echo_warnings(result.prediction.warnings)
     echo_runtime_warnings(service)

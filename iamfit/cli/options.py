@@ -51,8 +51,9 @@ def service_argument(f: Any) -> Any:
 
 
 def load(service_path: Path, stage: str | None, region: str | None, account: str | None,
-         service_name: str | None = None) -> Service:
-    return load_service(service_path, stage=stage, region=region, account=account, service_name=service_name)
+         service_name: str | None = None, framework: str | None = None) -> Service:
+    return load_service(service_path, stage=stage, region=region, account=account, service_name=service_name,
+                        framework=framework)
 
 
 def parse_commands(value: str) -> tuple[str, ...]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from iamfit.cli.framework_option import framework_option
 from iamfit.cli.options import check_account, check_region
 
 
@@ -27,8 +28,10 @@ from iamfit.cli.options import check_account, check_region
 @click.option("--stage", default=None, help="Stage (default: the service's).")
 @click.option("--service", "service_name", metavar="NAME", default=None,
               help="Service name (default: from the package, else from the template's names).")
+@framework_option
 def plan(source: Path, policy_files: tuple[Path, ...], cfn_policy_files: tuple[Path, ...], phase: str, as_json: bool,
-         account: str | None, region: str | None, stage: str | None, service_name: str | None) -> None:
+         account: str | None, region: str | None, stage: str | None, service_name: str | None,
+         framework: str | None) -> None:
     """Deploy SERVICE (a service directory, a .serverless package or a template) in the built-in sandbox
     with the given policy, and report every denial that would occur on every path, the failure
     CloudFormation would report first, the stack's end state and the modeled time.
@@ -40,7 +43,12 @@ def plan(source: Path, policy_files: tuple[Path, ...], cfn_policy_files: tuple[P
     from iamfit.service.model import load_service
     from iamfit.targets.base import PHASES, Phase
 
-    service = load_service(source, stage=stage, region=region, account=account, service_name=service_name)
+    service = load_service(source, stage=stage, region=region, account=account, service_name=service_name,
+                           framework=framework)
+    from iamfit.service.framework import untold_warning
+
+    if (note := untold_warning(service.framework)) is not None:
+        click.echo(f"iamfit: warning: {note}", err=True)
     phases: tuple[Phase, ...] = PHASES if phase == "all" else (phase,)  # type: ignore[assignment]
     result = api.plan(service, [read_policy(p) for p in policy_files], phases=phases,
                       cfn_role_policy=[read_policy(p) for p in cfn_policy_files] or None)

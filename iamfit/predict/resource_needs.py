@@ -30,6 +30,9 @@ from iamfit.service.model import Resource, Service
 
 _VAR = re.compile(r"\$\{[^}]+\}")
 _ROLE_ARN = re.compile(r"^arn:[^:]+:iam::[^:]*:role/")
+# <deploymentPrefix>/<service>/<stage>/<13-digit ms>-<ISO time>/<file>: a Framework deploy artifact
+# (package/lib/generate-artifact-directory-name.js)
+_DEPLOY_ARTIFACT = re.compile(r"^.+/[^/]+/[^/]+/\d{13}-[^/]+/[^/]+$")
 
 @dataclass(frozen=True)
 class Dropped:
@@ -102,8 +105,10 @@ def _code_objects(service: Service, resource: Resource) -> tuple[str, ...]:
             continue
         bucket = service.resolve_one(loc.get("S3Bucket", loc.get("Bucket")))
         key = service.resolve_one(loc.get("S3Key", loc.get("Key")))
-        if service.artifact_dir and key.startswith(service.artifact_prefix + "/"):
-            key = service.artifact_prefix + "/*"  # new artifact directory on every deploy
+        if key.startswith(service.artifact_prefix + "/") or _DEPLOY_ARTIFACT.match(key):
+            # Each deploy writes a new <timestamp> directory under the service's prefix (the Framework's
+            # generateArtifactDirectoryName), and the next template points there: never pin one deploy's key.
+            key = service.artifact_prefix + "/*"
         out.add(f"arn:{service.partition}:s3:::{bucket}/{key}")
     return tuple(sorted(out)) or (f"arn:{service.partition}:s3:::*/*",)
 

@@ -1,7 +1,11 @@
-"""The AWS calls the Serverless Framework CLI (osls 3.x/4.x) makes itself, per command and config flag.
+"""The AWS calls the Serverless Framework CLI makes itself, per command, config flag and Framework variant.
 
 Every call cites its row in research on the Framework's source (docs/knowledge.md reproduces the table):
-``serverless-cli.md §3.1 #N`` for ``deploy``, §3.2 ``deploy function``, §3.3 ``remove``, §3.4 the rest.
+``serverless-cli.md §3.1 #N`` for ``deploy``, §3.2 ``deploy function``, §3.3 ``remove``, §3.4 the rest (osls
+3.x/4.x, the same calls as Framework v3). The variants differ (iamfit.service.framework): v1 and v2 (and v3/osls
+with ``deploymentMethod: direct``, v4 unless ``deploymentMethod: changesets``) call CreateStack/UpdateStack
+instead of change sets; v4 keeps artifacts in a shared per-region bucket found through an SSM parameter
+(``v4 …`` sources: serverless/serverless at 8cec971f1, the first commit with v4's source, packages/…).
 Calls are listed in the order the CLI makes them, because the CLI stops at its first failing call (except
 the ``tolerated`` ones, whose AccessDenied it ignores).
 """
@@ -12,6 +16,7 @@ import re
 from dataclasses import dataclass
 
 from iamfit.needs import Condition
+from iamfit.service.framework import SHARED_BUCKET_PARAMETER, deployment_method, shared_bucket_in
 from iamfit.service.model import Service
 
 COMMANDS = ("deploy", "deploy-function", "remove", "info", "rollback", "logs")
@@ -35,6 +40,62 @@ class CliCall:
     @property
     def reason(self) -> str:
         return f"serverless {self.command}: {self.api}"
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """The deployment bucket a variant's CLI uses: ``custom`` (provider.deploymentBucket), ``stack`` (the
+    stack's ServerlessDeploymentBucket) or ``shared`` (v4's per-region bucket), with its ARN and the ARN of
+    the service's artifacts in it (``<deploymentPrefix>/<service>/<stage>/*``)."""
+
+    kind: str
+    arn: str
+    objects: str
+
+
+V4_BUCKET = "v4 packages/serverless/lib/plugins/aws/provider.js getServerlessDeploymentBucketName"
+V4_GLOBAL = "v4 packages/util/src/globalBucket/index.js"
+
+
+def deployment_bucket(service: Service, variant: str, *, first_deploy: bool = False) -> Bucket:
+    """Which bucket the variant deploys through. v4 uses its shared bucket unless a custom bucket is set or
+    the stack already holds a ServerlessDeploymentBucket (``V4_BUCKET``; the compiled template then keeps it),
+    or ``provider.enableLegacyDeploymentBucket`` is set (v4 provider.js ``isLegacyDeploymentBucketEnabled``):
+    a first deploy has no stack yet, so without the legacy flag it takes the shared bucket."""
+    if service.custom_bucket:
+        return Bucket("custom", service.bucket_arn, service.artifacts_arn)
+    in_stack = "ServerlessDeploymentBucket" in (service.template.get("Resources") or {})
+    legacy = bool(service.provider.get("enableLegacyDeploymentBucket"))
+    if variant == "v4" and not legacy and (first_deploy or not in_stack):
+        name = shared_bucket_in(service.template) or f"serverless-framework-deployments-{service.region}-*"
+        arn = f"arn:{service.partition}:s3:::{name}"
+        return Bucket("shared", arn, f"{arn}/{service.artifact_prefix}/*")
+    return Bucket("stack", service.bucket_arn, service.artifacts_arn)
+
+
+def shared_bucket_calls(service: Service, command: str, bucket: Bucket, *, first_deploy: bool) -> list[CliCall]:
+    """v4 finds its shared bucket (``V4_BUCKET``): DescribeStackResource for a stack bucket, then
+    ``getOrCreateDefaultBucket`` (``V4_GLOBAL``): GetParameter of ``/serverless-framework/deployment/s3-bucket``;
+    when it is missing (the first deploy in the region) PutParameter (create-only), CreateBucket and
+    PutBucketVersioning (engine AwsS3Client.createVersionedBucket); when it exists, CreateBucket again on the
+    stored bucket (BucketAlreadyOwnedByYou is ignored, AccessDenied is not), and in us-east-1, where CreateBucket
+    of an owned bucket succeeds, PutBucketVersioning again."""
+    parameter = service.arn("arn:{partition}:ssm:{region}:{account}:parameter{name}", SHARED_BUCKET_PARAMETER)
+    calls = [
+        CliCall(command, "CloudFormation.DescribeStackResource (ServerlessDeploymentBucket)",
+                "cloudformation:DescribeStackResource", service.stack_arn, V4_BUCKET),
+        CliCall(command, "SSM.GetParameter (shared deployment bucket)", "ssm:GetParameter", parameter,
+                f"{V4_GLOBAL} checkStoredBucket"),
+    ]
+    if first_deploy:
+        calls.append(CliCall(command, "SSM.PutParameter (claim the shared bucket)", "ssm:PutParameter", parameter,
+                             f"{V4_GLOBAL} createAndStoreBucket"))
+    calls.append(CliCall(command, "S3.CreateBucket (shared deployment bucket)", "s3:CreateBucket", bucket.arn,
+                         f"{V4_GLOBAL} " + ("createAndStoreBucket" if first_deploy else "checkStoredBucket")))
+    if first_deploy or service.region == "us-east-1":
+        calls.append(CliCall(command, "S3.PutBucketVersioning (shared deployment bucket)", "s3:PutBucketVersioning",
+                             bucket.arn, f"{V4_GLOBAL} createVersionedBucket"))
+    return calls
 
 
 def _pass_role(service: Service, command: str) -> list[CliCall]:
@@ -120,16 +181,21 @@ def image_calls(service: Service, command: str) -> list[CliCall]:
     return calls
 
 
-def deploy_calls(service: Service, *, first_deploy: bool) -> list[CliCall]:
-    """``serverless deploy`` in order. ``first_deploy``: the stack does not exist yet."""
+def deploy_calls(service: Service, *, first_deploy: bool, variant: str | None = None) -> list[CliCall]:
+    """``serverless deploy`` in order. ``first_deploy``: the stack does not exist yet. ``variant``: the
+    Framework whose CLI deploys (default: the service's primary one)."""
     c = "deploy"
-    stack, bucket, objects = service.stack_arn, service.bucket_arn, service.artifacts_arn
-    change_set = service.deployment_method == "changesets"
+    variant = variant or service.framework.primary
+    the_bucket = deployment_bucket(service, variant, first_deploy=first_deploy)
+    stack, bucket, objects = service.stack_arn, the_bucket.arn, the_bucket.objects
+    change_set = deployment_method(variant, service.provider) == "changesets"
     calls: list[CliCall] = variable_calls(service, c) + image_calls(service, c)
+    if the_bucket.kind == "shared":  # package:initialize sets the bucket name first (v4 package/index.js)
+        calls += shared_bucket_calls(service, c, the_bucket, first_deploy=first_deploy)
     calls.append(
         CliCall(c, "CloudFormation.DescribeStacks", "cloudformation:DescribeStacks", stack, "serverless-cli.md §3.1 #2")
     )
-    if first_deploy and not service.custom_bucket:
+    if first_deploy and the_bucket.kind == "stack":
         # the core stack (deployment bucket) is created first, from the create-stack template
         calls += _pass_role(service, c)
         if change_set:
@@ -177,7 +243,7 @@ def deploy_calls(service: Service, *, first_deploy: bool) -> list[CliCall]:
                 "serverless-cli.md §3.1 #3f",
             )
         )
-    if not service.custom_bucket:
+    if the_bucket.kind == "stack":
         calls.append(
             CliCall(
                 c,
@@ -188,8 +254,15 @@ def deploy_calls(service: Service, *, first_deploy: bool) -> list[CliCall]:
             )
         )
         calls.append(CliCall(c, "S3.HeadBucket", "s3:ListBucket", bucket, "serverless-cli.md §3.1 #5"))
-    else:
+    elif the_bucket.kind == "custom" and variant == "osls":
         calls.append(CliCall(c, "S3.HeadBucket", "s3:ListBucket", bucket, "serverless-cli.md §3.1 #5'"))
+    elif the_bucket.kind == "custom":  # the Framework itself checks a custom bucket's region
+        calls.append(CliCall(c, "S3.GetBucketLocation (custom deployment bucket)", "s3:GetBucketLocation", bucket,
+                             "deploy/lib/existsDeploymentBucket.js (v1.83.0), deploy/lib/ensure-valid-bucket-exists"
+                             ".js (v2.72.0, v3.40.0, v4)"))
+    else:
+        calls.append(CliCall(c, "S3.GetBucketLocation (shared deployment bucket)", "s3:GetBucketLocation", bucket,
+                             "v4 packages/serverless/lib/plugins/aws/deploy/lib/ensure-valid-bucket-exists.js"))
     calls += [
         CliCall(c, "S3.ListObjectsV2", "s3:ListBucket", bucket, "serverless-cli.md §3.1 #6"),
     ]
@@ -228,7 +301,7 @@ def deploy_calls(service: Service, *, first_deploy: bool) -> list[CliCall]:
         ),
     ]
     calls += _pass_role(service, c)
-    late_create = first_deploy and bool(service.custom_bucket)
+    late_create = first_deploy and the_bucket.kind != "stack"  # no core stack first: created from TemplateURL
     if change_set:
         calls += [
             CliCall(
@@ -349,10 +422,12 @@ def deploy_calls(service: Service, *, first_deploy: bool) -> list[CliCall]:
     return calls
 
 
-def remove_calls(service: Service) -> list[CliCall]:
+def remove_calls(service: Service, variant: str | None = None) -> list[CliCall]:
     c = "remove"
-    stack, bucket, objects = service.stack_arn, service.bucket_arn, service.artifacts_arn
-    versioned = bool(service.bucket_settings.get("versioning"))
+    the_bucket = deployment_bucket(service, variant or service.framework.primary)
+    stack, bucket, objects = service.stack_arn, the_bucket.arn, the_bucket.objects
+    # v4 lists the versions of its (versioned) shared bucket: v4 remove/lib/bucket.js emptyS3Bucket
+    versioned = bool(service.bucket_settings.get("versioning")) or the_bucket.kind == "shared"
     calls = variable_calls(service, c) + [
         CliCall(
             c,
@@ -374,7 +449,7 @@ def remove_calls(service: Service) -> list[CliCall]:
             tolerated=True,
         ),
     ]
-    if not service.custom_bucket:
+    if the_bucket.kind == "stack":
         calls.append(
             CliCall(
                 c,
@@ -384,6 +459,8 @@ def remove_calls(service: Service) -> list[CliCall]:
                 "serverless-cli.md §3.3",
             )
         )
+    elif the_bucket.kind == "shared":
+        calls += shared_bucket_calls(service, c, the_bucket, first_deploy=False)
     calls.append(CliCall(c, "S3.HeadBucket", "s3:ListBucket", bucket, "serverless-cli.md §3.3"))
     if versioned:
         calls += [
@@ -421,8 +498,10 @@ def remove_calls(service: Service) -> list[CliCall]:
     return calls
 
 
-def other_calls(service: Service, command: str) -> list[CliCall]:
-    stack, bucket, objects = service.stack_arn, service.bucket_arn, service.artifacts_arn
+def other_calls(service: Service, command: str, variant: str | None = None) -> list[CliCall]:
+    variant = variant or service.framework.primary
+    the_bucket = deployment_bucket(service, variant)
+    stack, bucket, objects = service.stack_arn, the_bucket.arn, the_bucket.objects
     fns = [service.arn("arn:{partition}:lambda:{region}:{account}:function:{name}", f) for f in service.function_names]
     if command == "info":
         return [
@@ -480,7 +559,9 @@ def other_calls(service: Service, command: str) -> list[CliCall]:
         return out
     if command == "rollback":
         out = []
-        if not service.custom_bucket:
+        if the_bucket.kind == "shared":
+            out += shared_bucket_calls(service, command, the_bucket, first_deploy=False)
+        elif the_bucket.kind == "stack":
             out.append(
                 CliCall(
                     command,
@@ -495,7 +576,7 @@ def other_calls(service: Service, command: str) -> list[CliCall]:
             CliCall(command, "S3.GetObject (serverless-state.json)", "s3:GetObject", objects, "serverless-cli.md §3.4"),
         ]
         out += _pass_role(service, command)
-        if service.deployment_method == "changesets":
+        if deployment_method(variant, service.provider) == "changesets":
             for api in ("DeleteChangeSet", "CreateChangeSet", "DescribeChangeSet", "ExecuteChangeSet"):
                 out.append(
                     CliCall(
@@ -531,21 +612,27 @@ def other_calls(service: Service, command: str) -> list[CliCall]:
     raise ValueError(f"unknown command {command!r}")
 
 
-def cli_calls(service: Service, command: str, *, first_deploy: bool = False) -> list[CliCall]:
-    """The CLI's own calls for one command, in order."""
+def cli_calls(
+    service: Service, command: str, *, first_deploy: bool = False, variant: str | None = None
+) -> list[CliCall]:
+    """The CLI's own calls for one command, in order, as ``variant``'s CLI makes them (default: the
+    service's primary Framework variant)."""
     if command == "deploy":
-        return deploy_calls(service, first_deploy=first_deploy)
+        return deploy_calls(service, first_deploy=first_deploy, variant=variant)
     if command == "remove":
-        return remove_calls(service)
-    return other_calls(service, command)
+        return remove_calls(service, variant)
+    return other_calls(service, command, variant)
 
 
 def all_cli_calls(service: Service, commands: tuple[str, ...]) -> list[CliCall]:
-    """Every call of the commands (a deploy counts both as the first deploy and as a later one)."""
+    """Every call of the commands, for every candidate Framework variant of the service (a deploy counts
+    both as the first deploy and as a later one)."""
     out: list[CliCall] = []
-    for command in commands:
-        if command == "deploy":
-            out += deploy_calls(service, first_deploy=True) + deploy_calls(service, first_deploy=False)
-        else:
-            out += cli_calls(service, command)
+    for variant in service.framework.variants:
+        for command in commands:
+            if command == "deploy":
+                out += deploy_calls(service, first_deploy=True, variant=variant)
+                out += deploy_calls(service, first_deploy=False, variant=variant)
+            else:
+                out += cli_calls(service, command, variant=variant)
     return out

@@ -87,7 +87,8 @@ def summary(result: DiscoveryResult, rep: dict[str, Any], prune: bool = False) -
 
 
 def resume_command(service_path: Path, run_id: str, target_name: str, aws: AwsAccess, out_dir: Path | None,
-                   report_path: Path | None, fmt: str, service_name: str | None = None) -> str:
+                   report_path: Path | None, fmt: str, service_name: str | None = None,
+                   framework: str | None = None) -> str:
     """The command that resumes ``run_id``: the journal has the run's identity and loop options; what it
     does not keep (AWS access, where the outputs go) is repeated."""
     import shlex
@@ -95,6 +96,8 @@ def resume_command(service_path: Path, run_id: str, target_name: str, aws: AwsAc
     words = ["iamfit", "discover", str(service_path), "--resume", run_id]
     if service_name is not None:  # not journaled: the package (or template) is read again on resume
         words += ["--service", service_name]
+    if framework is not None:
+        words += ["--framework", framework]
     if target_name == "aws":
         words += ["--target", "aws"]
         for flag in ("account_guard", "profile", "endpoint_url", "deploy_command"):

@@ -13,6 +13,14 @@ from iamfit.errors import BadInputError, UsageError
 from iamfit.knowledge.arn import Arn, is_account_id
 from iamfit.knowledge.arns import NAME_RULES, PARENT_PROPERTY, fill_arn, generated_name_pattern
 from iamfit.knowledge.regions import partition_of, unknown_region_message
+from iamfit.service.framework import (
+    NOT_TOLD,
+    VARIANTS,
+    Framework,
+    deployment_method,
+    detect_framework,
+    untold_warning,
+)
 from iamfit.service.graph import ResourceGraph
 from iamfit.service.identity import PackageRecord, read_package_record, resolve_identity
 from iamfit.service.template import load_template
@@ -55,6 +63,7 @@ class Service:
     source: Path | None = None
     artifact_dir: str | None = None
     warnings: list[str] = field(default_factory=list)
+    framework: Framework = NOT_TOLD  # which Framework CLI deploys it (iamfit.service.framework)
 
     def __post_init__(self) -> None:
         if not self.stack_name:
@@ -104,7 +113,8 @@ class Service:
 
     @property
     def deployment_method(self) -> str:
-        return "direct" if self.provider.get("deploymentMethod") == "direct" else "changesets"
+        """How the (primary) Framework CLI makes stack changes: ``changesets`` or ``direct``."""
+        return deployment_method(self.framework.primary, self.provider)
 
     @property
     def deployment_prefix(self) -> str:
@@ -365,6 +375,20 @@ def _read_json(path: Path) -> Any:
     return read_json(path)
 
 
+def _config_text(directory: Path) -> str:
+    """serverless.yml's text in ``directory`` ("" when there is none or it cannot be read)."""
+    from iamfit.files import read_text
+    from iamfit.service.compile import config_file
+
+    path = config_file(directory) if directory.is_dir() else None
+    if path is None:
+        return ""
+    try:
+        return read_text(path, "serverless.yml", lenient=True)
+    except BadInputError:  # the identity and the compile step report an unreadable config
+        return ""
+
+
 def _derive_core(template: dict[str, Any]) -> dict[str, Any]:
     resources = {k: v for k, v in template["Resources"].items() if k in CORE_RESOURCES}
     return {"AWSTemplateFormatVersion": "2010-09-09", "Resources": resources}
@@ -378,6 +402,7 @@ def load_service(
     account: str | None = None,
     compile_if_needed: bool = True,
     service_name: str | None = None,
+    framework: str | None = None,
 ) -> Service:
     """A service from a service directory, a ``.serverless`` package directory, or a template file.
 
@@ -387,9 +412,12 @@ def load_service(
         raise UsageError(f"--account must be a 12-digit AWS account id, got {account!r:.40}")
     if region is not None and partition_of(region) is None:
         raise UsageError(unknown_region_message(region))
+    if framework is not None and framework not in VARIANTS:
+        raise UsageError(f"--framework must be one of {', '.join(VARIANTS)}, got {framework!r:.40}")
     if not path.exists():
         raise BadInputError(f"{path}: no such file or directory")
     record: PackageRecord | None = None
+    package_dir = path.parent
     if path.is_dir():
         package = path
         from iamfit.service.compile import compile_service, config_file, needs_compile
@@ -406,6 +434,7 @@ def load_service(
                 f"{path}: no serverless.yml and no compiled package ({UPDATE_TEMPLATE}); "
                 "pass a service directory, its .serverless directory, or a template file"
             )
+        package_dir = package
         template = load_template(package / UPDATE_TEMPLATE)
         create = package / CREATE_TEMPLATE
         core = load_template(create) if create.exists() else _derive_core(template)
@@ -426,6 +455,19 @@ def load_service(
     partition = partition_of(the_region)
     if partition is None:  # not from --region (checked above): the package names it
         raise BadInputError(unknown_region_message(the_region, f"{source}: provider.region"))
+    service_dir = package_dir.parent if package_dir.name == ".serverless" else package_dir
+    found = detect_framework(
+        override=framework,
+        template=template,
+        provider=provider,
+        service_dir=service_dir,
+        package_dir=package_dir,
+        config_text=_config_text(service_dir),
+        recorded_version=record.framework_version if record is not None else None,
+    )
+    untold = untold_warning(found)
+    if untold is not None:
+        warnings.append(untold)
     service = Service(
         name=name,
         stage=the_stage,
@@ -437,6 +479,7 @@ def load_service(
         source=source,
         artifact_dir=artifact_dir,
         warnings=warnings,
+        framework=found,
     )
     if account is None and service.deployment_role:
         role = Arn.parse_or_none(service.deployment_role)

@@ -276,6 +276,7 @@ def _make_variant(service: Service) -> Service:
         source=service.source,
         artifact_dir=new_dir,
         warnings=list(service.warnings),
+        framework=service.framework,
     )
     _ = variant.graph  # the changes keep the template acyclic; fail early if not
     return variant

@@ -229,7 +229,8 @@ def test_discover_report_is_found_and_can_be_turned_off(tmp_path: Path) -> None:
             }
         )
     )
-    args = [service_dir, "--policy", policies["deployer"], "--account", ACCOUNT]
+    # a copy away from examples/node_modules: no installed CLI tells the Framework
+    args = [service_dir, "--policy", policies["deployer"], "--account", ACCOUNT, "--framework", "osls"]
     result = run(*args)
     assert result.exit_code == 1 and "kms:Decrypt" in result.output and "evidence:attempt-1" in result.output
     assert f"iamfit: note: added 1 needs from the discover report {reports / 'iamfit-sqs-worker.json'}" in (
@@ -286,7 +287,8 @@ def test_a_report_for_another_deploy_is_not_used(tmp_path: Path, key: str, value
     report.parent.mkdir(parents=True)
     need = {"principal": "cloudformation", "action": "kms:Decrypt", "resource": "*", "reason": "r", "source": "s"}
     report.write_text(json.dumps({**IDENTITY, key: value, "needs": [need]}))
-    args = [service_dir, "--policy", policies["deployer"], "--account", ACCOUNT]
+    # a copy away from examples/node_modules: no installed CLI tells the Framework
+    args = [service_dir, "--policy", policies["deployer"], "--account", ACCOUNT, "--framework", "osls"]
     result = run(*args, "--format", "json")
     assert result.exit_code == 0, result.output  # kms:Decrypt would be missing, had the report been used
     assert f"iamfit: note: the discover report {report} is not used: it is for {shown}, the check for" in (

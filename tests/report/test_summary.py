@@ -179,7 +179,8 @@ def test_check_summary_golden_with_findings_and_policy_diff(tmp_path: Path) -> N
     service_dir = tmp_path / "service"
     shutil.copytree(EXAMPLES / "rest-api", service_dir)
     policy = drifted_policy(tmp_path)
-    service = load_service(service_dir, account=ACCOUNT, compile_if_needed=False)
+    # away from examples/node_modules no installed CLI tells the Framework: name the one the policy is for
+    service = load_service(service_dir, account=ACCOUNT, compile_if_needed=False, framework="osls")
     grants = {"deployer": Grants((PolicyInput.from_file(policy),))}
     result = check_service(service, grants)
     text = check_summary(result, None, grants, root=tmp_path)
