@@ -16,6 +16,7 @@ import json
 import logging
 import types
 import urllib.request
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from iamfit.observe.record import Call, Recorder
 
 logger = logging.getLogger(__name__)
 
+_MOTO_CFN_LOGGER = "moto"  # moto.cloudformation.parsing logs to it
 DEFAULT_ACCOUNT = "123456789012"  # moto's default account (moto.core.DEFAULT_ACCOUNT_ID)
 
 
@@ -194,11 +196,29 @@ class _Server:
         self.server = Wrapped(ip_address="127.0.0.1", port=0, verbose=False)
 
 
+class _NotCreated(logging.Handler):
+    """Collects the resource types moto's CloudFormation skips ("No Moto CloudFormation support for %s")."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.types: set[str] = set()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.msg == "No Moto CloudFormation support for %s" and record.args:
+            self.types.add(str(record.args[0]))  # type: ignore[index]
+
+
 class LocalAws(AbstractContextManager["LocalAws"]):
-    """A recording moto server, started on ``__enter__`` and stopped (state reset) on ``__exit__``."""
+    """A recording moto server, started on ``__enter__`` and stopped (state reset) on ``__exit__``.
+
+    ``not_created`` lists the resource types moto's CloudFormation did not create (it skips them and the stack
+    completes): CloudFormation's own calls for them are predicted, not observed, and a CLI that reads them
+    would fail its phase (the observation is then incomplete)."""
 
     def __init__(self) -> None:
         self.recorder = Recorder()
+        self._not_created = _NotCreated()
+        self._warnings: Any = None
         self._server: _Server | None = None
         self._fixes: AbstractContextManager[None] | None = None
         self.endpoint_url = ""
@@ -220,7 +240,17 @@ class LocalAws(AbstractContextManager["LocalAws"]):
     def phase(self, value: str | None) -> None:
         self.recorder.phase = value
 
+    @property
+    def not_created(self) -> set[str]:
+        return set(self._not_created.types)
+
     def __enter__(self) -> LocalAws:
+        moto_log = logging.getLogger(_MOTO_CFN_LOGGER)
+        moto_log.addHandler(self._not_created)
+        moto_log.propagate = False  # said once in the report, not once per resource on stderr
+        self._warnings = warnings.catch_warnings()
+        self._warnings.__enter__()
+        warnings.filterwarnings("ignore", message="Tried to parse .* but it's not supported by moto")
         self._fixes = moto_fixed()
         self._fixes.__enter__()
         self._server = _Server(self.recorder.wrap)
@@ -239,6 +269,11 @@ class LocalAws(AbstractContextManager["LocalAws"]):
         finally:
             if self._fixes is not None:
                 self._fixes.__exit__(None, None, None)
+            moto_log = logging.getLogger(_MOTO_CFN_LOGGER)
+            moto_log.removeHandler(self._not_created)
+            moto_log.propagate = True
+            if self._warnings is not None:
+                self._warnings.__exit__(None, None, None)
 
     def reset(self) -> None:
         """moto's state is per process, shared by every server in it: start from an empty account."""

@@ -13,7 +13,7 @@ reports and what a replay of its records derives cannot differ.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from iamfit.evidence.cloudtrail import read_record
@@ -73,6 +73,25 @@ def to_record(call: Call, account: str, principal_arn: str) -> dict[str, Any]:
     if call.status >= 400:
         record["errorCode"] = call.error_code or f"HTTP{call.status}"
     return record
+
+
+def _per_object(call: Call) -> list[Call]:
+    """S3 ``DeleteObjects`` is authorised as ``s3:DeleteObject`` on each object it names
+    (https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObjects.html): one call per key."""
+    if call.service != "s3" or call.operation != "DeleteObjects":
+        return [call]
+    delete = call.parameters.get("Delete")
+    objects = delete.get("Objects") if isinstance(delete, Mapping) else None
+    if not isinstance(objects, list) or not objects:
+        return [call]
+    rest = {k: v for k, v in call.parameters.items() if k != "Delete"}
+    return [replace(call, parameters={**rest, "Key": o["Key"]}) for o in objects
+            if isinstance(o, Mapping) and isinstance(o.get("Key"), str)]
+
+
+def expand(calls: list[Call]) -> list[Call]:
+    """The calls as CloudTrail would authorise them: a batch call that names several resources, once per resource."""
+    return [one for call in calls for one in _per_object(call)]
 
 
 def map_call(call: Call, account: str, principal_arn: str) -> Mapped:

@@ -13,12 +13,13 @@ operation, by the model's protocol:
 
 Parameters are the operation's input members the request carries: the JSON body's top-level keys, the form's
 keys, the URI labels and query-string members (by member name). Request bodies of rest-xml operations are not
-read (S3 uploads): their resource is in the URI.
+read (S3 uploads: their resource is in the URI), except the object keys of S3 ``DeleteObjects``.
 """
 
 from __future__ import annotations
 
 import functools
+import html
 import json
 import logging
 import re
@@ -30,6 +31,7 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/(\d{8})/([a-z0-9-]+)/([A-Za-z0-9-]+)/aws4_request")
+_XML_KEY = re.compile(rb"<Key>([^<]*)</Key>")
 _CBOR_PATH = re.compile(r"^/service/([^/]+)/operation/([A-Za-z0-9]+)$")
 
 # signing name -> botocore service names that sign with it, where the name alone does not say (botocore's
@@ -161,6 +163,9 @@ def _rest(name: str, request: Request, query: Mapping[str, list[str]]) -> tuple[
                     params[member] = query[wire][0]
             if model.metadata.get("protocol") == "rest-json" and request.body:
                 params.update(_json_object(request.body))
+            if op_name == "DeleteObjects" and request.body:  # the keys are the resources (s3:DeleteObject each)
+                names = [html.unescape(k.decode("utf-8", "replace")) for k in _XML_KEY.findall(request.body)]
+                params["Delete"] = {"Objects": [{"Key": k} for k in names]}
             best = (score, op_name, params)
     return (best[1], best[2]) if best else None
 
