@@ -126,3 +126,21 @@ def test_bad_input_is_one_error_line(service: Path, tmp_path: Path, args: list[s
     errors = [line for line in result.stderr.splitlines() if line.startswith("iamfit: error:")]
     assert len(errors) == 1 and message in errors[0], result.stderr
     assert "Traceback" not in result.stderr
+
+
+def _alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "\nState:\tZ" not in status  # a zombie is dead, waiting for its reaper
+
+
+def test_a_timeout_kills_the_whole_command_tree(service: Path, tmp_path: Path) -> None:
+    from iamfit.observe.run import observe
+
+    pid_file = tmp_path / "pid"
+    command = f"sh -c 'sleep 60 & echo $! > {pid_file}; wait'"
+    observation = observe(service, deploy_command=command, timeout_seconds=2)
+    assert observation.incomplete == ["create: the command exited 124: iamfit: the command timed out after 2s"]
+    assert not _alive(int(pid_file.read_text()))
