@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # imported where used: ``iamfit explain`` should not load the
     from iamfit.evidence.trail.model import Progress, TrailAggregate
     from iamfit.evidence.trail.sources import Source
     from iamfit.generate import GeneratedPolicies
+    from iamfit.observe.run import Observation
     from iamfit.policy.document import PolicyDocument
     from iamfit.replay import ReplayResult
     from iamfit.service.model import Service
@@ -48,6 +49,7 @@ __all__ = [
     "discover",
     "explain",
     "generate",
+    "observe",
     "plan",
     "replay",
 ]
@@ -120,6 +122,26 @@ def generate(
 
     svc = _service(service, stage, region, account)
     return generate_policies(svc, commands=tuple(commands or DEFAULT_COMMANDS), split=split)
+
+
+def observe(
+    service: Path,
+    *,
+    deploy_command: str | None = None,
+    remove_command: str | None = None,
+    stage: str | None = None,
+    region: str | None = None,
+    account: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Observation:
+    """Run ``service``'s real Serverless CLI through create, update and remove against a local AWS (a moto
+    server in this process), record every call, and compare it with the predicted deployer policy
+    (``iamfit observe``). ``result.report()`` is the ``iamfit.observe/1`` document; ``result.complete`` is False
+    when a phase failed (``result.incomplete`` says why)."""
+    from iamfit.observe.run import observe as run_observe
+
+    return run_observe(service, deploy_command=deploy_command, remove_command=remove_command, stage=stage,
+                       region=region, account=account, progress=progress)
 
 
 def plan(

@@ -41,7 +41,7 @@ def quiet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.Captur
 
 
 def test_the_facade_has_one_function_per_job() -> None:
-    assert set(api.__all__) == {"generate", "plan", "discover", "check", "explain", "replay", "audit"}
+    assert set(api.__all__) == {"generate", "plan", "discover", "check", "explain", "replay", "audit", "observe"}
 
 
 def test_generate_returns_the_policies_and_writes_nothing(quiet: Path) -> None:
