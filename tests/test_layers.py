@@ -36,7 +36,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("aws", ("iamfit.aws",)),
     ("targets", ("iamfit.targets",)),
     ("jobs", ("iamfit.generate", "iamfit.journal", "iamfit.discover", "iamfit.by_hand", "iamfit.check",
-              "iamfit.audit", "iamfit.replay", "iamfit.discover_run", "iamfit.check_run")),
+              "iamfit.audit", "iamfit.replay", "iamfit.discover_run", "iamfit.check_run", "iamfit.observe")),
     ("report", ("iamfit.report",)),
     ("api", ("iamfit.api",)),
     ("cli", ("iamfit.cli", "iamfit.__main__")),

@@ -17,15 +17,14 @@ import os
 import shutil
 import subprocess
 import sys
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
+from iamfit.observe.local_aws import LocalAws
 from iamfit.service.model import load_service
 from tests.conftest import EXAMPLES, REPO
 from tests.targets.aws.conftest import ACCOUNT, live_stacks
@@ -42,82 +41,13 @@ EXPECTED = {
 }
 
 
-def _fix_moto_crashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Three moto gaps (moto 5.2) that AWS does not have, fixed in the server this process runs. The first two
-    end in an HTTP 500 that iamfit rightly reports as an AWS error (exit 4), the third in a failed stack update
-    (exit 1); fixed here so the runs go on to test iamfit's update and remove phases. iamfit's code is not
-    touched.
-
-    * ``FakeBucket.update_from_cloudformation_json`` tags the bucket named by a ``BucketName`` property and
-      raises KeyError when there is none (the Framework's deployment bucket has none; the update variant
-      tags it): tag the bucket being updated.
-    * ``update_stack`` / ``execute_change_set`` do not register a stack's new exports, and ``delete_stack``
-      then raises KeyError popping them: register them before the delete, as AWS had them.
-    * ``ResourceMap.update`` stores what ``parse_and_update_resource`` returns for each modified resource, and
-      that is None when the resource's moto class has no ``update_from_cloudformation_json`` (e.g.
-      ``moto.kms.models.Key``, ``moto.logs.models.LogGroup``): the stack forgets a resource that still exists.
-      The next ``Fn::GetAtt`` of it fails the update ("Template error: instance of Fn::GetAtt references
-      undefined resource EnvKey" when vpc-kms's key is tagged), and deleting the stack skips it. Keep the
-      resource as it was instead (moto does not apply the change; AWS updates such properties in place).
-    """
-    from moto.cloudformation import parsing
-    from moto.cloudformation.models import CloudFormationBackend
-    from moto.s3.models import FakeBucket
-
-    parse_and_update = parsing.parse_and_update_resource
-
-    def update_or_keep(
-        logical_id: str, resource_json: Any, resources_map: Any, account_id: str, region_name: str
-    ) -> Any:
-        updated = parse_and_update(logical_id, resource_json, resources_map, account_id, region_name)
-        return resources_map[logical_id] if updated is None else updated
-
-    monkeypatch.setattr(parsing, "parse_and_update_resource", update_or_keep)
-
-    update_bucket = FakeBucket.update_from_cloudformation_json.__func__  # type: ignore[attr-defined]
-
-    def update_from_cloudformation_json(
-        cls: Any, original_resource: Any, new_resource_name: str, cloudformation_json: Any, account_id: str,
-        region_name: str,
-    ) -> Any:
-        properties = cloudformation_json.get("Properties") or {}
-        if "Tags" in properties and "BucketName" not in properties:
-            cloudformation_json = {
-                **cloudformation_json, "Properties": {**properties, "BucketName": original_resource.name}
-            }
-        return update_bucket(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name)
-
-    monkeypatch.setattr(FakeBucket, "update_from_cloudformation_json", classmethod(update_from_cloudformation_json))
-    delete_stack = CloudFormationBackend.delete_stack
-
-    def delete_with_exports(self: Any, name_or_stack_id: str) -> None:
-        for stack in list(self.stacks.values()):
-            if name_or_stack_id in (stack.stack_id, stack.name):
-                for export in stack.exports:
-                    self.exports.setdefault(export.name, export)
-        delete_stack(self, name_or_stack_id)
-
-    monkeypatch.setattr(CloudFormationBackend, "delete_stack", delete_with_exports)
-
-
 @pytest.fixture
-def endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    _fix_moto_crashes(monkeypatch)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    _reset(url)  # moto's state is per process, shared by every server in it: start from an empty account
-    try:
-        yield url
-    finally:
-        _reset(url)
-        server.stop()
-
-
-def _reset(url: str) -> None:
-    with urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"), timeout=30):
-        pass
+def endpoint() -> Iterator[str]:
+    # iamfit observe's local AWS: moto with the fixes that keep it no stricter than AWS (iamfit.observe.local_aws
+    # FIXES: moto gaps that end in HTTP 500s or failed updates where AWS succeeds), state reset on start and stop.
+    # Nothing is recorded (no phase is set).
+    with LocalAws() as aws:
+        yield aws.endpoint_url
 
 
 def _client(endpoint: str, service: str) -> Any:
