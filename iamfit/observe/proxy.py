@@ -7,8 +7,9 @@ How it works: a CA is generated for this run only (the ``cryptography`` package)
 memory and is never written anywhere. The proxy accepts ``CONNECT`` to AWS hosts only (the DNS suffixes of
 botocore's ``partitions.json``: ``amazonaws.com``, ``api.aws``, ``amazonaws.com.cn``...), answers the tunnel
 with a leaf certificate for that host signed by the run's CA, terminates TLS with the stdlib :mod:`ssl` and
-forwards each decrypted HTTP request, its ``Host`` header kept (moto routes by host), to the local AWS's
-endpoint, whose recording middleware records it. Every other destination is refused with 403 and noted
+forwards each decrypted HTTP request, its ``Host`` header kept (moto routes by host; a virtual-hosted S3
+request is sent path-style, :func:`path_style`), to the local AWS's endpoint, whose recording middleware
+records it. Every other destination is refused with 403 and noted
 (:attr:`ObserveProxy.refused`): an observation never reaches a real service.
 
 Files live in a private directory (0700) made under the run directory: the CA certificate (public, for
@@ -28,6 +29,7 @@ import ipaddress
 import json
 import logging
 import os
+import re
 import shutil
 import signal
 import socketserver
@@ -46,10 +48,9 @@ from cryptography.x509.oid import NameOID
 
 logger = logging.getLogger(__name__)
 
-# The header a Node preload adds to name the plugin whose ``provider.request`` made a call (see
-# iamfit/observe/node/source.js); passed through to the local AWS, whose recorder reads it.
-SOURCE_HEADER = "x-iamfit-source"
-
+# The Node preload that names the plugin behind a call (an ``x-iamfit-source`` header, passed through to the
+# local AWS like every other header; iamfit.observe.record reads it).
+SOURCE_JS = Path(__file__).parent / "node" / "source.js"
 # Hop-by-hop headers (RFC 9110 7.6.1) and the ones this proxy recomputes: never forwarded.
 _HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te",
@@ -77,6 +78,37 @@ def is_aws_host(host: str) -> bool:
     """``host`` is an AWS service endpoint: it is, or ends in ``.``, one of the partitions' DNS suffixes."""
     host = host.lower().rstrip(".")
     return any(host == s or host.endswith("." + s) for s in aws_dns_suffixes())
+
+
+# A virtual-hosted-style S3 host: BUCKET.s3[.-REGION|.dualstack.REGION|-accelerate...].amazonaws.com[.cn]
+# (https://docs.aws.amazon.com/AmazonS3/latest/userguide/VirtualHosting.html). S3 Control and Object Lambda
+# hosts put an account id or access point there, not a bucket: they are left alone.
+_S3_VIRTUAL_HOST = re.compile(
+    r"^(?P<bucket>[a-z0-9][a-z0-9.-]*?)\.(?P<endpoint>s3(?!-control|-object-lambda)(?:[.-][a-z0-9-]+)*"
+    r"\.amazonaws\.com(?:\.cn)?)$"
+)
+
+
+def path_style(host: str, path: str) -> tuple[str, str]:
+    """A virtual-hosted-style S3 request as the path-style request it equals (same bucket, key and query):
+    SDK v2 clients address buckets by host, SDK v3 clients through ``AWS_ENDPOINT_URL`` by path, and the local
+    AWS's recorder reads the bucket from the path. Any other request is returned unchanged."""
+    found = _S3_VIRTUAL_HOST.match(host.lower().rstrip("."))
+    if found is None:
+        return host, path
+    bucket = found.group("bucket")
+    if path == "/" or path.startswith("/?"):
+        return found.group("endpoint"), f"/{bucket}{path[1:]}"
+    return found.group("endpoint"), f"/{bucket}{path}"
+
+
+def through_proxy(proxy: ObserveProxy, env: dict[str, str]) -> dict[str, str]:
+    """What a CLI child's environment ``env`` gets for the proxy: :meth:`ObserveProxy.child_env`, the Node
+    preload naming plugins (:data:`SOURCE_JS`) added to its ``NODE_OPTIONS``, npm's update check off."""
+    node_options = f"{env.get('NODE_OPTIONS', '')} --require {json.dumps(str(SOURCE_JS))}".strip()
+    # npx's own npm asks registry.npmjs.org whether npm is current (its update notifier): not the deployer's
+    # call, and the proxy would refuse it (https://docs.npmjs.com/cli/v10/using-npm/config#update-notifier).
+    return {**proxy.child_env(), "NODE_OPTIONS": node_options, "npm_config_update_notifier": "false"}
 
 
 class CertificateAuthority:
@@ -189,14 +221,15 @@ class _TunnelHandler(http.server.BaseHTTPRequestHandler):
             self.send_error(400, "malformed chunked body")
             self.close_connection = True
             return
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
-        headers.setdefault("Host", self.tunnel_host)
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP and k.lower() != "host"}
+        host, path = path_style(self.headers.get("Host") or self.tunnel_host, self.path)
+        headers["Host"] = host
         if body or self.command in ("POST", "PUT", "PATCH"):
             headers["Content-Length"] = str(len(body))
         self.proxy.count_forwarded(self.tunnel_host)
         try:
             status, reason, response_headers, payload = self.proxy.send_upstream(
-                self, self.command, self.path, body, headers)
+                self, self.command, path, body, headers)
         except OSError as exc:
             logger.warning("observe proxy: the local AWS did not answer %s %s (%s)", self.command, self.path, exc)
             self.send_error(502, "the local AWS did not answer")

@@ -38,6 +38,7 @@ from iamfit.errors import BadInputError, UsageError
 from iamfit.observe import SCHEMA
 from iamfit.observe.local_aws import DEFAULT_ACCOUNT, LocalAws
 from iamfit.observe.mapping import Mapped, expand, map_call, to_record
+from iamfit.observe.proxy import ObserveProxy, through_proxy
 from iamfit.targets.aws.cli_deploy import DEFAULT_DEPLOY, DEFAULT_REMOVE, command_line
 
 logger = logging.getLogger(__name__)
@@ -73,6 +74,7 @@ class Observation:
     incomplete: list[str] = field(default_factory=list)
     not_created: list[str] = field(default_factory=list)
     records: list[dict[str, Any]] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -99,6 +101,7 @@ class Observation:
             ],
             "unpredicted": self.unpredicted,
             "not_created": self.not_created,
+            "refused": self.refused,
             "incomplete": self.incomplete,
         }
 
@@ -264,13 +267,14 @@ def observe(
     run_dir = Path(tempfile.mkdtemp(prefix="iamfit-observe-"))
     try:
         copy = _copy_service(service_dir, run_dir)
-        with LocalAws() as aws:
+        with LocalAws() as aws, ObserveProxy(run_dir, aws.endpoint_url) as proxy:
             creds = _prepare(aws, service.region, account, service.custom_bucket, service.deployment_role)
             for phase in PHASES:
                 if phase == "update":
                     change_code(copy, service.template)
                 template = remove_template if phase == "remove" else deploy_template
                 env = _environment(run_dir, aws.endpoint_url, service.region, creds, phase)
+                env.update(through_proxy(proxy, env))
                 before = len(aws.calls)
                 if progress:
                     progress(f"{phase}: {' '.join(shlex.quote(a) for a in command_line(template, the_stage))}")
@@ -287,6 +291,9 @@ def observe(
                     break
             calls = expand(list(aws.calls))
             obs.not_created = sorted(aws.not_created)
+            obs.refused = list(proxy.refused)
+            obs.incomplete.extend(f"proxy: the CLI did not trust the run's CA for {host}: its calls there were not "
+                                  "observed" for host in proxy.tls_failures)
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
     principal = f"arn:aws:sts::{account}:assumed-role/{ROLE_NAME}/{ROLE_NAME}"

@@ -25,7 +25,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from iamfit.observe.proxy import ObserveProxy, is_aws_host
+from iamfit.observe.proxy import ObserveProxy, is_aws_host, path_style
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -100,6 +100,24 @@ def test_other_hosts_are_not(host: str) -> None:
     assert not is_aws_host(host)
 
 
+@pytest.mark.parametrize(("host", "path", "expected"), [
+    ("my-bucket.s3.amazonaws.com", "/a/b.zip", ("s3.amazonaws.com", "/my-bucket/a/b.zip")),
+    ("my-bucket.s3.amazonaws.com", "/", ("s3.amazonaws.com", "/my-bucket")),
+    ("my-bucket.s3.amazonaws.com", "/?list-type=2&prefix=x", ("s3.amazonaws.com", "/my-bucket?list-type=2&prefix=x")),
+    ("my.dotted.bucket.s3.eu-west-1.amazonaws.com", "/k", ("s3.eu-west-1.amazonaws.com", "/my.dotted.bucket/k")),
+    ("b.s3-us-west-2.amazonaws.com", "/k", ("s3-us-west-2.amazonaws.com", "/b/k")),
+    ("b.s3.dualstack.us-east-1.amazonaws.com", "/k", ("s3.dualstack.us-east-1.amazonaws.com", "/b/k")),
+    ("b.s3.cn-north-1.amazonaws.com.cn", "/k", ("s3.cn-north-1.amazonaws.com.cn", "/b/k")),
+    ("s3.amazonaws.com", "/b/k", ("s3.amazonaws.com", "/b/k")),
+    ("123456789012.s3-control.us-east-1.amazonaws.com", "/v20180820/jobs",
+     ("123456789012.s3-control.us-east-1.amazonaws.com", "/v20180820/jobs")),
+    ("lambda.us-east-1.amazonaws.com", "/2015-03-31/functions", ("lambda.us-east-1.amazonaws.com",
+                                                               "/2015-03-31/functions")),
+])
+def test_virtual_hosted_s3_goes_path_style(host: str, path: str, expected: tuple[str, str]) -> None:
+    assert path_style(host, path) == expected
+
+
 def test_an_sdk_style_https_request_reaches_the_local_aws_with_its_host(upstream: _Upstream,
                                                                         tmp_path: Path) -> None:
     """What an AWS SDK v2 client does with HTTPS_PROXY and the run's CA trusted: CONNECT, TLS, a signed request."""
@@ -121,7 +139,9 @@ def test_an_sdk_style_https_request_reaches_the_local_aws_with_its_host(upstream
     assert get["method"] == "GET" and get["path"] == "/2015-03-31/functions/f/versions?MaxItems=50"
     assert get["host"] == "lambda.us-east-1.amazonaws.com"
     assert get["user_agent"] == "aws-sdk-nodejs/2.1693.0 linux/v20.20.2 callback"
-    assert upload["host"] == "my-bucket.s3.amazonaws.com" and upload["body"] == b"zip" * 1000
+    # virtual-hosted S3 (what SDK v2 sends) reaches the local AWS path-style, as SDK v3 clients send it there
+    assert upload["host"] == "s3.amazonaws.com" and upload["path"] == "/my-bucket/a/b.zip"
+    assert upload["body"] == b"zip" * 1000
     assert not {"proxy-connection", "proxy-authorization"} & get["headers"]
 
 
