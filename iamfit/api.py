@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # imported where used: ``iamfit explain`` should not load the
     from iamfit.evidence.trail.sources import Source
     from iamfit.generate import GeneratedPolicies
     from iamfit.observe.observed import Observed
+    from iamfit.observe.run import Observation
     from iamfit.policy.document import PolicyDocument
     from iamfit.replay import ReplayResult
     from iamfit.service.model import Service
@@ -52,6 +53,7 @@ __all__ = [
     "discover",
     "explain",
     "generate",
+    "observe",
     "plan",
     "replay",
 ]
@@ -131,6 +133,26 @@ def read_observed(path: Path | None, service: Service) -> Observed | None:
     from iamfit.observe.observed import read_observed as read
 
     return read(path, service)
+
+
+def observe(
+    service: Path,
+    *,
+    deploy_command: str | None = None,
+    remove_command: str | None = None,
+    stage: str | None = None,
+    region: str | None = None,
+    account: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Observation:
+    """Run ``service``'s real Serverless CLI through create, update and remove against a local AWS (a moto
+    server in this process), record every call, and compare it with the predicted deployer policy
+    (``iamfit observe``). ``result.report()`` is the ``iamfit.observe/1`` document; ``result.complete`` is False
+    when a phase failed (``result.incomplete`` says why)."""
+    from iamfit.observe.run import observe as run_observe
+
+    return run_observe(service, deploy_command=deploy_command, remove_command=remove_command, stage=stage,
+                       region=region, account=account, progress=progress)
 
 
 def plan(

@@ -29,6 +29,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "discover_command",
         "Run the deploy -> fail -> grant -> retry loop until the policy verifies.",
     ),
+    "observe": (
+        "iamfit.cli.observe",
+        "observe_command",
+        "Run the real Serverless CLI against a local AWS and record every call it makes.",
+    ),
     "check": ("iamfit.cli.check", "check", "CI drift check: missing, excess and escalation-capable grants."),
     "replay": ("iamfit.cli.replay", "replay_command", "A policy from what a principal did, read from CloudTrail."),
     "audit": ("iamfit.cli.audit", "audit_command", "Granted vs used for an existing role or policy."),

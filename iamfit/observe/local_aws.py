@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
+import string
 import types
 import urllib.request
 import warnings
@@ -148,7 +150,33 @@ def _versions_after_their_function() -> Callable[[], None]:
     return lambda: (undo_update(), undo_build(), None)[-1]
 
 
+def _names_as_cloudformation_gives_them() -> Callable[[], None]:
+    from moto.cloudformation import parsing
+
+    from iamfit.knowledge.arns import NAME_RULES, RANDOM_SUFFIX, generated_name
+
+    moto_name = parsing.generate_resource_name
+
+    def generate_resource_name(resource_type: str, stack_name: str, logical_id: str) -> str:
+        rule = NAME_RULES.get(resource_type)
+        if rule is None or not rule.generated or rule.name_property is None:
+            return moto_name(resource_type, stack_name, logical_id)
+        suffix = "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(RANDOM_SUFFIX))
+        return generated_name(stack_name, logical_id, rule, suffix)
+
+    return _swap(parsing, "generate_resource_name", generate_resource_name)
+
+
 FIXES: tuple[Fix, ...] = (
+    Fix(
+        "generated-names",
+        "moto names a resource CloudFormation names for you {stack}-{LogicalId}-{12 random} and cuts only the "
+        "stack's part (S3) or nothing; CloudFormation's random part has 13 characters and the stack and logical "
+        "id parts are both cut to the type's length limit (serverless#2791: "
+        "thisisareallylongservice-serverlessdeploymentbuck-1aljxweu3wjjd). Names follow "
+        "iamfit.knowledge.arns.generated_name, so ARNs the CLI acts on are the ones AWS would give.",
+        _names_as_cloudformation_gives_them,
+    ),
     Fix(
         "update-keeps-resources",
         "moto's ResourceMap.update stores what parse_and_update_resource returns for each modified resource, "

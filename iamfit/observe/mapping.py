@@ -12,6 +12,7 @@ reports and what a replay of its records derives cannot differ.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -52,8 +53,9 @@ def _plain(value: Any) -> Any:
     return value if isinstance(value, str | int | float | bool) or value is None else str(value)
 
 
-def to_record(call: Call, account: str, principal_arn: str) -> dict[str, Any]:
-    """The CloudTrail record of ``call`` (an error answer becomes errorCode, as CloudTrail logs it)."""
+def to_record(call: Call, account: str, principal_arn: str, resource: str | None = None) -> dict[str, Any]:
+    """The CloudTrail record of ``call`` (an error answer becomes errorCode, as CloudTrail logs it); ``resource``,
+    when given, is its ``resources[]`` entry (what readers take before the request parameters)."""
     record: dict[str, Any] = {
         "eventVersion": "1.09",
         "userIdentity": {"type": "IAMUser" if ":user/" in principal_arn else "AssumedRole",
@@ -70,9 +72,24 @@ def to_record(call: Call, account: str, principal_arn: str) -> dict[str, Any]:
         "recipientAccountId": account,
         "iamfitObserve": {"phase": call.phase, "source": call.source, "status": call.status},
     }
+    if resource is not None:
+        record["resources"] = [{"ARN": resource, "accountId": account}]
     if call.status >= 400:
         record["errorCode"] = call.error_code or f"HTTP{call.status}"
     return record
+
+
+_LOG_GROUP = re.compile(r"^arn:[^:]+:logs:[^:]*:[^:]*:log-group:[^:]+$")
+
+
+def _authorised_resource(action: str, resource: str | None) -> str | None:
+    """The resource as IAM evaluates it. A log group's actions are evaluated on ``log-group:NAME:log-stream:``
+    (the denial in anomalyco/sst#4256: "not authorized to perform: logs:DeleteLogGroup on resource:
+    arn:aws:logs:ca-central-1:...:log-group:/aws/lambda/...:log-stream:"), which only ``log-group:NAME:*`` matches:
+    the form iamfit.knowledge.arns.NAME_RULES gives AWS::Logs::LogGroup."""
+    if resource is not None and action.startswith("logs:") and _LOG_GROUP.match(resource):
+        return resource + ":*"
+    return resource
 
 
 def _per_object(call: Call) -> list[Call]:
@@ -107,4 +124,4 @@ def map_call(call: Call, account: str, principal_arn: str) -> Mapped:
     usage = read_record(record)
     if not isinstance(usage, Usage):
         return Mapped(call, None, None, f"no IAM action is known for {call.service}:{call.operation}")
-    return Mapped(call, usage.action, usage.resource)
+    return Mapped(call, usage.action, _authorised_resource(usage.action, usage.resource))

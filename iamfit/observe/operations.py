@@ -54,7 +54,7 @@ _SIGNING: dict[str, tuple[str, ...]] = {
 
 @dataclass(frozen=True)
 class Request:
-    """What the recorder saw of one HTTP request."""
+    """What the recorder saw of one HTTP request (``path`` as sent, percent-encoded)."""
 
     method: str
     path: str
@@ -136,12 +136,12 @@ def _member_names(op: Any, location: str) -> dict[str, str]:
 
 def _rest(name: str, request: Request, query: Mapping[str, list[str]]) -> tuple[str, dict[str, Any]] | None:
     model = _model(name)
-    path = urllib.parse.unquote(request.path.rstrip("/") or "/")
+    path = request.path.rstrip("/") or "/"  # as sent: a label's "/" is %2F, a greedy label's is "/"
     best: tuple[tuple[int, int, int], str, dict[str, Any]] | None = None
     for method, regex, keys, labels, literal, op_name in _templates(name):
         if method != request.method:
             continue
-        found = regex.match(path) or regex.match(urllib.parse.unquote(request.path))
+        found = regex.match(path)
         if found is None or any(k not in query for k in keys):
             continue
         op = model.operation_model(op_name)
@@ -156,8 +156,8 @@ def _rest(name: str, request: Request, query: Mapping[str, list[str]]) -> tuple[
         score = (len(keys), present, literal)
         if best is None or score > best[0]:
             uri = _member_names(op, "uri")
-            params: dict[str, Any] = {uri.get(label, label): value for label, value in zip(labels, found.groups(),
-                                                                                          strict=True)}
+            params: dict[str, Any] = {uri.get(label, label): urllib.parse.unquote(value)
+                                      for label, value in zip(labels, found.groups(), strict=True)}
             for wire, member in queries.items():
                 if wire in query:
                     params[member] = query[wire][0]

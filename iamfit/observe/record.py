@@ -11,6 +11,7 @@ import io
 import logging
 import re
 import threading
+import urllib.parse
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -92,7 +93,9 @@ class Recorder:
         headers = {k[5:].replace("_", "-").lower(): str(v) for k, v in environ.items() if k.startswith("HTTP_")}
         if "CONTENT_TYPE" in environ:
             headers["content-type"] = str(environ["CONTENT_TYPE"])
-        request = Request(environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", "/"),
+        raw = str(environ.get("RAW_URI") or environ.get("REQUEST_URI") or "").split("?", 1)[0]
+        path = raw if raw.startswith("/") else urllib.parse.quote(environ.get("PATH_INFO", "/"))
+        request = Request(environ.get("REQUEST_METHOD", "GET"), path,
                           environ.get("QUERY_STRING", ""), headers, body)
         try:
             resolved = resolve(request)

@@ -298,7 +298,7 @@ def observe(
         shutil.rmtree(run_dir, ignore_errors=True)
     principal = f"arn:aws:sts::{account}:assumed-role/{ROLE_NAME}/{ROLE_NAME}"
     obs.mapped = [map_call(call, account, principal) for call in calls]
-    obs.records = [to_record(call, account, principal) for call in calls]
+    obs.records = [to_record(m.call, account, principal, m.resource) for m in obs.mapped]
     obs.unpredicted = unpredicted(obs.mapped, predicted)
     return obs
 

@@ -111,7 +111,8 @@ def _policy(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("command", ["generate", "plan", "check", "discover", "replay", "operator-policy"])
+@pytest.mark.parametrize("command", ["generate", "plan", "check", "discover", "replay", "operator-policy",
+                                     "observe"])
 def test_an_unknown_region_is_a_usage_error_that_says_where_to_find_valid_ones(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
 ) -> None:
@@ -161,10 +162,12 @@ def _command_args(command: str, tmp_path: Path) -> list[str]:
         "discover": ["discover", str(REST), "--out", out],
         "replay": ["replay", "--cloudtrail", str(tmp_path), "--principal", PRINCIPAL, "--out", out],
         "operator-policy": ["operator-policy"],
+        "observe": ["observe", str(REST), "--deploy-command", "false"],
     }[command]
 
 
-@pytest.mark.parametrize("command", ["generate", "plan", "check", "discover", "replay", "operator-policy"])
+@pytest.mark.parametrize("command", ["generate", "plan", "check", "discover", "replay", "operator-policy",
+                                     "observe"])
 @pytest.mark.parametrize("account", ["abc", "12345", "1234567890123", "１２３４５６７８９０１２"])
 def test_a_malformed_account_is_a_usage_error_in_every_command(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str, account: str
@@ -194,7 +197,7 @@ def test_every_command_taking_these_options_is_tested() -> None:
             for option in takes:
                 if option in getattr(param, "opts", ()):
                     takes[option].add(name)
-    tested = {"generate", "plan", "check", "discover", "replay", "operator-policy"}
+    tested = {"generate", "plan", "check", "discover", "replay", "operator-policy", "observe"}
     assert takes["--account"] == tested and takes["--region"] == tested | {"cleanup"}
     assert takes["--aws-region"] == {"replay", "audit"} and takes["--commands"] == {"generate", "check"}
 
