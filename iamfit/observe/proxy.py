@@ -30,8 +30,10 @@ import json
 import logging
 import os
 import re
+import selectors
 import shutil
 import signal
+import socket
 import socketserver
 import ssl
 import tempfile
@@ -271,6 +273,9 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
         proxy = self.server.proxy
         host, _, port = self.path.rpartition(":")
         host = host.strip("[]") if host else self.path
+        if proxy.is_local_aws(host, port):
+            self._pipe_to_local_aws(proxy)
+            return
         if not is_aws_host(host):
             proxy.refuse(f"{host}:{port or 443}")
             self.send_error(403, "iamfit observe reaches AWS hosts only")
@@ -302,6 +307,37 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
                 tls.close()
             except OSError:
                 pass
+
+    def _pipe_to_local_aws(self, proxy: ObserveProxy) -> None:
+        """A tunnel to the local AWS itself, bytes passed as they are: a client that sends every request through
+        the proxy, ``AWS_ENDPOINT_URL``'s too (osls's https-proxy-agent tunnels plain HTTP and reads no
+        ``NO_PROXY``), reaches the recorder directly."""
+        self.close_connection = True
+        try:
+            upstream = socket.create_connection(proxy.upstream, timeout=_IDLE_SECONDS)
+        except OSError as exc:
+            logger.warning("observe proxy: the local AWS did not answer a tunnel (%s)", exc)
+            self.send_error(502, "the local AWS did not answer")
+            return
+        self.send_response_only(200, "Connection Established")
+        self.end_headers()
+        self.wfile.flush()
+        client = self.connection
+        with upstream, selectors.DefaultSelector() as selector:
+            selector.register(client, selectors.EVENT_READ, upstream)
+            selector.register(upstream, selectors.EVENT_READ, client)
+            while True:
+                ready = selector.select(timeout=_IDLE_SECONDS)
+                if not ready:
+                    return
+                for key, _ in ready:
+                    try:
+                        data = key.fileobj.recv(65536)  # type: ignore[union-attr]
+                        if not data:
+                            return
+                        key.data.sendall(data)
+                    except OSError:
+                        return
 
     def _refuse_plain(self) -> None:
         target = urlsplit(self.path)
@@ -419,6 +455,16 @@ class ObserveProxy:
         }
 
     # -- used by the handlers --------------------------------------------------------------------------------
+    @property
+    def upstream(self) -> tuple[str, int]:
+        return self._upstream
+
+    def is_local_aws(self, host: str, port: str) -> bool:
+        """``host:port`` is the local AWS's own endpoint (a tunnel to it is passed through, not intercepted)."""
+        local = {self._upstream[0], "127.0.0.1", "localhost"} if self._upstream[0] in ("127.0.0.1", "localhost") \
+            else {self._upstream[0]}
+        return host.lower() in local and port == str(self._upstream[1])
+
     def context_for(self, host: str) -> ssl.SSLContext:
         host = host.lower()
         with self._lock:

@@ -256,3 +256,26 @@ def test_the_files_go_after_an_interrupt(tmp_path: Path, signum: int) -> None:
     _, stderr = child.communicate(timeout=30)
     assert child.returncode != 0 and "KeyboardInterrupt" in stderr
     assert not directory.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_a_tunnel_to_the_local_aws_itself_is_passed_through(upstream: _Upstream, tmp_path: Path) -> None:
+    """osls's https-proxy-agent tunnels its AWS_ENDPOINT_URL requests (plain HTTP to 127.0.0.1) through the
+    proxy too, NO_PROXY unread: a CONNECT to the local AWS's own host:port reaches it unchanged; any other local
+    port is refused like every non-AWS host."""
+    port = upstream.server_address[1]
+    with ObserveProxy(tmp_path, _endpoint(upstream)) as proxy:
+        proxy_port = int(proxy.url.rsplit(":", 1)[1])
+        connection = http.client.HTTPConnection("127.0.0.1", proxy_port, timeout=10)
+        connection.set_tunnel("127.0.0.1", port)
+        connection.request("POST", "/", body=b"Action=DescribeStacks", headers={"User-Agent": "aws-sdk-js/3"})
+        assert connection.getresponse().read() == b'{"Versions": []}'
+        connection.request("GET", "/2015-03-31/functions")
+        assert connection.getresponse().status == 200
+        connection.close()
+        other = http.client.HTTPConnection("127.0.0.1", proxy_port, timeout=10)
+        other.set_tunnel("127.0.0.1", port + 1 if port < 65535 else port - 1)
+        with pytest.raises(OSError, match="403"):
+            other.request("GET", "/")
+        assert proxy.forwarded == {} and proxy.refused == [f"127.0.0.1:{port + 1 if port < 65535 else port - 1}"]
+    assert [(s["method"], s["host"], s["body"]) for s in upstream.seen] == [
+        ("POST", f"127.0.0.1:{port}", b"Action=DescribeStacks"), ("GET", f"127.0.0.1:{port}", b"")]
