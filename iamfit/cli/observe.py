@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from iamfit.cli.options import account_option, region_option, stage_option
+from iamfit.cli.options import check_account, check_region, stage_option
 
 
 @click.command("observe")
@@ -15,8 +15,10 @@ from iamfit.cli.options import account_option, region_option, stage_option
               "stage (default: npx osls deploy --stage {stage}).")
 @click.option("--remove-command", help="The remove command (default: npx osls remove --stage {stage}).")
 @stage_option
-@region_option
-@account_option
+@click.option("--region", callback=check_region, help="The region the CLI deploys to (default: the service's "
+              "provider.region); a command that does not read it from serverless.yml must be given it.")
+@click.option("--account", callback=check_account, help="12-digit account the throwaway role is in (default: the "
+              "service's, else 123456789012).")
 @click.option("--report", "report_path", type=click.Path(path_type=Path),
               help="Write the JSON report (schema iamfit.observe/1) here.")
 @click.option("--records", "records_path", type=click.Path(path_type=Path),

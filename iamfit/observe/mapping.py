@@ -124,4 +124,26 @@ def map_call(call: Call, account: str, principal_arn: str) -> Mapped:
     usage = read_record(record)
     if not isinstance(usage, Usage):
         return Mapped(call, None, None, f"no IAM action is known for {call.service}:{call.operation}")
-    return Mapped(call, usage.action, _authorised_resource(usage.action, usage.resource))
+    resource = _from_request(call, account) or usage.resource
+    return Mapped(call, usage.action, _authorised_resource(usage.action, resource))
+
+
+def _from_request(call: Call, account: str) -> str | None:
+    """The resource the request itself names where the request parameters do not say.
+
+    * API Gateway (v1 and v2): the resource of ``apigateway:<verb>`` is the request's path,
+      ``arn:aws:apigateway:REGION::/restapis/ID/...``, v2's without its ``/v2`` prefix, a tag's ARN URL-encoded
+      (Service Authorization Reference, Amazon API Gateway Management: resource types);
+    * ECR: ``repositoryNames`` of a DescribeRepositories of one repository names it.
+    """
+    from iamfit.knowledge.regions import partition_of
+
+    partition = partition_of(call.region) or "aws"
+    if call.service == "apigateway" and call.path.startswith("/"):
+        path = call.path[3:] if call.path.startswith("/v2/") else call.path
+        return f"arn:{partition}:apigateway:{call.region}::{path.rstrip('/') or '/'}"
+    if call.service == "ecr":
+        names = call.parameters.get("repositoryNames")
+        if isinstance(names, list) and len(names) == 1 and isinstance(names[0], str):
+            return f"arn:{partition}:ecr:{call.region}:{account}:repository/{names[0]}"
+    return None

@@ -26,6 +26,7 @@ import logging
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -193,17 +194,33 @@ def _environment(run_dir: Path, endpoint: str, region: str, credentials: Mapping
 
 
 def _run(argv: list[str], cwd: Path, env: Mapping[str, str], timeout: float) -> tuple[int, str]:
+    """Run the command in a session of its own, so that on a timeout or an interrupt (Ctrl-C) the whole tree it
+    started (``npx`` -> ``sh`` -> ``node``) is killed, not only its first process."""
     try:
-        done = subprocess.run(  # noqa: S603 - the user's own deploy command
+        process = subprocess.Popen(  # noqa: S603 - the user's own deploy command
             argv, cwd=cwd, env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            timeout=timeout, check=False,
+            start_new_session=True,
         )
     except FileNotFoundError:
         raise UsageError(f"deploy command not found: {argv[0]}") from None
-    except subprocess.TimeoutExpired as exc:
-        out = exc.stdout.decode("utf-8", "replace") if isinstance(exc.stdout, bytes) else ""
-        return 124, out + f"\niamfit: the command timed out after {timeout:.0f}s\n"
-    return done.returncode, done.stdout.decode("utf-8", "replace")
+    try:
+        out, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill(process)
+        out, _ = process.communicate()
+        return 124, out.decode("utf-8", "replace") + f"\niamfit: the command timed out after {timeout:.0f}s\n"
+    except BaseException:
+        _kill(process)
+        process.wait()
+        raise
+    return process.returncode, out.decode("utf-8", "replace")
+
+
+def _kill(process: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def _last_line(output: str) -> str:

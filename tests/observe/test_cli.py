@@ -28,6 +28,8 @@ isolated = (env["HOME"] != {home!r} and env["AWS_ACCESS_KEY_ID"] not in ("testin
             and env["AWS_SHARED_CREDENTIALS_FILE"].startswith(env["HOME"]) and sys.argv[-2:] == ["--stage", "dev"])
 if not isolated:
     sys.exit(5)
+with open({marker!r}, "a") as out:
+    print(env["HOME"], file=out)
 phase = env["IAMFIT_PHASE"]
 if phase == "create":
     try:
@@ -56,7 +58,8 @@ def service(tmp_path: Path) -> Path:
 @pytest.fixture
 def command(tmp_path: Path) -> str:
     script = tmp_path / "deploy.py"
-    script.write_text(SCRIPT.format(home=os.environ.get("HOME", ""), key=os.environ.get("AWS_ACCESS_KEY_ID", "")))
+    script.write_text(SCRIPT.format(home=os.environ.get("HOME", ""), key=os.environ.get("AWS_ACCESS_KEY_ID", ""),
+                                    marker=str(tmp_path / "homes")))
     return f"{sys.executable} {script} --stage {{stage}}"
 
 
@@ -91,6 +94,9 @@ def test_observe_records_every_call_and_reports_the_unpredicted_ones(service: Pa
     assert len(api.explain(records).usage) == 0  # error answers: CloudTrail's errorCode, no usage, no denial
     # the service itself is untouched: the update's code change was made to a copy
     assert (service / "handler.js").read_text() == handler
+    # HOME was the run directory's, one for the three phases, and the run directory is gone
+    homes = set((tmp_path / "homes").read_text().split())
+    assert len(homes) == 1 and not Path(homes.pop()).exists()
 
 
 def test_a_failing_phase_makes_the_observation_incomplete(service: Path, command: str, tmp_path: Path) -> None:
@@ -126,3 +132,21 @@ def test_bad_input_is_one_error_line(service: Path, tmp_path: Path, args: list[s
     errors = [line for line in result.stderr.splitlines() if line.startswith("iamfit: error:")]
     assert len(errors) == 1 and message in errors[0], result.stderr
     assert "Traceback" not in result.stderr
+
+
+def _alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "\nState:\tZ" not in status  # a zombie is dead, waiting for its reaper
+
+
+def test_a_timeout_kills_the_whole_command_tree(service: Path, tmp_path: Path) -> None:
+    from iamfit.observe.run import observe
+
+    pid_file = tmp_path / "pid"
+    command = f"sh -c 'sleep 60 & echo $! > {pid_file}; wait'"
+    observation = observe(service, deploy_command=command, timeout_seconds=2)
+    assert observation.incomplete == ["create: the command exited 124: iamfit: the command timed out after 2s"]
+    assert not _alive(int(pid_file.read_text()))

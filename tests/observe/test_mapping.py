@@ -5,6 +5,7 @@ local AWS."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -53,9 +54,9 @@ def test_calls_map_to_the_action_and_resource_aws_authorises(calls: list[Call]) 
     assert (operation, action, resource) == ("GetCallerIdentity", None, None)
     assert dropped is not None and "no permission is required" in dropped
     # API Gateway: the HTTP verb on the resource path
-    assert mapped[3][:2] == ("CreateRestApi", "apigateway:POST")
+    assert mapped[3][:3] == ("CreateRestApi", "apigateway:POST", "arn:aws:apigateway:us-east-1::/restapis")
     assert mapped[4][1] == "apigateway:GET" and mapped[4][2] is not None
-    assert mapped[4][2].startswith("arn:aws:apigateway:us-east-1::/restapis/")
+    assert re.fullmatch(r"arn:aws:apigateway:us-east-1::/restapis/[a-z0-9]+/resources", mapped[4][2])
     # DeleteObjects: s3:DeleteObject on each object
     assert mapped[5:] == [
         ("DeleteObjects", "s3:DeleteObject", "arn:aws:s3:::deploy-bucket/serverless/svc/dev/1/svc.zip", None),
@@ -78,7 +79,9 @@ def test_unpredicted_is_what_the_policy_does_not_allow(calls: list[Call]) -> Non
 
 def test_records_are_read_unchanged_by_replay_explain_and_audit(calls: list[Call], tmp_path: Path) -> None:
     records = tmp_path / "records.json"
-    records.write_text(json.dumps({"Records": [to_record(c, DEFAULT_ACCOUNT, PRINCIPAL) for c in calls]}))
+    mapped = [map_call(c, DEFAULT_ACCOUNT, PRINCIPAL) for c in calls]
+    records.write_text(json.dumps({"Records": [to_record(m.call, DEFAULT_ACCOUNT, PRINCIPAL, m.resource)
+                                               for m in mapped]}))
     observed = {(m.action, m.resource) for c in calls if (m := map_call(c, DEFAULT_ACCOUNT, PRINCIPAL)).action}
     explained = api.explain(records)
     assert {(u.action, u.resource) for u in explained.usage} - {("sts:GetCallerIdentity", "*")} == observed
@@ -118,3 +121,16 @@ def test_a_log_groups_actions_are_on_its_arn_with_the_stream_wildcard() -> None:
     record = to_record(call, DEFAULT_ACCOUNT, PRINCIPAL, mapped.resource)
     assert [(u.action, u.resource) for u in api.explain(json.dumps(record)).usage] == [
         (mapped.action, mapped.resource)]
+
+
+def test_api_gateway_v2_and_tag_paths_are_the_resource() -> None:
+    v2 = Call("create", "apigateway", "GetApis", {}, "eu-west-1", "aws-sdk-js/3", 200, "cli", "2026-01-01T00:00:00Z",
+              method="GET", path="/v2/apis")
+    tags = Call("create", "apigateway", "TagResource", {"resourceArn": "x"}, "us-east-1", "aws-sdk-js/3", 200, "cli",
+                "2026-01-01T00:00:00Z", method="PUT",
+                path="/tags/arn%3Aaws%3Aapigateway%3Aus-east-1%3A%3A%2Frestapis%2Fa1%2Fstages%2Fdev")
+    assert (map_call(v2, DEFAULT_ACCOUNT, PRINCIPAL).resource) == "arn:aws:apigateway:eu-west-1::/apis"
+    mapped = map_call(tags, DEFAULT_ACCOUNT, PRINCIPAL)
+    assert (mapped.action, mapped.resource) == (
+        "apigateway:PUT", "arn:aws:apigateway:us-east-1::/tags/arn%3Aaws%3Aapigateway%3Aus-east-1%3A%3A%2Frestapis%2Fa1"
+                          "%2Fstages%2Fdev")
