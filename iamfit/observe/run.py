@@ -30,7 +30,8 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -229,6 +230,16 @@ def _last_line(output: str) -> str:
     return (errors or lines or ["(no output)"])[-1][:300]
 
 
+Reach = Callable[[LocalAws, Path], AbstractContextManager[Mapping[str, str]]]
+"""How the CLI reaches the local AWS besides AWS_ENDPOINT_URL: (local AWS, run directory) -> a context manager
+yielding environment variables for the CLI."""
+
+
+@contextmanager
+def _endpoint_only(aws: LocalAws, run_dir: Path) -> Iterator[Mapping[str, str]]:
+    yield {}
+
+
 def _prepare(aws: LocalAws, region: str, account: str, bucket: str | None, role: str | None) -> dict[str, str]:
     """Throwaway credentials of a role in ``account``, and what the service expects to exist, made with them."""
     sts = aws.client("sts", region)
@@ -261,8 +272,14 @@ def observe(
     account: str | None = None,
     timeout_seconds: float = 1800.0,
     progress: Callable[[str], None] | None = None,
+    reach: Reach | None = None,
 ) -> Observation:
-    """Observe ``service_dir``'s CLI through create, update and remove (see the module's docstring)."""
+    """Observe ``service_dir``'s CLI through create, update and remove (see the module's docstring).
+
+    ``reach``, when given, is entered once the local AWS runs, with it and the run directory, and yields more
+    environment variables for the CLI (another way to reach the local AWS besides ``AWS_ENDPOINT_URL`` and
+    iamfit's HTTPS proxy, :mod:`iamfit.observe.proxy`, which always runs: it reports what it refused back into the
+    observation); it is exited before the local AWS stops."""
     from iamfit.generate import generate_policies
     from iamfit.principals import DEPLOYER
     from iamfit.service.compile import config_file
@@ -284,14 +301,15 @@ def observe(
     run_dir = Path(tempfile.mkdtemp(prefix="iamfit-observe-"))
     try:
         copy = _copy_service(service_dir, run_dir)
-        with LocalAws() as aws, ObserveProxy(run_dir, aws.endpoint_url) as proxy:
+        with LocalAws() as aws, ObserveProxy(run_dir, aws.endpoint_url) as proxy, \
+                (reach or _endpoint_only)(aws, run_dir) as extra_env:
             creds = _prepare(aws, service.region, account, service.custom_bucket, service.deployment_role)
             for phase in PHASES:
                 if phase == "update":
                     change_code(copy, service.template)
                 template = remove_template if phase == "remove" else deploy_template
-                env = _environment(run_dir, aws.endpoint_url, service.region, creds, phase)
-                env.update(through_proxy(proxy, env))
+                env = {**_environment(run_dir, aws.endpoint_url, service.region, creds, phase), **extra_env}
+                env.update(through_proxy(proxy, env))  # the HTTPS proxy, always: for AWS SDK v2 clients
                 before = len(aws.calls)
                 if progress:
                     progress(f"{phase}: {' '.join(shlex.quote(a) for a in command_line(template, the_stage))}")

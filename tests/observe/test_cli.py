@@ -150,3 +150,26 @@ def test_a_timeout_kills_the_whole_command_tree(service: Path, tmp_path: Path) -
     observation = observe(service, deploy_command=command, timeout_seconds=2)
     assert observation.incomplete == ["create: the command exited 124: iamfit: the command timed out after 2s"]
     assert not _alive(int(pid_file.read_text()))
+
+
+def test_a_reach_adds_the_environment_the_cli_gets(service: Path, tmp_path: Path) -> None:
+    """The hook the proxy mode uses: entered with the running local AWS and the run directory, exited after."""
+    from collections.abc import Iterator, Mapping
+    from contextlib import contextmanager
+
+    from iamfit.observe.local_aws import LocalAws
+    from iamfit.observe.run import observe
+
+    seen: list[str] = []
+
+    @contextmanager
+    def reach(aws: LocalAws, run_dir: Path) -> Iterator[Mapping[str, str]]:
+        seen.append(aws.endpoint_url)
+        (run_dir / "ca.pem").write_text("ca")
+        yield {"IAMFIT_TEST_CA": str(run_dir / "ca.pem")}
+        seen.append("exited")
+
+    command = "sh -c 'test -s \"$IAMFIT_TEST_CA\"'"
+    observation = observe(service, deploy_command=command, remove_command=command, reach=reach)
+    assert observation.complete, observation.incomplete
+    assert seen[0].startswith("http://127.0.0.1:") and seen[1:] == ["exited"]
