@@ -288,6 +288,7 @@ class LocalAws(AbstractContextManager["LocalAws"]):
         self.recorder = Recorder()
         self._not_created = _NotCreated()
         self._warnings: Any = None
+        self._propagate = True
         self._server: _Server | None = None
         self._fixes: AbstractContextManager[None] | None = None
         self.endpoint_url = ""
@@ -316,6 +317,7 @@ class LocalAws(AbstractContextManager["LocalAws"]):
     def __enter__(self) -> LocalAws:
         moto_log = logging.getLogger(_MOTO_CFN_LOGGER)
         moto_log.addHandler(self._not_created)
+        self._propagate = moto_log.propagate
         moto_log.propagate = False  # said once in the report, not once per resource on stderr
         self._warnings = warnings.catch_warnings()
         self._warnings.__enter__()
@@ -340,7 +342,7 @@ class LocalAws(AbstractContextManager["LocalAws"]):
                 self._fixes.__exit__(None, None, None)
             moto_log = logging.getLogger(_MOTO_CFN_LOGGER)
             moto_log.removeHandler(self._not_created)
-            moto_log.propagate = True
+            moto_log.propagate = self._propagate
             if self._warnings is not None:
                 self._warnings.__exit__(None, None, None)
 
