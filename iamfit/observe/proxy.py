@@ -224,7 +224,8 @@ class _TunnelHandler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             return
         headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP and k.lower() != "host"}
-        host, path = path_style(self.headers.get("Host") or self.tunnel_host, self.path)
+        host = (self.headers.get("Host") or self.tunnel_host).removesuffix(":443")  # the tunnel's port
+        host, path = path_style(host, self.path)
         headers["Host"] = host
         if body or self.command in ("POST", "PUT", "PATCH"):
             headers["Content-Length"] = str(len(body))

@@ -154,7 +154,7 @@ def test_a_chunked_body_and_several_requests_on_one_tunnel(upstream: _Upstream, 
         connection.request("POST", "/", body=iter([b"Action=ListStacks", b"&Version=2010-05-15"]),
                            encode_chunked=True)
         assert connection.getresponse().read() == b'{"Versions": []}'
-        connection.request("HEAD", "/")
+        connection.request("HEAD", "/", headers={"Host": "cloudformation.us-east-1.amazonaws.com:443"})
         head = connection.getresponse()
         assert head.status == 200 and head.read() == b""
         connection.close()
