@@ -20,12 +20,15 @@ A service is given as a path (service directory, ``.serverless`` package or temp
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from iamfit.errors import UsageError
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # imported where used: ``iamfit explain`` should not load the service model, and so on
     from iamfit.audit import AuditResult
@@ -36,6 +39,7 @@ if TYPE_CHECKING:  # imported where used: ``iamfit explain`` should not load the
     from iamfit.evidence.trail.model import Progress, TrailAggregate
     from iamfit.evidence.trail.sources import Source
     from iamfit.generate import GeneratedPolicies
+    from iamfit.observe.observed import Observed
     from iamfit.observe.run import Observation
     from iamfit.policy.document import PolicyDocument
     from iamfit.replay import ReplayResult
@@ -114,14 +118,33 @@ def generate(
     account: str | None = None,
     commands: Sequence[str] | None = None,
     split: bool = False,
+    observed: Path | None = None,
 ) -> GeneratedPolicies:
     """The predicted deploy policies of ``service`` (``iamfit generate``); nothing is written.
-    ``result.prediction.warnings`` says what the prediction could not know."""
-    from iamfit.generate import generate_policies
+    ``result.prediction.warnings`` says what the prediction could not know. ``observed``, an ``iamfit observe``
+    report, adds the deployer needs the observed CLI had and the prediction lacks (source ``observed: ...``)."""
+    from iamfit.generate import generate_policies, policies_from_needs
     from iamfit.predict.serverless_cli import DEFAULT_COMMANDS
 
     svc = _service(service, stage, region, account)
-    return generate_policies(svc, commands=tuple(commands or DEFAULT_COMMANDS), split=split)
+    extra = read_observed(observed, svc)
+    result = generate_policies(svc, commands=tuple(commands or DEFAULT_COMMANDS), split=split)
+    if extra:
+        prediction = result.prediction
+        prediction.needs.extend(n for n in extra.needs if n not in set(prediction.needs))
+        prediction.warnings.extend(extra.warnings)
+        result.policies = policies_from_needs(prediction.needs, prediction.has_cloudformation_principal)
+    return result
+
+
+def read_observed(path: Path | None, service: Service) -> Observed | None:
+    """The deployer needs the ``iamfit observe`` report at ``path`` adds to ``service`` (``--observed``), with
+    its warnings; None without a report. Not such a report, or another service's: BadInputError."""
+    if path is None:
+        return None
+    from iamfit.observe.observed import read_observed as read
+
+    return read(path, service)
 
 
 def observe(
@@ -203,13 +226,15 @@ def discover(
     report_path: Path | None = None,
     aws: AwsAccess | None = None,
     progress: ProgressCallback | None = None,
+    observed: Path | None = None,
 ) -> DiscoverOutcome:
     """Run the deploy -> fail -> grant -> retry loop (``iamfit discover``) on ``target``: ``sandbox``, or ``aws``
     (which needs ``aws``, an :class:`iamfit.discover_run.AwsAccess` with ``account_guard``). The run is journaled
     under ``root`` (default: the current directory) in ``.iamfit/runs/<run-id>/``; ``resume`` continues a run from
     its journal. The report is written to the journal, to ``report_path`` when given and, when verified, to
     ``.iamfit/reports/<service>.json`` for :func:`check`. The policies are in ``outcome.result.policies``;
-    nothing else is written. The target is cleaned up on every exit (``KeyboardInterrupt`` included)."""
+    nothing else is written. The target is cleaned up on every exit (``KeyboardInterrupt`` included).
+    ``observed``, an ``iamfit observe`` report, grants the deployer needs it adds before the first attempt."""
     from iamfit import discover_run
     from iamfit.discover import discover as run_loop
     from iamfit.discover_run import LoopOptions
@@ -220,11 +245,15 @@ def discover(
     resumed = discover_run.resume(base, resume, stage=stage, region=region, account=account, options=given)
     guard = aws.account_guard if aws is not None and target == "aws" else None
     svc = load_service(service, stage=resumed.stage, region=resumed.region, account=resumed.account or guard)
+    extra = read_observed(observed, svc)
+    for warning in extra.warnings if extra else ():
+        logger.warning("%s", warning)
     run = discover_run.start(base, svc, resumed)
     opts = run.options
     the_target = discover_run.make_target(svc, opts.target, run.journal.run_id, aws)
     result = run_loop(svc, the_target, run.journal, from_scratch=opts.from_scratch, prune=opts.prune,
-                      max_attempts=opts.max_attempts, allow=opts.allow, progress=progress)
+                      max_attempts=opts.max_attempts, allow=opts.allow, progress=progress,
+                      start=extra.needs if extra else ())
     return discover_run.finish(run, result, base, report_path)
 
 

@@ -693,8 +693,10 @@ def discover(
     allow: Iterable[str] = (),
     catalog: Catalog | None = None,
     progress: ProgressCallback | None = None,
+    start: Iterable[Need] = (),
 ) -> DiscoveryResult:
-    """Run (or, with a journal that has entries, resume) a discovery; the target is always cleaned up."""
+    """Run (or, with a journal that has entries, resume) a discovery; the target is always cleaned up.
+    ``start``: needs granted before the first attempt besides the prediction (an observe report's)."""
     run = Discovery(
         service,
         target,
@@ -705,6 +707,7 @@ def discover(
         allow=allow,
         catalog=catalog,
         progress=progress,
+        start=start,
     )
     try:
         return run.run()

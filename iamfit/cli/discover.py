@@ -11,8 +11,9 @@ from typing import Any
 
 import click
 
-from iamfit import discover_run
+from iamfit import api, discover_run
 from iamfit.cli.framework_option import framework_option
+from iamfit.cli.observed_option import observed_option
 from iamfit.cli.options import (
     account_option,
     echo_warnings,
@@ -107,6 +108,7 @@ def _report_cleanup(target: Target) -> None:
               "consistent; 0 for a local endpoint such as a moto server).")
 @click.option("--skip-failed-rollback-resources", is_flag=True,
               help="[aws] Consent to skip resources that block ContinueUpdateRollback (UPDATE_ROLLBACK_FAILED).")
+@observed_option
 @summary_option
 @format_option
 def discover_command(
@@ -125,6 +127,7 @@ def discover_command(
     report_path: Path | None,
     out_dir: Path | None,
     summary_path: Path | None,
+    observed: Path | None,
     fmt: str,
     **aws_options: Any,
 ) -> None:
@@ -142,6 +145,8 @@ def discover_command(
     guard = aws.account_guard if target_name == "aws" else None
     service = load(service_path, resumed.stage, resumed.region, resumed.account or guard, service_name, framework)
     echo_warnings(service.warnings)
+    extra = api.read_observed(observed, service)
+    echo_warnings(extra.warnings if extra else [])
     run = discover_run.start(root, service, resumed)
     opts = run.options
     target = discover_run.make_target(service, opts.target, run.journal.run_id, aws)
@@ -152,7 +157,8 @@ def discover_command(
     previous = signal.signal(signal.SIGTERM, on_term)
     try:
         result = discover(service, target, run.journal, from_scratch=opts.from_scratch, prune=opts.prune,
-                          max_attempts=opts.max_attempts, allow=opts.allow, progress=_Progress())
+                          max_attempts=opts.max_attempts, allow=opts.allow, progress=_Progress(),
+                          start=extra.needs if extra else ())
     except KeyboardInterrupt:
         from iamfit.report.discover import resume_command
 

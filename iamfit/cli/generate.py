@@ -8,6 +8,7 @@ import click
 
 from iamfit import api
 from iamfit.cli.framework_option import framework_option
+from iamfit.cli.observed_option import observed_lines, observed_option
 from iamfit.cli.options import (
     account_option,
     commands_option,
@@ -42,6 +43,7 @@ from iamfit.report.text import generate_text
     help="Directory for the policies (default: policies/<service>).",
 )
 @click.option("--report", "report_path", type=click.Path(path_type=Path), help="Write every action's reasons (JSON).")
+@observed_option
 @format_option
 def generate(
     service_path: Path,
@@ -54,16 +56,18 @@ def generate(
     split: bool,
     out_dir: Path | None,
     report_path: Path | None,
+    observed: Path | None,
     fmt: str,
 ) -> None:
     """Predict the least-privilege deploy policy of SERVICE_DIR (a Serverless service, compiled with
     `osls package` when needed) or TEMPLATE (a compiled CloudFormation template, JSON or YAML).
 
     Writes deployer.json (and cloudformation.json with a deploymentRole or --split) and prints a summary;
-    warns on stderr about Lambda runtimes AWS has deprecated.
+    warns on stderr about Lambda runtimes AWS has deprecated. With --observed, adds what `iamfit observe`
+    saw the real CLI call that the prediction lacks.
     """
     service = load(service_path, stage, region, account, service_name, framework)
-    result = api.generate(service, commands=parse_commands(commands), split=split)
+    result = api.generate(service, commands=parse_commands(commands), split=split, observed=observed)
     echo_warnings(result.prediction.warnings)
     echo_runtime_warnings(service)
     target = out_dir or Path("policies") / service.name
@@ -72,6 +76,6 @@ def generate(
         write_json(report_path, result.report())
     text, size_warnings = generate_text(result, target)
     echo_warnings(size_warnings)
-    click.echo(text)
+    click.echo("\n".join([text, *observed_lines(result, observed)]))
     if fmt != "json":
         click.echo(f"  {fmt}: {written[-1]}")

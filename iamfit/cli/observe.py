@@ -36,11 +36,12 @@ def observe_command(
     """Deploy SERVICE_DIR with its real Serverless CLI (create, update, remove) against a local AWS (a moto
     server in this process) and record every AWS call the CLI and its plugins make.
 
-    The CLI runs with throwaway credentials, AWS_ENDPOINT_URL pointing at the local AWS, and HOME and the AWS
-    config files in a temporary run directory. Each call is mapped to the IAM action and resource AWS would
-    authorize and compared with the predicted deployer policy (iamfit generate): `unpredicted` lists what it
-    does not allow. Exit 0 when every phase completed, 1 when a phase failed (the report says where and why).
-    See docs/observe.md.
+    The CLI runs with throwaway credentials, AWS_ENDPOINT_URL pointing at the local AWS (AWS SDK v3), an HTTPS
+    proxy with a CA made for the run (HTTPS_PROXY, NODE_EXTRA_CA_CERTS: AWS SDK v2, Serverless v3; non-AWS hosts
+    refused), and HOME and the AWS config files in a temporary run directory. Each call is mapped to the IAM
+    action and resource AWS would authorize and compared with the predicted deployer policy (iamfit generate):
+    `unpredicted` lists what it does not allow. Exit 0 when every phase completed, 1 when a phase failed (the
+    report says where and why). See docs/observe.md.
     """
     from iamfit import api
     from iamfit.report.observe import render_json, render_records, render_text

@@ -120,6 +120,36 @@ def _validate_syntax_only() -> Callable[[], None]:
     return _swap(CloudFormationBackend, "validate_template", validate_template)
 
 
+def _versions_after_their_function() -> Callable[[], None]:
+    from moto.cloudformation.parsing import ResourceMap
+
+    build = ResourceMap.build_resource_diff
+    update = ResourceMap.update
+
+    def build_resource_diff(self: Any, other_template: dict[str, Any], parameters: Any = None) -> Any:
+        diff = build(self, other_template, parameters)
+        if getattr(self, "_iamfit_later", None) is not None:
+            new = other_template.get("Resources") or {}
+            later = [n for n in diff["Add"] if (new.get(n) or {}).get("Type") == "AWS::Lambda::Version"]
+            diff["Add"] = [n for n in diff["Add"] if n not in later]
+            self._iamfit_later = later
+        return diff
+
+    def update_then_versions(self: Any, template: dict[str, Any], parameters: Any = None) -> None:
+        self._iamfit_later = []
+        try:
+            update(self, template, parameters)
+            later = self._iamfit_later
+        finally:
+            self._iamfit_later = None
+        for logical_name in later:
+            _ = self[logical_name]  # moto creates a resource on first access, as ResourceMap.update does
+
+    undo_build = _swap(ResourceMap, "build_resource_diff", build_resource_diff)
+    undo_update = _swap(ResourceMap, "update", update_then_versions)
+    return lambda: (undo_update(), undo_build(), None)[-1]
+
+
 def _names_as_cloudformation_gives_them() -> Callable[[], None]:
     from moto.cloudformation import parsing
 
@@ -176,6 +206,17 @@ FIXES: tuple[Fix, ...] = (
         "(https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_ValidateTemplate.html): so does "
         "this fix.",
         _validate_syntax_only,
+    ),
+    Fix(
+        "lambda-version-after-update",
+        "moto's ResourceMap.update creates the added resources before it updates the modified ones, so the "
+        "AWS::Lambda::Version a redeploy adds (the Framework names it after the code's hash) publishes the "
+        "function's old code, and moto's PublishVersion, seeing nothing changed, creates no version. AWS orders "
+        "an update by dependencies (a Ref is one: "
+        "https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-attribute-dependson.html): the "
+        "version's FunctionName refers to the function, which is updated first. Added versions are created "
+        "after the update.",
+        _versions_after_their_function,
     ),
 )
 

@@ -22,6 +22,9 @@ from iamfit.observe.operations import Request, resolve
 logger = logging.getLogger(__name__)
 
 CLI = "cli"
+# The header iamfit's Node preload (iamfit/observe/node/source.js) adds to the CLI's requests made by a plugin's
+# ``provider.request``: the plugin's package, read from the stack of that call.
+SOURCE_HEADER = "x-iamfit-source"
 # A Serverless plugin named in the user agent (a plugin that sets its own customUserAgent, e.g.
 # "serverless-domain-manager/7.x"), the Framework itself excepted.
 _PLUGIN_AGENT = re.compile(r"\b((?:@[a-z0-9-]+/)?serverless-[a-z0-9-]+)(?:/[0-9][^\s]*)?", re.IGNORECASE)
@@ -111,7 +114,7 @@ class Recorder:
             region=resolved.region,
             user_agent=agent.strip(),
             status=status,
-            source=source_of(agent),
+            source=source_of(agent, headers.get(SOURCE_HEADER, "")),
             time=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             method=request.method,
             path=request.path,

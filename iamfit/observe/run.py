@@ -40,6 +40,7 @@ from iamfit.errors import BadInputError, UsageError
 from iamfit.observe import SCHEMA
 from iamfit.observe.local_aws import DEFAULT_ACCOUNT, LocalAws
 from iamfit.observe.mapping import Mapped, expand, map_call, to_record
+from iamfit.observe.proxy import ObserveProxy, through_proxy
 from iamfit.targets.aws.cli_deploy import DEFAULT_DEPLOY, DEFAULT_REMOVE, command_line
 
 logger = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ class Observation:
     incomplete: list[str] = field(default_factory=list)
     not_created: list[str] = field(default_factory=list)
     records: list[dict[str, Any]] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -101,6 +103,7 @@ class Observation:
             ],
             "unpredicted": self.unpredicted,
             "not_created": self.not_created,
+            "refused": self.refused,
             "incomplete": self.incomplete,
         }
 
@@ -274,8 +277,9 @@ def observe(
     """Observe ``service_dir``'s CLI through create, update and remove (see the module's docstring).
 
     ``reach``, when given, is entered once the local AWS runs, with it and the run directory, and yields more
-    environment variables for the CLI (another way to reach the local AWS than ``AWS_ENDPOINT_URL``, such as an
-    HTTPS proxy: ``HTTPS_PROXY``, ``NODE_EXTRA_CA_CERTS``); it is exited before the local AWS stops."""
+    environment variables for the CLI (another way to reach the local AWS besides ``AWS_ENDPOINT_URL`` and
+    iamfit's HTTPS proxy, :mod:`iamfit.observe.proxy`, which always runs: it reports what it refused back into the
+    observation); it is exited before the local AWS stops."""
     from iamfit.generate import generate_policies
     from iamfit.principals import DEPLOYER
     from iamfit.service.compile import config_file
@@ -297,13 +301,15 @@ def observe(
     run_dir = Path(tempfile.mkdtemp(prefix="iamfit-observe-"))
     try:
         copy = _copy_service(service_dir, run_dir)
-        with LocalAws() as aws, (reach or _endpoint_only)(aws, run_dir) as extra_env:
+        with LocalAws() as aws, ObserveProxy(run_dir, aws.endpoint_url) as proxy, \
+                (reach or _endpoint_only)(aws, run_dir) as extra_env:
             creds = _prepare(aws, service.region, account, service.custom_bucket, service.deployment_role)
             for phase in PHASES:
                 if phase == "update":
                     change_code(copy, service.template)
                 template = remove_template if phase == "remove" else deploy_template
                 env = {**_environment(run_dir, aws.endpoint_url, service.region, creds, phase), **extra_env}
+                env.update(through_proxy(proxy, env))  # the HTTPS proxy, always: for AWS SDK v2 clients
                 before = len(aws.calls)
                 if progress:
                     progress(f"{phase}: {' '.join(shlex.quote(a) for a in command_line(template, the_stage))}")
@@ -320,6 +326,9 @@ def observe(
                     break
             calls = expand(list(aws.calls))
             obs.not_created = sorted(aws.not_created)
+            obs.refused = list(proxy.refused)
+            obs.incomplete.extend(f"proxy: the CLI did not trust the run's CA for {host}: its calls there were not "
+                                  "observed" for host in proxy.tls_failures)
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
     principal = f"arn:aws:sts::{account}:assumed-role/{ROLE_NAME}/{ROLE_NAME}"
