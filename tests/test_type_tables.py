@@ -109,7 +109,7 @@ KNOWN: dict[str, frozenset[str]] = {t: frozenset(v.split()) for t, v in {
     "AWS::Cognito::UserPool": "registry arns eventnames timing shapes",
     "AWS::Cognito::UserPoolClient": "registry refinements shapes mutate",
     "AWS::DynamoDB::Table": "registry arns refinements eventnames timing shapes",
-    "AWS::Events::Rule": "registry arns refinements timing shapes",
+    "AWS::Events::Rule": "registry arns refinements timing shapes model",
     "AWS::IAM::Role": "registry arns refinements timing shapes model",
     "AWS::IAM::User": "registry shapes",
     "AWS::KMS::Alias": "registry arns eventnames shapes mutate",

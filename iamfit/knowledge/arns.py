@@ -66,6 +66,16 @@ NAME_RULES: dict[str, NameRule] = {
         "arn:{partition}:ecr:{region}:{account}:repository/{name}", "RepositoryName", 256, lowercase=True
     ),
     "AWS::SSM::Parameter": NameRule("arn:{partition}:ssm:{region}:{account}:parameter/{name}", "Name", 1011),
+    # Timestream: a database and its tables (Service Authorization Reference, Amazon Timestream, resource types
+    # database / table; the table's database comes from its DatabaseName, Service.resource_arns); Ref of a
+    # database is its name, of a table "database|table" (not a name iamfit uses: "id")
+    "AWS::Timestream::Database": NameRule(
+        "arn:{partition}:timestream:{region}:{account}:database/{name}", "DatabaseName", 256, generated=False
+    ),
+    "AWS::Timestream::Table": NameRule(
+        "arn:{partition}:timestream:{region}:{account}:database/*/table/{name}", "TableName", 256, ref="id",
+        generated=False,
+    ),
     "AWS::ApiGateway::RestApi": _APIGW_V1,
     "AWS::ApiGatewayV2::Api": _APIGW_V2,
 }

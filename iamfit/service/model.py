@@ -244,6 +244,8 @@ class Service:
                 bus = event_bus_name(self.resolve_one(res.properties["EventBusName"]))
                 if bus:
                     arn = arn.replace(":rule/", f":rule/{bus}/", 1)
+            if res.type == "AWS::Timestream::Table" and "DatabaseName" in res.properties:
+                arn = arn.replace(":database/*/", f":database/{self.resolve_one(res.properties['DatabaseName'])}/", 1)
             if res.type == "AWS::IAM::Role":
                 path = res.properties.get("Path")
                 if isinstance(path, str) and path not in ("", "/"):

@@ -121,3 +121,24 @@ def test_a_service_with_a_timestream_table_verifies_in_the_sandbox_without_an_in
                for r in _grants(svc, "MetricsTable").get("s3:PutObject", set()))
     result = discover(svc, SandboxTarget(svc, seed="test"), Journal.create(tmp_path))
     assert result.verified, result.stop
+
+
+def test_kms_alias_actions_authorize_on_the_alias_and_the_key_it_points_at() -> None:
+    # SAR: kms:CreateAlias/UpdateAlias/DeleteAlias list both alias* and key*; TargetKeyId is Ref (the key id)
+    svc = load_service(EXAMPLES / "vpc-kms", account=ACCOUNT, compile_if_needed=False)
+    (lid,) = [lid for lid, r in svc.resources.items() if r.type == "AWS::KMS::Alias"]
+    for operation, action in (("create", "kms:CreateAlias"), ("delete", "kms:DeleteAlias")):
+        assert _grants(svc, lid, operation)[action] == {
+            f"arn:aws:kms:us-east-1:{ACCOUNT}:alias/iamfit-vpc-kms-dev-env", f"arn:aws:kms:us-east-1:{ACCOUNT}:key/*"
+        }
+
+
+def test_timestream_tables_are_named_under_their_database_and_tagging_names_only_the_tagged_resource() -> None:
+    svc = _service()
+    table = f"arn:aws:timestream:eu-west-1:{ACCOUNT}:database/arn_classes_dev/table/readings"
+    assert svc.resource_arns("MetricsTable") == (table,)
+    grants = _grants(svc, "MetricsTable")
+    assert grants["timestream:CreateTable"] == grants["timestream:TagResource"] == {table}
+    assert _grants(svc, "Metrics")["timestream:TagResource"] == {
+        f"arn:aws:timestream:eu-west-1:{ACCOUNT}:database/arn_classes_dev"
+    }
