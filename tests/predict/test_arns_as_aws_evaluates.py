@@ -7,6 +7,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+from click.testing import CliRunner
+
+from iamfit.cli import cli
 from iamfit.discover import discover
 from iamfit.journal import Journal
 from iamfit.knowledge import arns
@@ -142,3 +146,11 @@ def test_timestream_tables_are_named_under_their_database_and_tagging_names_only
     assert _grants(svc, "Metrics")["timestream:TagResource"] == {
         f"arn:aws:timestream:eu-west-1:{ACCOUNT}:database/arn_classes_dev"
     }
+
+
+def test_discover_on_the_timestream_package_exits_0_not_70(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the command a user runs (issue 13 §3: "IndexError in the sandbox, exit 70")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["discover", str(PACKAGE), "--account", ACCOUNT, "--out", "out"])
+    assert result.exit_code == 0, result.output
+    assert "VERIFIED" in result.stdout
