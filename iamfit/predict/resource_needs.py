@@ -242,15 +242,14 @@ def scope(
             arns += (apigateway_tags_arn(service.partition, service.region, f"{path}/*"),)
         return arns, (), "API Gateway resources are addressed by path; ids are generated"
     if info is not None:
-        matching = _by_resource_type(
-            service, resource, action, own, [rt for rt in info.resource_types if rt.arn_format != "*"]
-        )
-        if matching:
+        types = [rt for rt in info.resource_types if rt.arn_format != "*"]
+        matching = _by_resource_type(service, resource, action, own, types)
+        if matching and own:
             return matching, (), "the resource's own ARN and the ARNs its properties name, per resource type"
-    if info is not None:
-        required = [rt for rt in info.resource_types if rt.arn_format != "*"]
-        if required:
-            filled = tuple(sorted({_fill(service, rt) for rt in required}))
+        if types:
+            # the resource's own ARN is not knowable: every type in this account and region, plus the ARNs of
+            # those types its properties name as written (another account's or region's stay there)
+            filled = tuple(sorted({_fill(service, rt) for rt in types} | set(matching)))
             return filled, (), "the action's resource types in this account and region (names not knowable)"
     return ("*",), (), "no ARN format known for this action"
 

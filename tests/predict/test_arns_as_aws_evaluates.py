@@ -154,3 +154,14 @@ def test_discover_on_the_timestream_package_exits_0_not_70(tmp_path: Path, monke
     result = CliRunner().invoke(cli, ["discover", str(PACKAGE), "--account", ACCOUNT, "--out", "out"])
     assert result.exit_code == 0, result.output
     assert "VERIFIED" in result.stdout
+
+
+def test_a_resource_without_a_knowable_arn_keeps_its_types_and_adds_the_literal_arns_it_names(tmp_path: Path) -> None:
+    # kms:ReplicateKey runs in the primary key's region on the primary key (another region than the deploy's);
+    # the replica's own ARN is not knowable, so key/* of the deploy region stays too
+    primary = f"arn:aws:kms:us-west-2:{ACCOUNT}:key/mrk-1234abcd"
+    path = tmp_path / "template.json"
+    path.write_text(json.dumps({"Resources": {"Replica": {
+        "Type": "AWS::KMS::ReplicaKey", "Properties": {"PrimaryKeyArn": primary, "KeyPolicy": {}}}}}))
+    svc = load_service(path, account=ACCOUNT, service_name="s", stage="dev", region="eu-west-1")
+    assert _grants(svc, "Replica")["kms:ReplicateKey"] == {primary, f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/*"}
