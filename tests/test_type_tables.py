@@ -114,6 +114,7 @@ KNOWN: dict[str, frozenset[str]] = {t: frozenset(v.split()) for t, v in {
     "AWS::IAM::User": "registry shapes",
     "AWS::KMS::Alias": "registry arns eventnames shapes mutate",
     "AWS::KMS::Key": "registry arns refinements eventnames timing shapes",
+    "AWS::KMS::ReplicaKey": "registry eventnames shapes",
     "AWS::Lambda::EventSourceMapping": "registry arns refinements eventnames timing shapes world",
     "AWS::Lambda::Function": "registry arns refinements eventnames timing shapes mutate model world",
     "AWS::Lambda::Permission": "registry arns eventnames timing shapes mutate world",
