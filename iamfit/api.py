@@ -123,7 +123,7 @@ def plan(
     """Deploy ``service`` in the built-in sandbox with the deployer's ``policy`` (and the deploymentRole's
     ``cfn_role_policy``) through ``phases`` (default: create, update, remove), and every denial on every path
     (``iamfit plan``). With no account, the one the policies name is used, else the sandbox's own."""
-    from iamfit.check_run import pinned_account
+    from iamfit.check_run import literal_arns, pinned_account
     from iamfit.principals import CLOUDFORMATION, DEPLOYER
     from iamfit.targets.base import PHASES
     from iamfit.targets.sandbox import SANDBOX_ACCOUNT
@@ -137,7 +137,7 @@ def plan(
                              "the deployer's policy (--policy)")
         policies[CLOUDFORMATION] = _policy(cfn_role_policy)
     if svc.account is None:  # the account the policies are pinned to, else the sandbox's own
-        svc = svc.with_account(pinned_account(policies.values()) or SANDBOX_ACCOUNT)
+        svc = svc.with_account(pinned_account(policies.values(), literal_arns(svc)) or SANDBOX_ACCOUNT)
     return run_plan(svc, policies, tuple(phases or PHASES))
 
 

@@ -165,3 +165,22 @@ def test_a_resource_without_a_knowable_arn_keeps_its_types_and_adds_the_literal_
         "Type": "AWS::KMS::ReplicaKey", "Properties": {"PrimaryKeyArn": primary, "KeyPolicy": {}}}}}))
     svc = load_service(path, account=ACCOUNT, service_name="s", stage="dev", region="eu-west-1")
     assert _grants(svc, "Replica")["kms:ReplicateKey"] == {primary, f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/*"}
+
+
+def test_check_and_plan_without_account_read_the_deploy_account_past_the_foreign_literal_arns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the generated policy names four accounts (the deploy account and three foreign literal ARNs' accounts):
+    # the account check and plan take from the policies is the one the template does not write literally
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    generated = runner.invoke(cli, ["generate", str(PACKAGE), "--account", ACCOUNT, "--out", "p"])
+    assert generated.exit_code == 0, generated.output
+    named = json.loads((tmp_path / "p" / "deployer.json").read_text())
+    accounts = {r.split(":")[4] for st in named["Statement"] for r in (
+        st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]) if r.count(":") >= 5}
+    assert {ACCOUNT, "017000801446", "444455556666", "111122223333"} <= accounts
+    checked = runner.invoke(cli, ["check", str(PACKAGE), "--policy", "p/deployer.json", "--no-discover-report"])
+    assert checked.exit_code == 0, checked.output
+    planned = runner.invoke(cli, ["plan", str(PACKAGE), "--policy", "p/deployer.json"])
+    assert planned.exit_code == 0, planned.output
