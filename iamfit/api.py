@@ -185,7 +185,7 @@ def plan(
     (``plan.notes`` says so)."""
     import dataclasses
 
-    from iamfit.check_run import pinned_account
+    from iamfit.check_run import literal_arns, pinned_account
     from iamfit.predict import recommended_role_name
     from iamfit.principals import CLOUDFORMATION, DEPLOYER
     from iamfit.targets.base import PHASES
@@ -197,7 +197,7 @@ def plan(
     if cfn_role_policy is not None:
         policies[CLOUDFORMATION] = _policies(cfn_role_policy)
     if svc.account is None:  # the account the policies are pinned to, else the sandbox's own
-        svc = svc.with_account(pinned_account(policies.values()) or SANDBOX_ACCOUNT)
+        svc = svc.with_account(pinned_account(policies.values(), literal_arns(svc)) or SANDBOX_ACCOUNT)
     notes: tuple[str, ...] = ()
     if CLOUDFORMATION in policies and not svc.deployment_role:
         role = svc.arn("arn:{partition}:iam::{account}:role/{name}", recommended_role_name(svc))

@@ -14,6 +14,7 @@ from typing import Any
 
 from iamfit.check import Grants, PolicyInput
 from iamfit.errors import UsageError
+from iamfit.knowledge.arn import Arn
 from iamfit.policy.document import PolicyDocument
 from iamfit.service.locate import ServiceLocator
 from iamfit.service.model import Service
@@ -104,9 +105,32 @@ def read_grants(service: Service, sources: CheckSources, iam: IamClient | None =
     return grants
 
 
-def pinned_account(documents: Iterable[PolicyDocument]) -> str | None:
-    """The one account the policies' ARNs name, None when they name none or several."""
-    accounts = {a for doc in documents for a in doc.accounts()}
+def literal_arns(service: Service) -> frozenset[str]:
+    """Every ARN the service's template writes as a literal string (at any depth): a layer, a destination, a topic
+    of another account is granted as written, so its account says nothing about the deploy account."""
+    found: set[str] = set()
+    stack: list[object] = [service.template]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, str) and Arn.parse_or_none(node) is not None:
+            found.add(node)
+    return frozenset(found)
+
+
+def pinned_account(documents: Iterable[PolicyDocument], literals: frozenset[str] = frozenset()) -> str | None:
+    """The one account the policies' ARNs name, None when they name none or several; ARNs in ``literals`` (the
+    template's own literal ARNs, see ``literal_arns``) are left out."""
+    accounts = set()
+    for doc in documents:
+        for statement in doc.statements:
+            for resource in statement.resources:
+                arn = Arn.parse_or_none(resource)
+                if arn is not None and arn.account_id and resource not in literals:
+                    accounts.add(arn.account_id)
     return accounts.pop() if len(accounts) == 1 else None
 
 
@@ -115,7 +139,7 @@ def in_policies_account(service: Service, grants: Mapping[str, Grants]) -> tuple
     like), and the note that says so ("" when the service is unchanged)."""
     if service.account is not None:
         return service, ""
-    account = pinned_account(p.document for g in grants.values() for p in g.policies)
+    account = pinned_account((p.document for g in grants.values() for p in g.policies), literal_arns(service))
     if account is None:
         return service, ""
     return service.with_account(account), f"no --account given: using {account}, the account the policies name"

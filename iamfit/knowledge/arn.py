@@ -5,6 +5,11 @@ colon-separated fields; the resource field is everything after the fifth colon a
 ``/`` (``log-group:/aws/lambda/f:*``, ``role/path/name``). Region and account are empty for global resources
 (``arn:aws:s3:::bucket``, ``arn:aws:iam::123456789012:role/r``). An account id is twelve digits.
 
+The resource part is ``resource-type/resource-id``, ``resource-type:resource-id`` or a bare name (AWS General
+Reference, "ARN format"); ``resource_type``/``resource_id`` split it at the first ``/`` or ``:``, whichever comes
+first, and keep everything after it (an S3 access point object ``accesspoint/ap/object/k/e/y``, a log group
+``log-group:/aws/x:*``). An S3 ARN with an empty region is a bucket or object (``bucket/key``), never typed.
+
 Parsing is lenient about the fields' contents so that ARN *patterns* (``arn:aws:iam::*:role/*``) parse too; it
 only asks for the ``arn`` prefix, six fields and a non-empty partition, service and resource.
 """
@@ -24,6 +29,12 @@ class NotAnArnError(ValueError):
 def is_account_id(text: str | None) -> bool:
     """True for a twelve-digit AWS account id."""
     return text is not None and ACCOUNT_ID.fullmatch(text) is not None
+
+
+def _type_cut(resource: str) -> int | None:
+    """Where the resource type ends: the first ``/`` or ``:`` (None when there is neither, or it starts the text)."""
+    cuts = [i for i in (resource.find("/"), resource.find(":")) if i > 0]
+    return min(cuts) if cuts else None
 
 
 @dataclass(frozen=True)
@@ -62,6 +73,22 @@ class Arn:
     def account_id(self) -> str | None:
         """The account field when it is a twelve-digit account id (not empty, not a wildcard)."""
         return self.account if is_account_id(self.account) else None
+
+    @property
+    def resource_type(self) -> str:
+        """The resource part's type (``role``, ``accesspoint``, ``log-group``), "" for a bare name or an S3
+        bucket/object ARN (``arn:aws:s3:::bucket/key``: no region, no type)."""
+        if self.service == "s3" and not self.region:
+            return ""
+        cut = _type_cut(self.resource)
+        return self.resource[:cut] if cut is not None else ""
+
+    @property
+    def resource_id(self) -> str:
+        """The resource part after its type and the separator (all of it when it has no type)."""
+        if not self.resource_type:
+            return self.resource
+        return self.resource[len(self.resource_type) + 1 :]
 
     def with_account(self, account: str) -> Arn:
         return replace(self, account=account)

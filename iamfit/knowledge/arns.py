@@ -9,6 +9,7 @@ length limit (observed: serverless#2791 ``thisisareallylongservice-serverlessdep
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import quote
 
 RANDOM_SUFFIX = 13  # CloudFormation's random suffix, e.g. "1aljxweu3wjjd"
 
@@ -65,6 +66,16 @@ NAME_RULES: dict[str, NameRule] = {
         "arn:{partition}:ecr:{region}:{account}:repository/{name}", "RepositoryName", 256, lowercase=True
     ),
     "AWS::SSM::Parameter": NameRule("arn:{partition}:ssm:{region}:{account}:parameter/{name}", "Name", 1011),
+    # Timestream: a database and its tables (Service Authorization Reference, Amazon Timestream, resource types
+    # database / table; the table's database comes from its DatabaseName, Service.resource_arns); Ref of a
+    # database is its name, of a table "database|table" (not a name iamfit uses: "id")
+    "AWS::Timestream::Database": NameRule(
+        "arn:{partition}:timestream:{region}:{account}:database/{name}", "DatabaseName", 256, generated=False
+    ),
+    "AWS::Timestream::Table": NameRule(
+        "arn:{partition}:timestream:{region}:{account}:database/*/table/{name}", "TableName", 256, ref="id",
+        generated=False,
+    ),
     "AWS::ApiGateway::RestApi": _APIGW_V1,
     "AWS::ApiGatewayV2::Api": _APIGW_V2,
 }
@@ -82,7 +93,51 @@ PARENT_PROPERTY: dict[str, tuple[str, str]] = {
     "AWS::SNS::Subscription": ("TopicArn", "AWS::SNS::Topic"),
     "AWS::IAM::Policy": ("Roles", "AWS::IAM::Role"),
     "AWS::IAM::RolePolicy": ("RoleName", "AWS::IAM::Role"),
+    "AWS::Logs::SubscriptionFilter": ("LogGroupName", "AWS::Logs::LogGroup"),
 }
+
+
+def event_bus_name(value: str | None) -> str | None:
+    """The custom event bus an ``AWS::Events::Rule``'s ``EventBusName`` names (a name or an ``event-bus/`` ARN);
+    None for the default bus (absent, empty or ``default``).
+
+    A rule on a custom bus is ``rule/<bus-name>/<rule-name>``, on the default bus ``rule/<rule-name>`` (Service
+    Authorization Reference, Amazon EventBridge, resource types ``rule-on-custom-event-bus`` /
+    ``rule-on-default-event-bus``, https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoneventbridge.html#amazoneventbridge-resources-for-iam-policies);
+    the Framework's own ``AWS::Lambda::Permission`` ``SourceArn`` joins ``rule``, the bus and the rule name the
+    same way (serverless/serverless lib/plugins/aws/package/compile/events/event-bridge/index.js,
+    ``ruleNameArnPath``)."""
+    if not value or value == "default":
+        return None
+    if value.startswith("arn:") and ":event-bus/" in value:
+        name = value.split(":event-bus/", 1)[1]
+        return None if name == "default" else name
+    return value
+
+
+# The collection path of an API Gateway resource type's ARN (arn:aws:apigateway:<region>::<path>/<id>...).
+APIGATEWAY_PATHS: dict[str, str] = {
+    "AWS::ApiGateway::DomainName": "/domainnames",
+    "AWS::ApiGateway::ApiKey": "/apikeys",
+    "AWS::ApiGateway::UsagePlan": "/usageplans",
+    "AWS::ApiGateway::VpcLink": "/vpclinks",
+    "AWS::ApiGateway::ClientCertificate": "/clientcertificates",
+    "AWS::ApiGatewayV2::DomainName": "/domainnames",
+    "AWS::ApiGatewayV2::VpcLink": "/vpclinks",
+}
+
+
+def apigateway_tags_arn(partition: str, region: str, path: str) -> str:
+    """The ARN IAM evaluates for tagging API Gateway resources under ``path`` (``/restapis/*``): tags live at
+    ``/tags/<the tagged resource's ARN, percent-encoded>`` (Service Authorization Reference, Amazon API Gateway
+    Management, resource type ``Tags``: ``arn:${Partition}:apigateway:${Region}::/tags/${UrlEncodedResourceARN}``,
+    https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonapigatewaymanagement.html;
+    AWS's own denial shows the encoded form: ``apigateway:PUT on resource:
+    arn:aws:apigateway:us-east-1::/tags/arn%3Aaws%3Aapigateway%3Aus-east-1%3A%3A%2Frestapis%2F...``,
+    https://github.com/mattclay/aws-terminator/pull/284). A trailing ``*`` stays a wildcard."""
+    wildcard = path.endswith("*")
+    tagged = f"arn:{partition}:apigateway:{region}::{path.rstrip('*')}"
+    return f"arn:{partition}:apigateway:{region}::/tags/{quote(tagged, safe='')}" + ("*" if wildcard else "")
 
 
 def _split_budget(stack: str, logical_id: str, max_length: int) -> tuple[str, str]:

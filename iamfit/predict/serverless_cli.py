@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from iamfit.knowledge.arns import apigateway_tags_arn
 from iamfit.needs import Condition
 from iamfit.service.framework import SHARED_BUCKET_PARAMETER, deployment_method, shared_bucket_in
 from iamfit.service.model import Service
@@ -394,7 +395,7 @@ def deploy_calls(service: Service, *, first_deploy: bool, variant: str | None = 
     if service.api_gateway_stage_update:
         apis = service.arn("arn:{partition}:apigateway:{region}::/restapis")
         sub = service.arn("arn:{partition}:apigateway:{region}::/restapis/*")
-        tags = service.arn("arn:{partition}:apigateway:{region}::/tags/*")
+        tags = apigateway_tags_arn(service.partition, service.region, "/restapis/*")  # the stage's tags
         row = "serverless-cli.md §3.1 #17"
         calls += [
             CliCall(c, "APIGateway.GetRestApis", "apigateway:GET", apis, row),

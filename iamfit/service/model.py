@@ -11,7 +11,7 @@ from typing import Any
 
 from iamfit.errors import BadInputError, UsageError
 from iamfit.knowledge.arn import Arn, is_account_id
-from iamfit.knowledge.arns import NAME_RULES, PARENT_PROPERTY, fill_arn, generated_name_pattern
+from iamfit.knowledge.arns import NAME_RULES, PARENT_PROPERTY, event_bus_name, fill_arn, generated_name_pattern
 from iamfit.knowledge.regions import partition_of, unknown_region_message
 from iamfit.service.framework import (
     NOT_TOLD,
@@ -250,6 +250,12 @@ class Service:
         rule = NAME_RULES.get(res.type)
         if rule is not None:
             arn = self.arn(rule.arn, self.physical_name(logical_id)) if "{name}" in rule.arn else self.arn(rule.arn)
+            if res.type == "AWS::Events::Rule" and "EventBusName" in res.properties:
+                bus = event_bus_name(self.resolve_one(res.properties["EventBusName"]))
+                if bus:
+                    arn = arn.replace(":rule/", f":rule/{bus}/", 1)
+            if res.type == "AWS::Timestream::Table" and "DatabaseName" in res.properties:
+                arn = arn.replace(":database/*/", f":database/{self.resolve_one(res.properties['DatabaseName'])}/", 1)
             if res.type == "AWS::IAM::Role":
                 path = res.properties.get("Path")
                 if isinstance(path, str) and path not in ("", "/"):

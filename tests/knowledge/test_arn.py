@@ -93,3 +93,33 @@ def test_knowledge_arn_imports_nothing_from_iamfit() -> None:
     imported = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
     imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
     assert not [m for m in imported if m and m.startswith("iamfit")]
+
+
+@given(PARTITIONS, SERVICES, REGIONS, ACCOUNTS, RESOURCES)
+def test_the_resource_part_splits_into_type_and_id_and_back(
+    partition: str, service: str, region: str, account: str, resource: str
+) -> None:
+    arn = Arn(partition, service, region, account, resource)
+    kind, rid = arn.resource_type, arn.resource_id
+    if kind:
+        assert resource[len(kind)] in "/:" and resource == f"{kind}{resource[len(kind)]}{rid}"
+        assert "/" not in kind and ":" not in kind
+    else:
+        assert rid == resource
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "rid"),
+    [
+        ("arn:aws:s3:us-east-1:123456789012:accesspoint/ap/object/a/b:c", "accesspoint", "ap/object/a/b:c"),
+        ("arn:aws:s3:::bucket/key/with:colon", "", "bucket/key/with:colon"),
+        ("arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/f:*", "log-group", "/aws/lambda/f:*"),
+        ("arn:aws:events:us-east-1:123456789012:rule/bus/name", "rule", "bus/name"),
+        ("arn:aws:lambda:us-east-1:123456789012:function:f:live", "function", "f:live"),
+        ("arn:aws:sns:us-east-1:123456789012:topic", "", "topic"),
+        ("arn:aws:apigateway:us-east-1::/tags/arn%3Aaws%3Aapigateway", "", "/tags/arn%3Aaws%3Aapigateway"),
+    ],
+)
+def test_resource_type_and_id_of_real_arn_shapes(text: str, kind: str, rid: str) -> None:
+    arn = Arn.parse(text)
+    assert (arn.resource_type, arn.resource_id) == (kind, rid)

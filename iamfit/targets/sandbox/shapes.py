@@ -148,6 +148,11 @@ def _request_parameters(action: str, resource: str) -> dict[str, Any] | None:
         return None
     tail = arn.resource
     if prefix == "s3":
+        if arn.resource_type == "accesspoint":  # accesspoint/<name>[/object/<key>]: the request names the access point
+            name, _, rest = arn.resource_id.partition("/")
+            key = rest.removeprefix("object/") if rest.startswith("object/") else ""
+            host = f"{name}-{arn.account}.s3-accesspoint.{arn.region}.amazonaws.com"
+            return {"bucketName": name, "key": key, "Host": host} if key else {"bucketName": name, "Host": host}
         bucket, _, key = tail.partition("/")
         return {"bucketName": bucket, "key": key, "Host": f"{bucket}.s3.amazonaws.com"} if key else \
             {"bucketName": bucket, "Host": f"{bucket}.s3.amazonaws.com"}
@@ -167,13 +172,35 @@ def _request_parameters(action: str, resource: str) -> dict[str, Any] | None:
         return {"topicArn": resource}
     if prefix == "sqs":
         return {"queueUrl": f"https://sqs.{arn.region}.amazonaws.com/{arn.account}/{tail}"}
-    if prefix == "events" and tail.startswith("rule/"):
-        return {"name": tail.split("/", 1)[1]}
+    if prefix == "events" and arn.resource_type == "rule":
+        bus, _, rule = arn.resource_id.rpartition("/")  # rule/<bus>/<name> on a custom bus
+        return {"name": rule, "eventBusName": bus} if bus else {"name": rule}
     if prefix == "kms" and tail.startswith("key/"):
         return {"keyId": resource}
     if prefix == "states":
         return {"stateMachineArn": resource}
     return None
+
+
+def _s3_object(resource: str) -> tuple[str, str] | None:
+    """For an S3 object ARN, the CloudTrail resource type and ARN of what holds it: its bucket
+    (``arn:aws:s3:::bucket/key``) or its access point (``arn:aws:s3:region:account:accesspoint/ap/object/key``,
+    S3 User Guide "Monitoring and logging access points": the entry names the access point ARN in ``resources``,
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-points-monitoring-logging.html); None for anything
+    else (a bucket, an access point)."""
+    arn = Arn.parse_or_none(resource)
+    if arn is None or arn.service != "s3":
+        return None
+    if arn.resource_type == "accesspoint":
+        name, _, rest = arn.resource_id.partition("/")
+        if not rest.startswith("object/"):
+            return None
+        container = Arn(arn.partition, "s3", arn.region, arn.account, f"accesspoint/{name}")
+        return "AWS::S3::AccessPoint", str(container)
+    if arn.region or arn.account or "/" not in arn.resource:
+        return None
+    bucket = arn.resource.split("/", 1)[0]
+    return "AWS::S3::Bucket", str(Arn(arn.partition, "s3", "", "", bucket))
 
 
 def trail_record(
@@ -212,7 +239,8 @@ def trail_record(
     }
     if invoked_by_cfn:
         identity["invokedBy"] = CFN
-    data = source == "s3.amazonaws.com" and name in _S3_DATA and "/" in resource.split(":::", 1)[-1]
+    s3_target = _s3_object(resource) if source == "s3.amazonaws.com" and name in _S3_DATA else None
+    data = s3_target is not None
     record: dict[str, Any] = {
         "eventVersion": "1.09" if not data else "1.10",
         "userIdentity": identity,
@@ -230,11 +258,11 @@ def trail_record(
     record["requestID"] = request
     record["eventID"] = event
     record["readOnly"] = name.startswith(("Get", "List", "Describe", "Head"))
-    if data:
-        bucket = resource.split(":::", 1)[1].split("/", 1)[0]
+    if s3_target is not None:
+        kind, container = s3_target
         record["resources"] = [
             {"type": "AWS::S3::Object", "ARN": resource},
-            {"accountId": account, "type": "AWS::S3::Bucket", "ARN": f"arn:aws:s3:::{bucket}"},
+            {"accountId": account, "type": kind, "ARN": container},
         ]
     elif source == "kms.amazonaws.com" and ":key/" in resource:
         record["resources"] = [{"accountId": account, "type": "AWS::KMS::Key", "ARN": resource}]
