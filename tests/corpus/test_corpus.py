@@ -1,0 +1,177 @@
+"""Real Serverless-compiled templates from public repositories (issue 13 §7): iamfit must hold on every one.
+
+Each template under ``templates/<slug>/`` was committed by its authors as ``.serverless/cloudformation-template-
+update-stack.json``; ``sources.json`` names its repository, path, commit and licence and the features it shows.
+For every template:
+
+- ``generate --split`` does not crash: exit 0, or exit 3 with the identity stop naming the flags to set (then the
+  run is repeated with the flags the sources file records, so that the other checks still run);
+- where the template shows the service's name and stage (the Framework's ``serverless/<service>/<stage>/``
+  artifact keys) and its region (literal ARNs and names), the identity read equals them;
+- every resource type of the template is described (some action's reason names it) or named in the output;
+- every statement that grants ``iam:PassRole`` is conditioned on ``iam:PassedToService`` and every statement that
+  grants ``iam:CreateServiceLinkedRole`` on ``iam:AWSServiceName``;
+- ``plan --phase all`` accepts the policies ``generate`` wrote and finds no denial (with and without ``--split``).
+
+A case that fails today for a reason another part of issue 13 fixes is marked ``xfail(strict=True)`` in ``KNOWN``
+below with the section that owns it, so that the fix shows up as an XPASS (and must then be unmarked).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from iamfit.cli import cli
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES = HERE / "templates"
+SOURCES: dict[str, Any] = json.loads((HERE / "sources.json").read_text(encoding="utf-8"))
+ACCOUNT = "123456789012"
+TEMPLATE_NAME = "cloudformation-template-update-stack.json"
+IDENTITY_STOP = re.compile(r"^iamfit: error: .*: set (--service|--stage|--region)", re.MULTILINE)
+
+# (slug, check) -> the issue 13 section that owns today's failure and what fails; check is one of
+# "generate" (the generate checks), "plan" (plan of the single-policy output) and "plan-split".
+KNOWN: dict[tuple[str, str], str] = {
+    ("aaalexliu-margins-services-auth", "generate"): "issue 13 §4: iam:CreateServiceLinkedRole granted without an "
+    "iam:AWSServiceName condition (AWS::Cognito::UserPool)",
+    ("davidbarrick-nomadland-resources", "generate"): "issue 13 §4: iam:CreateServiceLinkedRole granted without an "
+    "iam:AWSServiceName condition (AWS::Cognito::UserPool)",
+    ("fourtheorem-slic-starter-frontend", "generate"): "issue 13 §5: AWS::Route53::RecordSetGroup (no handler "
+    "permissions in the registry) is neither described nor named in the output",
+    ("musashi-sakamoto-serverless-template-cognito", "generate"): "issue 13 §4: iam:CreateServiceLinkedRole "
+    "granted without an iam:AWSServiceName condition (AWS::Cognito::UserPool)",
+    ("nadtakanfuthoem-api-cognito", "generate"): "issue 13 §4: iam:CreateServiceLinkedRole granted without an "
+    "iam:AWSServiceName condition (AWS::Cognito::UserPool)",
+    ("4soat-g48-techchallengeauthlambda", "generate"): "issue 13 §4: iam:CreateServiceLinkedRole granted without an "
+    "iam:AWSServiceName condition",
+}
+
+# plan refuses --cfn-role-policy for every service that sets no deploymentRole (issue 13 §6).
+SPLIT_REFUSED = "issue 13 §6: plan refuses generate --split's cloudformation.json (--cfn-role-policy) " \
+    "when the service sets no deploymentRole"
+
+
+def run(*args: str | Path) -> Result:
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def template_of(slug: str) -> Path:
+    return TEMPLATES / slug / TEMPLATE_NAME
+
+
+def flags_of(slug: str) -> list[str]:
+    flags: dict[str, str] = SOURCES["templates"][slug].get("flags", {})
+    return [item for name, value in sorted(flags.items()) for item in (f"--{name}", value)]
+
+
+def cases(check: str) -> list[Any]:
+    out = []
+    for slug in sorted(SOURCES["templates"]):
+        reason = KNOWN.get((slug, check))
+        if check == "plan-split" and reason is None:
+            reason = SPLIT_REFUSED
+        marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+        out.append(pytest.param(slug, id=slug, marks=marks))
+    return out
+
+
+def generate(slug: str, out: Path, *extra: str) -> tuple[Result, dict[str, Any], bool]:
+    """Run `generate` on the template; on the identity stop, again with the recorded flags.
+
+    Returns the successful result, its --report and whether the flags were needed."""
+    args = ["generate", "--out", out, "--report", out / "report.json", "--account", ACCOUNT, *extra]
+    result = run(*args, template_of(slug))
+    needed = False
+    if result.exit_code == 3 and IDENTITY_STOP.search(result.stderr):
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert SOURCES["templates"][slug].get("flags"), f"{slug}: identity stop, but sources.json records no flags"
+        needed = True
+        result = run(*args, *flags_of(slug), template_of(slug))
+    assert result.exit_code == 0, (result.exit_code, result.stderr, result.exception)
+    assert "Traceback" not in result.stderr
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    return result, report, needed
+
+
+def granted(statement: dict[str, Any], action: str) -> bool:
+    actions = statement.get("Action", [])
+    actions = [actions] if isinstance(actions, str) else actions
+    return statement.get("Effect") == "Allow" and any(
+        fnmatch.fnmatchcase(action.lower(), pattern.lower()) for pattern in actions
+    )
+
+
+def condition_keys(statement: dict[str, Any]) -> set[str]:
+    return {key.lower() for block in statement.get("Condition", {}).values() for key in block}
+
+
+def test_every_template_has_its_source() -> None:
+    slugs = {p.name for p in TEMPLATES.iterdir() if p.is_dir()}
+    assert slugs == set(SOURCES["templates"])
+    assert len(slugs) >= 60
+    for slug, source in SOURCES["templates"].items():
+        for key in ("repo", "path", "commit", "licence", "features"):
+            assert source.get(key), (slug, key)
+        assert re.fullmatch(r"[0-9a-f]{40}", source["commit"]), slug
+        assert source["path"].endswith(".serverless/" + TEMPLATE_NAME), slug
+        assert json.loads(template_of(slug).read_text(encoding="utf-8"))["Resources"], slug
+
+
+@pytest.mark.parametrize("slug", cases("generate"))
+def test_generate_split(slug: str, tmp_path: Path) -> None:
+    result, report, needed = generate(slug, tmp_path / "out", "--split")
+    source = SOURCES["templates"][slug]
+    # the identity: read as the template shows it, unless the flags had to say it
+    expected = source.get("identity", {})
+    if not needed:
+        for key, value in expected.items():
+            assert report[key] == value, (key, report[key], value)
+    # every resource type is described or named
+    template = json.loads(template_of(slug).read_text(encoding="utf-8"))
+    types = {resource["Type"] for resource in template["Resources"].values()}
+    reasons = {
+        reason["reason"]
+        for principal in report["principals"].values()
+        for uses in principal["actions"].values()
+        for reason in uses
+    }
+    said = result.stdout + result.stderr + json.dumps(report.get("warnings", []))
+    unnamed = sorted(t for t in types if not any(r.startswith(t + " ") for r in reasons) and t not in said)
+    assert not unnamed, f"types neither described nor named: {unnamed}"
+    # PassRole and CreateServiceLinkedRole always conditioned
+    for name in ("deployer.json", "cloudformation.json"):
+        policy = json.loads((tmp_path / "out" / name).read_text(encoding="utf-8"))
+        for statement in policy["Statement"]:
+            if granted(statement, "iam:PassRole"):
+                assert "iam:passedtoservice" in condition_keys(statement), (name, statement)
+            if granted(statement, "iam:CreateServiceLinkedRole"):
+                assert "iam:awsservicename" in condition_keys(statement), (name, statement)
+
+
+@pytest.mark.parametrize("slug", cases("plan"))
+def test_plan_accepts_generate(slug: str, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    _, _, needed = generate(slug, out)
+    flags = flags_of(slug) if needed else []
+    result = run("plan", "--phase", "all", "--policy", out / "deployer.json", *flags, template_of(slug))
+    assert result.exit_code == 0, (result.exit_code, result.stdout[-3000:], result.stderr)
+
+
+@pytest.mark.parametrize("slug", cases("plan-split"))
+def test_plan_accepts_generate_split(slug: str, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    _, _, needed = generate(slug, out, "--split")
+    flags = flags_of(slug) if needed else []
+    result = run(
+        "plan", "--phase", "all", "--policy", out / "deployer.json",
+        "--cfn-role-policy", out / "cloudformation.json", *flags, template_of(slug),
+    )
+    assert result.exit_code == 0, (result.exit_code, result.stdout[-3000:], result.stderr)
