@@ -13,8 +13,9 @@ For every template:
   grants ``iam:CreateServiceLinkedRole`` on ``iam:AWSServiceName``;
 - ``plan --phase all`` accepts the policies ``generate`` wrote and finds no denial (with and without ``--split``).
 
-A case that fails today for a reason another part of issue 13 fixes is marked ``xfail(strict=True)`` in ``KNOWN``
-below with the section that owns it, so that the fix shows up as an XPASS (and must then be unmarked).
+No case is marked as expected to fail: the failures the corpus first showed (unconditioned
+``iam:CreateServiceLinkedRole`` for Cognito user pools, an unnamed ``AWS::Route53::RecordSetGroup``, ``plan`` refusing
+``generate --split``'s CloudFormation policy) were fixed by issue 13 §4, §5 and §6.
 """
 
 from __future__ import annotations
@@ -37,28 +38,6 @@ ACCOUNT = "123456789012"
 TEMPLATE_NAME = "cloudformation-template-update-stack.json"
 IDENTITY_STOP = re.compile(r"^iamfit: error: .*: set (--service|--stage|--region)", re.MULTILINE)
 
-# (slug, check) -> the issue 13 section that owns today's failure and what fails; check is one of
-# "generate" (the generate checks), "plan" (plan of the single-policy output) and "plan-split".
-KNOWN: dict[tuple[str, str], str] = {
-    ("aaalexliu-margins-services-auth", "generate"): "issue 13 §4: iam:CreateServiceLinkedRole granted without an "
-    "iam:AWSServiceName condition (AWS::Cognito::UserPool)",
-    ("davidbarrick-nomadland-resources", "generate"): "issue 13 §4: iam:CreateServiceLinkedRole granted without an "
-    "iam:AWSServiceName condition (AWS::Cognito::UserPool)",
-    ("fourtheorem-slic-starter-frontend", "generate"): "issue 13 §5: AWS::Route53::RecordSetGroup (no handler "
-    "permissions in the registry) is neither described nor named in the output",
-    ("musashi-sakamoto-serverless-template-cognito", "generate"): "issue 13 §4: iam:CreateServiceLinkedRole "
-    "granted without an iam:AWSServiceName condition (AWS::Cognito::UserPool)",
-    ("nadtakanfuthoem-api-cognito", "generate"): "issue 13 §4: iam:CreateServiceLinkedRole granted without an "
-    "iam:AWSServiceName condition (AWS::Cognito::UserPool)",
-    ("4soat-g48-techchallengeauthlambda", "generate"): "issue 13 §4: iam:CreateServiceLinkedRole granted without an "
-    "iam:AWSServiceName condition",
-}
-
-# plan refuses --cfn-role-policy for every service that sets no deploymentRole (issue 13 §6).
-SPLIT_REFUSED = "issue 13 §6: plan refuses generate --split's cloudformation.json (--cfn-role-policy) " \
-    "when the service sets no deploymentRole"
-
-
 def run(*args: str | Path) -> Result:
     return CliRunner().invoke(cli, [str(a) for a in args])
 
@@ -72,15 +51,8 @@ def flags_of(slug: str) -> list[str]:
     return [item for name, value in sorted(flags.items()) for item in (f"--{name}", value)]
 
 
-def cases(check: str) -> list[Any]:
-    out = []
-    for slug in sorted(SOURCES["templates"]):
-        reason = KNOWN.get((slug, check))
-        if check == "plan-split" and reason is None:
-            reason = SPLIT_REFUSED
-        marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
-        out.append(pytest.param(slug, id=slug, marks=marks))
-    return out
+def cases() -> list[Any]:
+    return [pytest.param(slug, id=slug) for slug in sorted(SOURCES["templates"])]
 
 
 def generate(slug: str, out: Path, *extra: str) -> tuple[Result, dict[str, Any], bool]:
@@ -125,7 +97,7 @@ def test_every_template_has_its_source() -> None:
         assert json.loads(template_of(slug).read_text(encoding="utf-8"))["Resources"], slug
 
 
-@pytest.mark.parametrize("slug", cases("generate"))
+@pytest.mark.parametrize("slug", cases())
 def test_generate_split(slug: str, tmp_path: Path) -> None:
     result, report, needed = generate(slug, tmp_path / "out", "--split")
     source = SOURCES["templates"][slug]
@@ -156,7 +128,7 @@ def test_generate_split(slug: str, tmp_path: Path) -> None:
                 assert "iam:awsservicename" in condition_keys(statement), (name, statement)
 
 
-@pytest.mark.parametrize("slug", cases("plan"))
+@pytest.mark.parametrize("slug", cases())
 def test_plan_accepts_generate(slug: str, tmp_path: Path) -> None:
     out = tmp_path / "out"
     _, _, needed = generate(slug, out)
@@ -165,7 +137,7 @@ def test_plan_accepts_generate(slug: str, tmp_path: Path) -> None:
     assert result.exit_code == 0, (result.exit_code, result.stdout[-3000:], result.stderr)
 
 
-@pytest.mark.parametrize("slug", cases("plan-split"))
+@pytest.mark.parametrize("slug", cases())
 def test_plan_accepts_generate_split(slug: str, tmp_path: Path) -> None:
     out = tmp_path / "out"
     _, _, needed = generate(slug, out, "--split")
