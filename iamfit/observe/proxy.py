@@ -108,7 +108,7 @@ def through_proxy(proxy: ObserveProxy, env: dict[str, str]) -> dict[str, str]:
     """What a CLI child's environment ``env`` gets for the proxy: :meth:`ObserveProxy.child_env`, the Node
     preload naming plugins (:data:`SOURCE_JS`) added to its ``NODE_OPTIONS``, npm's update check off."""
     node_options = f"{env.get('NODE_OPTIONS', '')} --require {json.dumps(str(SOURCE_JS))}".strip()
-    # npx's own npm asks registry.npmjs.org whether npm is current (its update notifier): not the deployer's
+    # npx's own npm asks the npm registry whether npm is current (its update notifier): not the deployer's
     # call, and the proxy would refuse it (https://docs.npmjs.com/cli/v10/using-npm/config#update-notifier).
     return {**proxy.child_env(), "NODE_OPTIONS": node_options, "npm_config_update_notifier": "false"}
 

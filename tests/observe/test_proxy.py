@@ -93,7 +93,7 @@ def test_aws_hosts_are_the_partitions_dns_suffixes(host: str) -> None:
 
 
 @pytest.mark.parametrize("host", [
-    "example.com", "amazonaws.com.evil.example", "evilamazonaws.com", "core.serverless.com", "registry.npmjs.org",
+    "example.com", "amazonaws.com.evil.example", "evilamazonaws.com", "core.serverless.com", "packages.example.org",
     "169.254.169.254", "localhost",
 ])
 def test_other_hosts_are_not(host: str) -> None:
