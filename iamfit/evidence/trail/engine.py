@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import collections
 import itertools
+import multiprocessing
+import signal
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -100,17 +102,28 @@ class BatchReader:
 
     With a principal and not ``strict``, staging leaves out the records whose bytes cannot match it
     (:func:`staging.to_records`); they count as read and not matched. ``strict`` parses every record.
+    With a ``stager`` (a process pool), that staging runs in its processes, so the gunzip and the scans of
+    several batches run at once (they hold the GIL between calls into C).
     """
 
     connection: Future[Any]
     query: TrailQuery
     directory: Path
     strict: bool = False
+    stager: Executor | None = None
+    needle: bytes | None = None  # set from the principal, unless strict
     _serial: Iterator[int] = field(default_factory=itertools.count)
 
+    def __post_init__(self) -> None:
+        self.needle = None if self.strict else needle_for(self.query.principal)
+
     def __call__(self, batch: list[str]) -> BatchResult:
-        needle = None if self.strict else needle_for(self.query.principal)
-        staged = stage(batch, self.directory, next(self._serial), needle)
+        needle = self.needle
+        serial = next(self._serial)
+        if self.stager is not None and needle is not None:
+            staged = self.stager.submit(stage, batch, self.directory, serial, needle).result()
+        else:
+            staged = stage(batch, self.directory, serial, needle)
         try:
             cursor = self.connection.result().cursor()
         except BaseException:
@@ -135,7 +148,8 @@ class BatchReader:
         import duckdb
 
         try:
-            rows: list[Any] = cursor.execute(self.query.duckdb_records_sql(staged.copies)).fetchall()
+            sql = self.query.duckdb_lines_sql if staged.lines else self.query.duckdb_records_sql
+            rows: list[Any] = cursor.execute(sql(staged.copies)).fetchall()
         except duckdb.Error:  # a piece is not one JSON object, or a field has another type: read them whole
             return self._whole(cursor, staged.sources)
         if staged.left_out:
@@ -175,6 +189,7 @@ def reduce_files(
     workers: int = 1,
     memory_limit: str | None = None,
     work_dir: Path | None = None,
+    processes: int = 0,
 ) -> None:
     """Read each batch of local files (see :class:`BatchReader`) and fold the results into ``groups``, in order.
 
@@ -182,37 +197,81 @@ def reduce_files(
     scans beat one two-threaded scan plus a staging thread, measured); the iterator is then advanced ahead of
     the batches being read, so use it only for files that stay on disk (a local directory, not downloads that
     are deleted when the next batch comes). At most ``workers`` + 1 batches are staged or queued at once.
+
+    With ``processes`` > 0 and a prefilter (a principal, not ``strict``), batches are staged in that many worker
+    processes (:func:`_stager`) and read by twice ``workers`` threads, so that a process always has a batch to
+    stage while DuckDB reads the few records kept; at most twice ``workers`` + 1 batches are then staged or queued.
     """
     batches = (batch for batch in batches if batch)
     connection: Future[Any] = Future()
     try:
         with tempfile.TemporaryDirectory(prefix="iamfit-stage-", dir=work_dir or staging_dir()) as tmp:
             read = BatchReader(connection, query, Path(tmp), strict)
-            if workers <= 1:
-                _resolve(connection, lambda: _connect(None, memory_limit))
-                for batch in batches:
-                    _fold(batch, read(batch), groups, strict, on_batch)
-                return
-            pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="iamfit-trail")
-            try:
-                pending: collections.deque[tuple[list[str], Future[BatchResult]]] = collections.deque()
-                for batch in itertools.islice(batches, workers):  # staging starts while DuckDB loads
-                    pending.append((batch, pool.submit(read, batch)))
-                _resolve(connection, lambda: _connect(1, memory_limit))
-                for batch in batches:
-                    pending.append((batch, pool.submit(read, batch)))
-                    if len(pending) > workers:
-                        done, future = pending.popleft()
-                        _fold(done, future.result(), groups, strict, on_batch)
-                while pending:
-                    done, future = pending.popleft()
-                    _fold(done, future.result(), groups, strict, on_batch)
-            finally:
-                connection.cancel()  # if DuckDB never loaded (an error, ^C), workers waiting for it stop
-                pool.shutdown(wait=True, cancel_futures=True)
+            with _stager(processes if workers > 1 and read.needle else 0) as stager:
+                read.stager = stager
+                _read_batches(batches, read, groups, strict, on_batch, workers, memory_limit, connection)
     finally:
         if connection.done() and not connection.cancelled() and connection.exception() is None:
             connection.result().close()
+
+
+def _read_batches(
+    batches: Iterator[list[str]],
+    read: BatchReader,
+    groups: Groups,
+    strict: bool,
+    on_batch: Callable[[int], None] | None,
+    workers: int,
+    memory_limit: str | None,
+    connection: Future[Any],
+) -> None:
+    """reduce_files's loop: the batches read in order on this thread, or several at once (see reduce_files)."""
+    if workers <= 1:
+        _resolve(connection, lambda: _connect(None, memory_limit))
+        for batch in batches:
+            _fold(batch, read(batch), groups, strict, on_batch)
+        return
+    threads = workers * 2 if read.stager is not None else workers
+    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="iamfit-trail")
+    try:
+        pending: collections.deque[tuple[list[str], Future[BatchResult]]] = collections.deque()
+        for batch in itertools.islice(batches, threads):  # staging starts while DuckDB loads
+            pending.append((batch, pool.submit(read, batch)))
+        _resolve(connection, lambda: _connect(1, memory_limit))
+        for batch in batches:
+            pending.append((batch, pool.submit(read, batch)))
+            if len(pending) > threads:
+                done, future = pending.popleft()
+                _fold(done, future.result(), groups, strict, on_batch)
+        while pending:
+            done, future = pending.popleft()
+            _fold(done, future.result(), groups, strict, on_batch)
+    finally:
+        connection.cancel()  # if DuckDB never loaded (an error, ^C), workers waiting for it stop
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _NoStager:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _stager(processes: int) -> ProcessPoolExecutor | _NoStager:
+    """A pool of ``processes`` staging processes (none: 0). Started with ``spawn``, not ``fork``: the caller has
+    threads running (the mapping's warm-up, DuckDB's), and a forked child would inherit their locks held. Its
+    processes ignore SIGINT: on ^C the caller stops and shuts the pool down, without a traceback from each."""
+    if processes <= 0:
+        return _NoStager()
+    return ProcessPoolExecutor(
+        max_workers=processes, mp_context=multiprocessing.get_context("spawn"), initializer=_ignore_sigint
+    )
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _resolve(future: Future[Any], make: Callable[[], Any]) -> None:
