@@ -275,8 +275,14 @@ def _gunzip_whole(path: str) -> bytes | None:
     if not data.startswith(_GZIP_MAGIC):
         return data
     gunzip = _decompressor()(wbits=31)
-    out: bytes = gunzip.decompress(data)
+    # The trailer's ISIZE (the size mod 2**32) as the output's limit: one allocation, not a growing buffer, about
+    # twice as fast (measured). A larger output (several members, over 4 GiB) stops there, for the streaming
+    # reader; an implausible ISIZE (a corrupt trailer: deflate does not compress 64:1 on logs) is not trusted.
+    size = int.from_bytes(data[-4:], "little")
+    out: bytes = gunzip.decompress(data, size + 1) if size <= 64 * len(data) else gunzip.decompress(data)
     if not gunzip.eof:
+        if gunzip.unconsumed_tail:
+            return None
         raise EOFError(f"{path}: truncated gzip")
     return None if gunzip.unused_data else out
 
@@ -352,6 +358,21 @@ class StagedBatch:
     left_out: int = 0
     left_out_empty: int = 0
     lines: bool = False  # the copies hold one record a line (with a needle), else the body as it is
+    size: int = 0  # bytes in the copies
+
+    @staticmethod
+    def join(parts: list[StagedBatch]) -> StagedBatch:
+        """Consecutive staged batches as one (all staged the same way)."""
+        out = StagedBatch(lines=parts[0].lines)
+        for part in parts:
+            out.copies += part.copies
+            out.sources += part.sources
+            out.whole += part.whole
+            out.empty += part.empty
+            out.left_out += part.left_out
+            out.left_out_empty += part.left_out_empty
+            out.size += part.size
+        return out
 
     def remove(self) -> None:
         for path in self.copies:
@@ -377,6 +398,7 @@ def stage(batch: list[str], directory: Path, serial: int, needle: bytes | None =
             out.copies.append(str(target))
             out.sources.append(path)
             out.left_out += buffer.left_out
+            out.size += size
     return out
 
 
