@@ -196,6 +196,9 @@ def _spans(buffer: bytes | bytearray, start: int, end: int, needle: bytes) -> tu
     for wanted in needles:
         at = find(buffer, wanted, start, end)
         while at != -1:
+            if wanted is needle and not _arn_value(buffer, at, len(needle), end):
+                at = find(buffer, wanted, at + 1, end)
+                continue
             first = rfind(buffer, _SEPARATOR, start, at)
             first = start if first == -1 else first + 1
             last = find(buffer, _SEPARATOR, at, end)
@@ -203,6 +206,31 @@ def _spans(buffer: bytes | bytearray, start: int, end: int, needle: bytes) -> tu
             spans[first] = last
             at = find(buffer, wanted, last, end) if last < end else -1
     return sorted(spans.items()), pieces
+
+
+_ARN_KEY = b'"arn"'
+_JSON_SPACE = b" \t\r\n"
+
+
+def _arn_value(buffer: bytes | bytearray, at: int, size: int, end: int) -> bool:
+    """Whether the needle at ``at`` (``size`` bytes) starts the string value of a key ``"arn"`` and that value is the
+    needle or goes on with ``/``: ``"arn":"<needle>"`` or ``"arn":"<needle>/``, with any JSON whitespace around the
+    colon. The principal predicate only compares ``arn`` fields (``userIdentity.arn``, the session issuer's ``arn``)
+    with the principal, equal or with ``/`` after it, so a record whose only mentions of the needle are elsewhere
+    (an ``sts:AssumeRole`` of the role: ``"roleArn":"<needle>"``) cannot match. Keys and values spelled with
+    escapes are caught by the escape needles (:data:`_ESCAPES`), not here."""
+    after = at + size
+    if after >= end or buffer[after] not in b'"/' or at < 1 or buffer[at - 1] != 0x22:
+        return False
+    i = at - 2
+    while i >= 0 and buffer[i] in _JSON_SPACE:
+        i -= 1
+    if i < 0 or buffer[i] != 0x3A:
+        return False
+    i -= 1
+    while i >= 0 and buffer[i] in _JSON_SPACE:
+        i -= 1
+    return i >= len(_ARN_KEY) - 1 and buffer[i - len(_ARN_KEY) + 1 : i + 1] == _ARN_KEY
 
 
 def _write_lines(out: BinaryIO, buffer: bytes | bytearray, view: memoryview, spans: list[tuple[int, int]]) -> int:

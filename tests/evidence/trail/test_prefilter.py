@@ -108,8 +108,33 @@ def test_only_records_that_may_match_are_staged() -> None:
     data = ('{"Records":[' + ",".join(parts) + "]}").encode()
     out = io.BytesIO()
     written, left_out = to_records(io.BytesIO(data), out, bytearray(256), DEPLOY_ROLE.encode())
-    assert left_out == 2 and written == len(out.getvalue())
-    assert out.getvalue() == "\n".join([parts[1], parts[3], parts[4]]).encode()  # one record a line
+    assert left_out == 3 and written == len(out.getvalue())
+    # one record a line; the AssumeRole-like call names the role only as roleArn's value: not an arn field
+    assert out.getvalue() == "\n".join([parts[1], parts[3]]).encode()
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ('"arn":"ROLE"', True),
+        ('"arn":"ROLE/session"', True),
+        ('"arn" : \t"ROLE"', True),
+        ('"arn":"ROLE-2"', False),  # another role whose name starts with this one's
+        ('"roleArn":"ROLE"', False),
+        ('"barn":"ROLE"', False),
+        ('"arn":"xROLE"', False),
+        ('"policy":"{\\"arn\\":\\"ROLE\\"}"', False),  # inside a string: its quotes are escaped
+        ('"\\u0061rn":"ROLE"', True),  # a \u escape may spell the key: kept
+    ],
+)
+def test_a_record_is_kept_when_an_arn_field_starts_with_the_principal(text: str, kept: bool) -> None:
+    rec = json.dumps(other(), separators=(",", ":"))[:-1] + "," + text.replace("ROLE", DEPLOY_ROLE) + "}"
+    data = ('{"Records":[' + rec + "]}").encode()
+    json.loads(data)
+    out = io.BytesIO()
+    assert to_records(io.BytesIO(data), out, bytearray(256), DEPLOY_ROLE.encode()) == (
+        (len(rec), 0) if kept else (0, 1)
+    )
 
 
 def test_a_file_with_a_record_missing_event_time_is_staged_whole() -> None:
@@ -210,10 +235,12 @@ def test_staging_in_worker_processes_gives_the_same_result(
     monkeypatch.setattr(engine, "_stager", spy)
     monkeypatch.setattr(sources, "PROCESS_MIN_FILES", 4)
     in_processes = aggregate(LocalSource(tmp_path), principal=DEPLOY_ROLE, workers=2, batch_files=2)
+    monkeypatch.setattr(engine, "QUERY_FILES", 3)  # staged batches joined into reads of 3+ files, not all in one
+    in_small_reads = aggregate(LocalSource(tmp_path), principal=DEPLOY_ROLE, workers=2, batch_files=1)
     monkeypatch.setattr(sources, "PROCESS_MIN_FILES", 100)
     in_threads = aggregate(LocalSource(tmp_path), principal=DEPLOY_ROLE, workers=2, batch_files=2)
     _, full = both_ways(tmp_path, DEPLOY_ROLE, monkeypatch)
-    assert started[:2] == [2, 0]
-    assert in_processes.rows == in_threads.rows == full.rows
-    assert in_processes.stats == in_threads.stats == full.stats
+    assert started[:3] == [2, 2, 0]
+    assert in_processes.rows == in_small_reads.rows == in_threads.rows == full.rows
+    assert in_processes.stats == in_small_reads.stats == in_threads.stats == full.stats
     assert (full.stats.records, full.stats.matched_records, full.stats.bad_records) == (68, 16, 8)
