@@ -14,8 +14,8 @@ own process so peak memory (ru_maxrss from os.wait4) belongs to that run alone:
 trailscraper is not an iamfit dependency; install it anywhere (a separate venv avoids its pins) and pass the
 path of its console script. Records/s is N / median wall time (both tools read all N records). CPU time and
 peak RSS come from ``os.wait4``: CPU is the process's and its reaped children's (iamfit's staging workers,
-trailscraper's select and generate added), peak RSS the largest of them, not their sum (docs/performance.md
-gives the staging workers' own).
+trailscraper's select and generate added), peak RSS the largest of them, not their sum (``--memory`` gives
+the staging workers' own and the sum).
 """
 
 from __future__ import annotations
@@ -44,6 +44,36 @@ from iamfit.evidence.trail import LocalSource, aggregate
 result = aggregate(LocalSource(Path(sys.argv[1])), principal=sys.argv[2])
 print(json.dumps({"records": result.stats.records, "matched": result.stats.matched_records,
                   "rows": len(result.rows), "skipped": len(result.stats.files_skipped)}))
+"""
+
+# Peak memory of the engine's process and of each staging worker (VmHWM, polled from /proc while it reads):
+# os.wait4 gives only the largest of them.
+MEMORY_RUN = """
+import os, sys, threading, time
+from pathlib import Path
+from iamfit.evidence.trail import LocalSource, aggregate
+peaks, done = {}, []
+def poll():
+    while not done:
+        for pid in os.listdir('/proc'):
+            try:
+                mine = pid == str(os.getpid())
+                if pid.isdigit() and not mine and b'workers import serve' in open(f'/proc/{pid}/cmdline', 'rb').read():
+                    for line in open(f'/proc/{pid}/status'):
+                        if line.startswith('VmHWM'):
+                            peaks[pid] = max(peaks.get(pid, 0), int(line.split()[1]))
+            except OSError:
+                pass
+        time.sleep(0.02)
+thread = threading.Thread(target=poll, daemon=True)
+thread.start()
+result = aggregate(LocalSource(Path(sys.argv[1])), principal=sys.argv[2])
+done.append(1)
+thread.join()
+main = next(int(line.split()[1]) for line in open('/proc/self/status') if line.startswith('VmHWM'))
+workers = ' + '.join(f'{kib / 1024:.1f}' for kib in sorted(peaks.values(), reverse=True)) or 'none'
+print(f'process {main / 1024:.1f} MiB, staging workers {workers} MiB, together'
+      f' {(main + sum(peaks.values())) / 1024:.1f} MiB [records {result.stats.records}]')
 """
 
 # The engine's fixed cost: a run over no files that still loads what a run over records loads.
@@ -164,6 +194,11 @@ def main(argv: list[str] | None = None) -> int:
         help="in this process, the CPU time per record of each step of a prefiltered read of the first size"
         " (gunzip, scans, staging, DuckDB's read of the kept records), best of --runs; then stop",
     )
+    parser.add_argument(
+        "--memory",
+        action="store_true",
+        help="for each size, the engine's peak RSS and each staging worker's (Linux /proc), together; then stop",
+    )
     args = parser.parse_args(argv)
 
     out = sys.stdout
@@ -178,6 +213,11 @@ def main(argv: list[str] | None = None) -> int:
     out.write(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, runs={args.runs}\n")
     if args.stages:
         _stages(out, logs_for(args.workdir, shapes[0], args.jobs), shapes[0].records, args.runs)
+        return 0
+    if args.memory:
+        for shape in shapes:
+            command = [sys.executable, "-c", MEMORY_RUN, str(logs_for(args.workdir, shape, args.jobs)), DEPLOY_ROLE]
+            out.write(f"iamfit        N={shape.records:>9,}  {_timed(command, 'iamfit').detail}\n")
         return 0
     if args.fixed_cost:
         with tempfile.TemporaryDirectory() as empty:

@@ -8,10 +8,12 @@ parse of that one file) plus the distinct groups, which stay few however many re
 from __future__ import annotations
 
 import collections
+import contextlib
 import itertools
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -110,7 +112,7 @@ class BatchReader:
     directory: Path
     strict: bool = False
     stager: StagingPool | None = None
-    needle: bytes | None = None  # set from the principal, unless strict
+    needle: bytes | None = field(init=False, default=None)  # the principal's, unless strict (__post_init__)
     _serial: Iterator[int] = field(default_factory=itertools.count)
 
     def __post_init__(self) -> None:
@@ -322,17 +324,9 @@ def _read_pooled(
             staged.remove()
 
 
-class _NoStager:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
-def _stager(processes: int) -> StagingPool | _NoStager:
-    """A pool of ``processes`` staging workers; none for 0."""
-    return StagingPool(processes) if processes > 0 else _NoStager()
+def _stager(processes: int) -> AbstractContextManager[StagingPool | None]:
+    """A pool of ``processes`` staging workers; none (None) for 0."""
+    return StagingPool(processes) if processes > 0 else contextlib.nullcontext()
 
 
 def _resolve(future: Future[Any], make: Callable[[], Any]) -> None:
