@@ -12,7 +12,10 @@ own process so peak memory (ru_maxrss from os.wait4) belongs to that run alone:
   trailscraper  trailscraper select --log-dir DIR --filter-assumed-role-arn ROLE | trailscraper generate
 
 trailscraper is not an iamfit dependency; install it anywhere (a separate venv avoids its pins) and pass the
-path of its console script. Records/s is N / median wall time (both tools read all N records).
+path of its console script. Records/s is N / median wall time (both tools read all N records). CPU time and
+peak RSS come from ``os.wait4``: CPU is the process's and its reaped children's (iamfit's staging workers,
+trailscraper's select and generate added), peak RSS the largest of them, not their sum (``--memory`` gives
+the staging workers' own and the sum).
 """
 
 from __future__ import annotations
@@ -41,6 +44,36 @@ from iamfit.evidence.trail import LocalSource, aggregate
 result = aggregate(LocalSource(Path(sys.argv[1])), principal=sys.argv[2])
 print(json.dumps({"records": result.stats.records, "matched": result.stats.matched_records,
                   "rows": len(result.rows), "skipped": len(result.stats.files_skipped)}))
+"""
+
+# Peak memory of the engine's process and of each staging worker (VmHWM, polled from /proc while it reads):
+# os.wait4 gives only the largest of them.
+MEMORY_RUN = """
+import os, sys, threading, time
+from pathlib import Path
+from iamfit.evidence.trail import LocalSource, aggregate
+peaks, done = {}, []
+def poll():
+    while not done:
+        for pid in os.listdir('/proc'):
+            try:
+                mine = pid == str(os.getpid())
+                if pid.isdigit() and not mine and b'workers import serve' in open(f'/proc/{pid}/cmdline', 'rb').read():
+                    for line in open(f'/proc/{pid}/status'):
+                        if line.startswith('VmHWM'):
+                            peaks[pid] = max(peaks.get(pid, 0), int(line.split()[1]))
+            except OSError:
+                pass
+        time.sleep(0.02)
+thread = threading.Thread(target=poll, daemon=True)
+thread.start()
+result = aggregate(LocalSource(Path(sys.argv[1])), principal=sys.argv[2])
+done.append(1)
+thread.join()
+main = next(int(line.split()[1]) for line in open('/proc/self/status') if line.startswith('VmHWM'))
+workers = ' + '.join(f'{kib / 1024:.1f}' for kib in sorted(peaks.values(), reverse=True)) or 'none'
+print(f'process {main / 1024:.1f} MiB, staging workers {workers} MiB, together'
+      f' {(main + sum(peaks.values())) / 1024:.1f} MiB [records {result.stats.records}]')
 """
 
 # The engine's fixed cost: a run over no files that still loads what a run over records loads.
@@ -155,6 +188,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--other-roles", type=int, default=40, help="with --principal-share: other roles")
     parser.add_argument("--record-bytes", type=int, default=1500, help="with --principal-share: record size")
     parser.add_argument("--generate-only", action="store_true", help="write the trails of --sizes and stop")
+    parser.add_argument(
+        "--stages",
+        action="store_true",
+        help="in this process, the CPU time per record of each step of a prefiltered read of the first size"
+        " (gunzip, scans, staging, DuckDB's read of the kept records), best of --runs; then stop",
+    )
+    parser.add_argument(
+        "--memory",
+        action="store_true",
+        help="for each size, the engine's peak RSS and each staging worker's (Linux /proc), together; then stop",
+    )
     args = parser.parse_args(argv)
 
     out = sys.stdout
@@ -167,6 +211,14 @@ def main(argv: list[str] | None = None) -> int:
             out.write(f"{logs_for(args.workdir, shape, args.jobs)}\n")
         return 0
     out.write(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, runs={args.runs}\n")
+    if args.stages:
+        _stages(out, logs_for(args.workdir, shapes[0], args.jobs), shapes[0].records, args.runs)
+        return 0
+    if args.memory:
+        for shape in shapes:
+            command = [sys.executable, "-c", MEMORY_RUN, str(logs_for(args.workdir, shape, args.jobs)), DEPLOY_ROLE]
+            out.write(f"iamfit        N={shape.records:>9,}  {_timed(command, 'iamfit').detail}\n")
+        return 0
     if args.fixed_cost:
         with tempfile.TemporaryDirectory() as empty:
             command = [sys.executable, "-c", FIXED_COST_RUN, empty, DEPLOY_ROLE]
@@ -203,6 +255,68 @@ def main(argv: list[str] | None = None) -> int:
         out.flush()
     _per_record(out, medians)
     return 0
+
+
+def _stages(out: Any, logs: Path, records: int, runs: int) -> None:
+    """CPU time per record of each step of the prefiltered read, one after the other, in this process."""
+    from isal import isal_zlib
+
+    from iamfit.evidence.trail import staging
+    from iamfit.evidence.trail.engine import _connect
+    from iamfit.evidence.trail.query import TrailQuery
+
+    files = sorted(str(p) for p in logs.rglob("*.json.gz"))
+    needle = DEPLOY_ROLE.encode()
+    raw = [Path(f).read_bytes() for f in files]
+    plain = [isal_zlib.decompressobj(wbits=31).decompress(data) for data in raw]
+    count, find, _ = staging._search()
+
+    def best(step: Any) -> float:
+        times = []
+        for _ in range(runs):
+            start = time.process_time()
+            step()
+            times.append(time.process_time() - start)
+        return min(times) / records * 1e6
+
+    def gunzip() -> None:
+        for data in raw:
+            size = int.from_bytes(data[-4:], "little")
+            isal_zlib.decompressobj(wbits=31).decompress(data, size + 1)
+
+    def gunzip_growing() -> None:
+        for data in raw:
+            isal_zlib.decompressobj(wbits=31).decompress(data)
+
+    out.write(f"gunzip (ISA-L, sized by ISIZE)      {best(gunzip):6.2f} us/record\n")
+    out.write(f"  instead: into a growing buffer    {best(gunzip_growing):6.2f} us/record\n")
+    for name, pattern in (("separator", staging._SEPARATOR), ("eventTime", staging._TIME_KEY), ("ARN", needle)):
+        cost = best(lambda pattern=pattern: [count(b, pattern) for b in plain])
+        out.write(f"count of the {name:<22} {cost:6.2f} us/record\n")
+    cost = best(lambda: [b.count(staging._SEPARATOR) for b in plain])
+    out.write(f"  instead: bytes.count, separator    {cost:6.2f} us/record\n")
+    backslash = best(lambda: [find(b, b"\\") for b in plain])
+    out.write(f"find of a backslash                 {backslash:6.2f} us/record\n")
+    query = TrailQuery(principal=DEPLOY_ROLE)
+    connection = _connect(1, None)
+    with tempfile.TemporaryDirectory(dir=staging.staging_dir()) as tmp:
+        serial = iter(range(10**6))
+        cost = best(lambda: staging.stage(files, Path(tmp), next(serial), needle).remove())
+        out.write(f"staging (all of the above + writes) {cost:6.2f} us/record\n")
+        staged = staging.stage(files, Path(tmp), next(serial), needle)
+        kept = sum(Path(c).read_bytes().count(b"\n") + 1 for c in staged.copies)
+        reads = [staged.copies[i : i + 200] for i in range(0, len(staged.copies), 200)]
+        cost = best(lambda: [connection.execute(query.duckdb_lines_sql(r)).fetchall() for r in reads])
+        out.write(f"DuckDB read of the kept records     {cost:6.2f} us/record ({kept:,} of {records:,} kept)\n")
+        for copy in staged.copies:  # the same records, comma-separated: the reading of the first pass
+            Path(copy).write_bytes(Path(copy).read_bytes().replace(b"\n", b","))
+        cost = best(lambda: [connection.execute(query.duckdb_records_sql(r)).fetchall() for r in reads])
+        out.write(f"  instead: split at the separator   {cost:6.2f} us/record\n")
+        start = time.process_time()
+        for _ in range(10):
+            connection.execute("EXPLAIN " + query.duckdb_lines_sql(reads[0])).fetchall()
+        out.write(f"planning one read (EXPLAIN)         {(time.process_time() - start) * 100:6.2f} ms\n")
+    connection.close()
 
 
 def _per_record(out: Any, medians: dict[str, list[tuple[int, float]]]) -> None:

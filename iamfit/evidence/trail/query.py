@@ -183,6 +183,18 @@ u AS (
 )"""
         )
 
+    def duckdb_lines_sql(self, files: list[str]) -> str:
+        """The same reduction over newline-delimited copies, one record a line (``staging.to_records``): each line
+        parsed by ``from_json``, about twice as fast as :meth:`duckdb_records_sql`'s split at the separator, which
+        then prefixes each piece (measured; ``read_ndjson_objects`` is slower, it parses each line twice). A line
+        that is not one JSON object fails the query, and the engine reads those files whole."""
+        return self._duckdb_reduce(
+            f"""u AS (
+  SELECT NULL AS filename, FALSE AS missing, from_json(line, {literal(DUCKDB_RECORD_SCHEMA)}) AS r
+  FROM (SELECT unnest(string_split(content, chr(10))) AS line FROM read_text({_file_list(files)}))
+)"""
+        )
+
     def _duckdb_reduce(self, records_cte: str) -> str:
         bad = (
             "r IS NULL OR r.eventtime IS NULL OR r.eventsource IS NULL OR r.eventname IS NULL OR r.useridentity IS NULL"

@@ -13,10 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import iamfit.evidence.trail.engine as engine
+import iamfit.evidence.trail.sources as sources
 from iamfit.evidence.trail import LocalSource, aggregate
-from iamfit.evidence.trail.staging import needle_for, to_records
+from iamfit.evidence.trail.staging import NotCompact, needle_for, stage, to_records
 
-from .records import ACCOUNT, DEPLOY_ROLE, given_log, log_key, record
+from .records import ACCOUNT, DEPLOY_ROLE, document, given_log, log_key, payload, record
 
 OTHER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/other"
 SESSION_PREFIX = f"arn:aws:sts::{ACCOUNT}:assumed-role/deploy"
@@ -107,8 +108,33 @@ def test_only_records_that_may_match_are_staged() -> None:
     data = ('{"Records":[' + ",".join(parts) + "]}").encode()
     out = io.BytesIO()
     written, left_out = to_records(io.BytesIO(data), out, bytearray(256), DEPLOY_ROLE.encode())
-    assert left_out == 2 and written == len(out.getvalue())
-    assert out.getvalue() == ",".join([parts[1], parts[3], parts[4]]).encode()
+    assert left_out == 3 and written == len(out.getvalue())
+    # one record a line; the AssumeRole-like call names the role only as roleArn's value: not an arn field
+    assert out.getvalue() == "\n".join([parts[1], parts[3]]).encode()
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ('"arn":"ROLE"', True),
+        ('"arn":"ROLE/session"', True),
+        ('"arn" : \t"ROLE"', True),
+        ('"arn":"ROLE-2"', False),  # another role whose name starts with this one's
+        ('"roleArn":"ROLE"', False),
+        ('"barn":"ROLE"', False),
+        ('"arn":"xROLE"', False),
+        ('"policy":"{\\"arn\\":\\"ROLE\\"}"', False),  # inside a string: its quotes are escaped
+        ('"\\u0061rn":"ROLE"', True),  # a \u escape may spell the key: kept
+    ],
+)
+def test_a_record_is_kept_when_an_arn_field_starts_with_the_principal(text: str, kept: bool) -> None:
+    rec = json.dumps(other(), separators=(",", ":"))[:-1] + "," + text.replace("ROLE", DEPLOY_ROLE) + "}"
+    data = ('{"Records":[' + rec + "]}").encode()
+    json.loads(data)
+    out = io.BytesIO()
+    assert to_records(io.BytesIO(data), out, bytearray(256), DEPLOY_ROLE.encode()) == (
+        (len(rec), 0) if kept else (0, 1)
+    )
 
 
 def test_a_file_with_a_record_missing_event_time_is_staged_whole() -> None:
@@ -116,6 +142,7 @@ def test_a_file_with_a_record_missing_event_time_is_staged_whole() -> None:
     data = json.dumps({"Records": records}, separators=(",", ":")).encode()
     out = io.BytesIO()
     assert to_records(io.BytesIO(data), out, bytearray(256), DEPLOY_ROLE.encode()) == (len(data) - 14, 0)
+    assert out.getvalue() == b"\n".join(json.dumps(r, separators=(",", ":")).encode() for r in records)
 
 
 def test_strict_parses_every_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -142,3 +169,78 @@ def test_strict_parses_every_record(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 )
 def test_needle_only_for_principals_json_spells_as_they_are(principal: str | None, needle: bytes | None) -> None:
     assert needle_for(principal) == needle
+
+
+def test_with_a_needle_files_are_staged_or_read_whole_as_without(tmp_path: Path) -> None:
+    """The one-call gunzip of the prefilter leaves to the streaming reader what it cannot take (several gzip
+    members) and to a whole read what is not compact or not a gzip (corrupt, truncated)."""
+    logs = tmp_path / "logs"
+    mine = [record(), record(when="2026-10-02T11:00:00Z")]
+    good = given_log(logs, log_key(n=0), [other(), *mine])
+    plain = given_log(logs, log_key(n=1).removesuffix(".gz"), [record()])
+    spaced = given_log(logs, log_key(n=2), [record()], compact=False)
+    corrupt = logs / log_key(n=3)
+    corrupt.write_bytes(b"\x1f\x8b\x08\x00garbage")
+    two_members = logs / log_key(n=4)
+    doc = document([record(), other()])
+    two_members.write_bytes(gzip.compress(doc[:40]) + gzip.compress(doc[40:]))
+    truncated = logs / log_key(n=5)
+    truncated.write_bytes(payload([record()])[:-12])
+    out = tmp_path / "stage"
+    out.mkdir()
+    paths = [str(p) for p in (good, plain, spaced, corrupt, two_members, truncated)]
+    batch = stage(paths, out, 3, DEPLOY_ROLE.encode())
+    assert batch.sources == [str(good), str(plain), str(two_members)]
+    assert batch.whole == [str(spaced), str(corrupt), str(truncated)]
+    assert batch.lines and batch.left_out == 2
+    assert Path(batch.copies[0]).read_bytes() == b"\n".join(json.dumps(r, separators=(",", ":")).encode() for r in mine)
+    batch.remove()
+
+
+def test_a_record_holding_a_line_break_is_read_whole_and_right(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The copy has one record a line, so a record with a raw line break (whitespace JSON allows, which compact
+    CloudTrail never writes) cannot be copied: the file is read whole, with the same result."""
+    parts = [json.dumps(r, separators=(",", ":")) for r in (record(), other(), record(when="2026-10-02T12:00:00Z"))]
+    parts[2] = parts[2].replace('"eventTime":', '\n"eventTime":')
+    data = ('{"Records":[' + ",".join(parts) + "]}").encode()
+    with pytest.raises(NotCompact):
+        to_records(io.BytesIO(data), io.BytesIO(), bytearray(256), DEPLOY_ROLE.encode())
+    (tmp_path / log_key()).parent.mkdir(parents=True)
+    (tmp_path / log_key()).write_bytes(gzip.compress(data))
+    fast, full = both_ways(tmp_path, DEPLOY_ROLE, monkeypatch)
+    assert fast.rows == full.rows and fast.stats == full.stats
+    assert (fast.stats.records, fast.stats.matched_records, fast.stats.files_skipped) == (3, 2, ())
+
+
+def test_staging_in_worker_processes_gives_the_same_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above PROCESS_MIN_FILES files, batches are staged in worker processes: same rows and counts."""
+    mix = [
+        record(),
+        other(),
+        other("AssumeRole", roleArn=DEPLOY_ROLE),
+        record("iam.amazonaws.com", "CreateRole", error="AccessDenied", params={"roleName": "r"}),
+        {"eventVersion": "1.09", "eventName": "NoTime", "eventSource": "s3.amazonaws.com"},
+    ]
+    for n in range(8):
+        write(tmp_path, n, mix[n % 5 :] + mix[: n % 5] + [other()] * n)
+    started: list[int] = []
+    real_stager = engine._stager
+
+    def spy(processes: int) -> Any:
+        started.append(processes)
+        return real_stager(processes)
+
+    monkeypatch.setattr(engine, "_stager", spy)
+    monkeypatch.setattr(sources, "PROCESS_MIN_FILES", 4)
+    in_processes = aggregate(LocalSource(tmp_path), principal=DEPLOY_ROLE, workers=2, batch_files=2)
+    monkeypatch.setattr(engine, "QUERY_FILES", 3)  # staged batches joined into reads of 3+ files, not all in one
+    in_small_reads = aggregate(LocalSource(tmp_path), principal=DEPLOY_ROLE, workers=2, batch_files=1)
+    monkeypatch.setattr(sources, "PROCESS_MIN_FILES", 100)
+    in_threads = aggregate(LocalSource(tmp_path), principal=DEPLOY_ROLE, workers=2, batch_files=2)
+    _, full = both_ways(tmp_path, DEPLOY_ROLE, monkeypatch)
+    assert started[:3] == [2, 2, 0]
+    assert in_processes.rows == in_small_reads.rows == in_threads.rows == full.rows
+    assert in_processes.stats == in_small_reads.stats == in_threads.stats == full.stats
+    assert (full.stats.records, full.stats.matched_records, full.stats.bad_records) == (68, 16, 8)
