@@ -4,11 +4,13 @@ written for them; these show that the rules hold where real services put the fea
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from pathlib import Path
 from typing import Any
 
 from iamfit.generate import generate_policies
+from iamfit.knowledge.unregistered import FRAMEWORK_CUSTOM
 from iamfit.predict.resource_needs import resource_needs
 from iamfit.predict.undescribed import undescribed
 from iamfit.service.model import Service, load_service
@@ -33,6 +35,12 @@ def _grants(service: Service, logical_id: str, operation: str = "create") -> dic
     for need in resource_needs(service, service.resources[logical_id], operation).needs:
         out.setdefault(need.action, set()).add(need.resource)
     return out
+
+
+def _template(slug: str) -> dict[str, Any]:
+    text = (HERE / "templates" / slug / "cloudformation-template-update-stack.json").read_text(encoding="utf-8")
+    template: dict[str, Any] = json.loads(text)
+    return template
 
 
 def _conditions(service: Service, logical_id: str, action: str) -> set[tuple[Any, ...]]:
@@ -120,6 +128,33 @@ def test_every_user_pool_of_the_corpus_conditions_its_service_linked_role() -> N
     assert seen >= 4
 
 
+def test_a_state_machine_with_an_inline_definition_reads_nothing_from_s3_lucasvera_appsync_playground() -> None:
+    """PaymentFlowStateMachine sets DefinitionString (no DefinitionS3Location) and no EncryptionConfiguration: the
+    registry's S3 reads and KMS calls for it are pruned, each with why; its role is passed to Step Functions only."""
+    service = _service("lucasvera-serverless-appsync-playground")
+    result = generate_policies(service)
+    machine = {n.action for n in result.prediction.needs if n.reason.startswith("AWS::StepFunctions::StateMachine ")}
+    assert "states:CreateStateMachine" in machine
+    assert not {a for a in machine if a.startswith(("s3:", "kms:"))}
+    pruned = {g["why"]: g["actions"] for g in result.pruned_by_resource()["PaymentFlowStateMachine"]["pruned"]}
+    assert pruned["only with DefinitionS3Location"] == ["s3:GetObject", "s3:GetObjectVersion"]
+    assert _conditions(service, "PaymentFlowStateMachine", "iam:PassRole") == {
+        ("StringEquals", "iam:PassedToService", ("states.amazonaws.com",)),
+    }
+
+
+def test_appsync_data_sources_pass_their_role_to_appsync_only_lucasvera_appsync_playground() -> None:
+    service = _service("lucasvera-serverless-appsync-playground")
+    sources = [lid for lid, r in service.resources.items() if r.type == "AWS::AppSync::DataSource"
+               and "ServiceRoleArn" in r.properties]
+    assert len(sources) == 11
+    for lid in sources:
+        assert _grants(service, lid)["iam:PassRole"] == {f"arn:aws:iam::{ACCOUNT}:role/HelloAppsyncRole-int"}
+        assert _conditions(service, lid, "iam:PassRole") == {
+            ("StringEquals", "iam:PassedToService", ("appsync.amazonaws.com",)),
+        }
+
+
 # --- §5 Types the registry does not describe ------------------------------------------------------------------
 
 
@@ -131,3 +166,41 @@ def test_a_route53_record_set_group_is_described_fourtheorem_slic_starter_fronte
     assert grants["route53:GetChange"] == {"arn:aws:route53:::change/*"}
     result = generate_policies(service)
     assert plan(service, dict(result.policies)).fits
+
+
+def _framework_role_actions(template: dict[str, Any]) -> list[str]:
+    role = template["Resources"]["IamRoleCustomResourcesLambdaExecution"]
+    out: list[str] = []
+    for statement in role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]:
+        actions = statement["Action"]
+        out.extend([actions] if isinstance(actions, str) else actions)
+    return out
+
+
+def _check_framework_custom_resource(slug: str, type_name: str, function: str) -> None:
+    """CloudFormation invokes the Framework's custom resource function with the stack's principal (the deployer:
+    these services set no deploymentRole); the calls iamfit knows the function makes are the ones the Framework's
+    own role in the same template grants it; the type is described, so named nowhere as a gap."""
+    service = _service(slug)
+    (lid,) = [lid for lid, r in service.resources.items() if r.type == type_name]
+    invokes = [n for n in generate_policies(service).prediction.needs
+               if n.action == "lambda:InvokeFunction" and n.reason.startswith(f"{type_name} {lid} ")]
+    assert {n.principal for n in invokes} == {"deployer"}
+    assert {n.resource for n in invokes} == {f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{function}"}
+    assert all("services-cloudformation" in n.source for n in invokes)
+    granted = _framework_role_actions(_template(slug))
+    for operation in ("create", "update", "delete"):
+        for call in FRAMEWORK_CUSTOM[type_name].calls(operation):
+            assert any(fnmatch.fnmatchcase(call.lower(), g.lower()) for g in granted), (type_name, call)
+    assert undescribed(service) == ()
+
+
+def test_a_framework_custom_s3_is_invoked_and_described_lucasvera_appsync_playground() -> None:
+    """An s3 event on an existing bucket (aco-content-bucket): the Framework's Custom::S3."""
+    _check_framework_custom_resource("lucasvera-serverless-appsync-playground", "Custom::S3",
+                                     "lucastest-appsync-poc-int-custom-resource-existing-s3")
+
+
+def test_a_framework_api_gateway_account_role_is_invoked_and_described_bagelhouse_gdrive_s3_sync() -> None:
+    _check_framework_custom_resource("bagelhouse-gdrive-s3-sync", "Custom::ApiGatewayAccountRole",
+                                     "gdrive-s3-sync-dev-custom-resource-apigw-cw-role")
