@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from iamfit.generate import generate_policies
 from iamfit.knowledge.unregistered import FRAMEWORK_CUSTOM
 from iamfit.predict.resource_needs import resource_needs
@@ -201,6 +203,10 @@ def test_a_framework_custom_s3_is_invoked_and_described_lucasvera_appsync_playgr
                                      "lucastest-appsync-poc-int-custom-resource-existing-s3")
 
 
-def test_a_framework_api_gateway_account_role_is_invoked_and_described_bagelhouse_gdrive_s3_sync() -> None:
-    _check_framework_custom_resource("bagelhouse-gdrive-s3-sync", "Custom::ApiGatewayAccountRole",
-                                     "gdrive-s3-sync-dev-custom-resource-apigw-cw-role")
+@pytest.mark.parametrize(("slug", "function"), [
+    ("bagelhouse-gdrive-s3-sync", "gdrive-s3-sync-dev-custom-resource-apigw-cw-role"),
+    ("anishdutta-socialcrm_node_be", "my-aws-node-express-api-app-dev-custom-resource-apigw-cw-role"),
+])
+def test_a_framework_api_gateway_account_role_is_invoked_and_described(slug: str, function: str) -> None:
+    """provider.logs.restApi: the Framework's Custom::ApiGatewayAccountRole."""
+    _check_framework_custom_resource(slug, "Custom::ApiGatewayAccountRole", function)
