@@ -73,6 +73,17 @@ def generate(slug: str, out: Path, *extra: str) -> tuple[Result, dict[str, Any],
     return result, report, needed
 
 
+def policy_files(out: Path, principal: str) -> list[Path]:
+    """The principal's policy: one file, or the parts ``generate`` splits it into over the inline quota."""
+    one = out / f"{principal}.json"
+    return [one] if one.exists() else sorted(out.glob(f"{principal}-[0-9]*.json"))
+
+
+def repeated(option: str, files: list[Path]) -> list[str | Path]:
+    assert files, option
+    return [item for path in files for item in (option, path)]
+
+
 def granted(statement: dict[str, Any], action: str) -> bool:
     actions = statement.get("Action", [])
     actions = [actions] if isinstance(actions, str) else actions
@@ -119,9 +130,10 @@ def test_generate_split(slug: str, tmp_path: Path) -> None:
     unnamed = sorted(t for t in types if not any(r.startswith(t + " ") for r in reasons) and t not in said)
     assert not unnamed, f"types neither described nor named: {unnamed}"
     # PassRole and CreateServiceLinkedRole always conditioned
-    for name in ("deployer.json", "cloudformation.json"):
-        policy = json.loads((tmp_path / "out" / name).read_text(encoding="utf-8"))
-        for statement in policy["Statement"]:
+    for name in ("deployer", "cloudformation"):
+        statements = [st for path in policy_files(tmp_path / "out", name)
+                      for st in json.loads(path.read_text(encoding="utf-8"))["Statement"]]
+        for statement in statements:
             if granted(statement, "iam:PassRole"):
                 assert "iam:passedtoservice" in condition_keys(statement), (name, statement)
             if granted(statement, "iam:CreateServiceLinkedRole"):
@@ -133,7 +145,8 @@ def test_plan_accepts_generate(slug: str, tmp_path: Path) -> None:
     out = tmp_path / "out"
     _, _, needed = generate(slug, out)
     flags = flags_of(slug) if needed else []
-    result = run("plan", "--phase", "all", "--policy", out / "deployer.json", *flags, template_of(slug))
+    result = run("plan", "--phase", "all", *repeated("--policy", policy_files(out, "deployer")), *flags,
+                 template_of(slug))
     assert result.exit_code == 0, (result.exit_code, result.stdout[-3000:], result.stderr)
 
 
@@ -143,7 +156,7 @@ def test_plan_accepts_generate_split(slug: str, tmp_path: Path) -> None:
     _, _, needed = generate(slug, out, "--split")
     flags = flags_of(slug) if needed else []
     result = run(
-        "plan", "--phase", "all", "--policy", out / "deployer.json",
-        "--cfn-role-policy", out / "cloudformation.json", *flags, template_of(slug),
+        "plan", "--phase", "all", *repeated("--policy", policy_files(out, "deployer")),
+        *repeated("--cfn-role-policy", policy_files(out, "cloudformation")), *flags, template_of(slug),
     )
     assert result.exit_code == 0, (result.exit_code, result.stdout[-3000:], result.stderr)
