@@ -245,19 +245,19 @@ class _Server:
         class Wrapped(ThreadedMotoServer):
             def _server_entry(self) -> None:
                 # ThreadedMotoServer._server_entry, with the app wrapped (moto 5.x builds it here)
-                from moto.moto_server.werkzeug_app import (
-                    DomainDispatcherApplication,
-                    MotoRequestHandler,
-                    create_backend_app,
-                )
-                from werkzeug.serving import make_server
+                from moto.moto_server import werkzeug_app
+                from werkzeug.serving import WSGIRequestHandler, make_server
 
-                class Quiet(MotoRequestHandler):
-                    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-                        logger.debug("%s %s", self.requestline, code)
+                # moto 5.2.5 serves with its own handler (it keeps S3 metadata headers with underscores);
+                # earlier 5.x with werkzeug's
+                base: type[WSGIRequestHandler] = getattr(werkzeug_app, "MotoRequestHandler", WSGIRequestHandler)
 
-                outer.app = wrap(DomainDispatcherApplication(create_backend_app))
-                self._server = make_server(self._ip_address, self._port, outer.app, True, request_handler=Quiet)
+                def log_request(handler: WSGIRequestHandler, code: int | str = "-", size: int | str = "-") -> None:
+                    logger.debug("%s %s", handler.requestline, code)
+
+                quiet = type("Quiet", (base,), {"log_request": log_request})
+                outer.app = wrap(werkzeug_app.DomainDispatcherApplication(werkzeug_app.create_backend_app))
+                self._server = make_server(self._ip_address, self._port, outer.app, True, request_handler=quiet)
                 self._server_ready_event.set()
                 self._server.serve_forever()
 
