@@ -242,7 +242,7 @@ def _read_batches(
         for batch in batches:
             _fold(batch, read(batch), groups, strict, on_batch)
         return
-    threads = workers * 2 if read.stager is not None else workers
+    threads = workers
     pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="iamfit-trail")
     try:
         pending: collections.deque[tuple[list[str], Future[BatchResult]]] = collections.deque()
