@@ -193,10 +193,17 @@ def _spans(buffer: bytes | bytearray, start: int, end: int, needle: bytes) -> tu
         return None
     needles = [needle, *(_ESCAPES if find(buffer, b"\\", start, end) != -1 else ())]
     spans: dict[int, int] = {}
+    size = len(needle)
     for wanted in needles:
         at = find(buffer, wanted, start, end)
         while at != -1:
-            if wanted is needle and not _arn_value(buffer, at, len(needle), end):
+            if wanted is needle and not (  # the usual case inline, '"arn":"<needle>"' or '/', else the full check
+                at >= 7
+                and buffer.startswith(_COMPACT_ARN_KEY, at - 7)
+                and at + size < end
+                and buffer[at + size] in b'"/'
+                or _arn_value(buffer, at, size, end)
+            ):
                 at = find(buffer, wanted, at + 1, end)
                 continue
             first = rfind(buffer, _SEPARATOR, start, at)
@@ -209,6 +216,7 @@ def _spans(buffer: bytes | bytearray, start: int, end: int, needle: bytes) -> tu
 
 
 _ARN_KEY = b'"arn"'
+_COMPACT_ARN_KEY = b'"arn":"'
 _JSON_SPACE = b" \t\r\n"
 
 
@@ -222,6 +230,8 @@ def _arn_value(buffer: bytes | bytearray, at: int, size: int, end: int) -> bool:
     after = at + size
     if after >= end or buffer[after] not in b'"/' or at < 1 or buffer[at - 1] != 0x22:
         return False
+    if at >= len(_COMPACT_ARN_KEY) and buffer.startswith(_COMPACT_ARN_KEY, at - len(_COMPACT_ARN_KEY)):
+        return True  # as CloudTrail writes it: one C call
     i = at - 2
     while i >= 0 and buffer[i] in _JSON_SPACE:
         i -= 1
@@ -235,18 +245,16 @@ def _arn_value(buffer: bytes | bytearray, at: int, size: int, end: int) -> bool:
 
 def _write_lines(out: BinaryIO, buffer: bytes | bytearray, view: memoryview, spans: list[tuple[int, int]]) -> int:
     """Write the records ``buffer[first:last]`` one a line; raise NotCompact if one holds a line break (compact
-    JSON never does: in a string it is escaped), since its line would then not be one record."""
-    _, find, _ = _search()
-    written = 0
-    for first, last in spans:
-        if find(buffer, b"\n", first, last) != -1 or find(buffer, b"\r", first, last) != -1:
-            raise NotCompact
-        if written:
-            out.write(b"\n")
-            written += 1
-        out.write(view[first:last])
-        written += last - first
-    return written
+    JSON never does: in a string it is escaped), since its line would then not be one record. The lines are
+    joined first and written at once: one check for line breaks over the joined bytes, not two a record."""
+    if not spans:
+        return 0
+    lines = b"\n".join([view[first:last] for first, last in spans])
+    count, find, _ = _search()
+    if count(lines, b"\n") != len(spans) - 1 or find(lines, b"\r") != -1:
+        raise NotCompact
+    out.write(lines)
+    return len(lines)
 
 
 def to_records(source: BinaryIO, out: BinaryIO, buffer: bytearray, needle: bytes) -> tuple[int, int]:

@@ -244,3 +244,22 @@ def test_staging_in_worker_processes_gives_the_same_result(
     assert in_processes.rows == in_small_reads.rows == in_threads.rows == full.rows
     assert in_processes.stats == in_small_reads.stats == in_threads.stats == full.stats
     assert (full.stats.records, full.stats.matched_records, full.stats.bad_records) == (68, 16, 8)
+
+
+def test_a_kept_record_holding_a_carriage_return_is_not_compact() -> None:
+    """The kept records are joined one a line and checked once: a raw CR in one (compact JSON escapes it) makes
+    the file NotCompact, as a raw LF does; a CR in a record left out does not matter (it is not copied)."""
+    kept = json.dumps(record(), separators=(",", ":")).replace('"eventTime":', '\r"eventTime":')
+    left = json.dumps(other(), separators=(",", ":")).replace('"eventTime":', '\r"eventTime":')
+    plain = json.dumps(record(when="2026-10-02T12:00:00Z"), separators=(",", ":"))
+    with pytest.raises(NotCompact):
+        to_records(
+            io.BytesIO(('{"Records":[' + plain + "," + kept + "]}").encode()),
+            io.BytesIO(),
+            bytearray(256),
+            DEPLOY_ROLE.encode(),
+        )
+    out = io.BytesIO()
+    data = ('{"Records":[' + plain + "," + left + "," + plain + "]}").encode()
+    assert to_records(io.BytesIO(data), out, bytearray(256), DEPLOY_ROLE.encode()) == (2 * len(plain) + 1, 1)
+    assert out.getvalue() == plain.encode() + b"\n" + plain.encode()

@@ -48,3 +48,29 @@ def test_partition_filters() -> None:
     ts = WINDOW.partition_filters(Partitioning.TIMESTAMP, ())
     assert ts == ["\"timestamp\" >= '2026/09/28'", "\"timestamp\" <= '2026/10/03'"]
     assert TrailQuery().partition_filters(Partitioning.TIMESTAMP, ()) == []
+
+
+def test_duckdb_resource_name_is_the_first_parameter_there_as_athenas_coalesce() -> None:
+    """DuckDB's resource name is a CASE (only the taken branch is evaluated, unlike a coalesce's 15
+    concatenations); it picks the same parameter as Athena's coalesce: the first of RESOURCE_PARAMETERS that is
+    not null, prefixed with its name."""
+    import duckdb
+
+    from iamfit.evidence.trail.query import RESOURCE_PARAMETERS, Dialect
+
+    expression = TrailQuery.group_expressions(Dialect.DUCKDB)["resource_name"]
+    assert expression.startswith("CASE WHEN r.requestparameters.functionName IS NOT NULL")
+    assert "coalesce" in TrailQuery.group_expressions(Dialect.TRINO)["resource_name"]
+    fields = ", ".join(f"{name} VARCHAR" for name in RESOURCE_PARAMETERS)
+    cases = [{}, {"roleName": "r"}, {"roleName": "r", "bucketName": "b"}, {"name": "n", "userName": "u"}]
+    for params in cases:
+        values = ", ".join(
+            f"{name} := '{params[name]}'" if name in params else f"{name} := NULL::VARCHAR"
+            for name in RESOURCE_PARAMETERS
+        )
+        got = duckdb.connect().execute(
+            f"SELECT {expression} FROM (SELECT {{'requestparameters': struct_pack({values})}}::"
+            f"STRUCT(requestparameters STRUCT({fields})) AS r)"
+        ).fetchone()
+        first = next((f"{name}={params[name]}" for name in RESOURCE_PARAMETERS if name in params), None)
+        assert got == (first,)
