@@ -50,6 +50,31 @@ def _conditions(service: Service, logical_id: str, action: str) -> set[tuple[Any
             if n.action == action for c in n.conditions}
 
 
+# --- §1 the Framework's artifact keys ----------------------------------------------------------------------------
+
+
+def test_a_deployment_prefix_and_bucket_read_from_the_code_chamomiletommy_social_network() -> None:
+    """provider.deploymentPrefix 'backend' and provider.deploymentBucket 'tuanvohoang' (the repository's
+    serverless-state.json records both): the code's literal S3Bucket and its key backend/test-service/prod/...
+    Artifacts are uploaded to, read from and deleted in that bucket under that prefix, nowhere else."""
+    service = _service("chamomiletommy-social-network-api")
+    assert (service.custom_bucket, service.artifact_prefix) == ("tuanvohoang", "backend/test-service/prod")
+    s3 = {(n.action, n.resource) for n in generate_policies(service).prediction.needs if n.action.startswith("s3:")}
+    artifacts = "arn:aws:s3:::tuanvohoang/backend/test-service/prod/*"
+    assert {("s3:PutObject", artifacts), ("s3:GetObject", artifacts), ("s3:DeleteObject", artifacts),
+            ("s3:ListBucket", "arn:aws:s3:::tuanvohoang")} <= s3
+    assert {resource for _action, resource in s3} <= {artifacts, "arn:aws:s3:::tuanvohoang"}
+
+
+def test_a_literal_code_bucket_is_the_deployment_bucket_10inoino_tateyomi_api() -> None:
+    """provider.deploymentBucket 'tateyomi-api-deploymentbucket' with the default prefix: the upload goes there."""
+    service = _service("10inoino-tateyomi-api")
+    assert service.custom_bucket == "tateyomi-api-deploymentbucket"
+    assert service.artifact_prefix == "serverless/tateyomi-api/dev"
+    puts = {n.resource for n in generate_policies(service).prediction.needs if n.action == "s3:PutObject"}
+    assert puts == {"arn:aws:s3:::tateyomi-api-deploymentbucket/serverless/tateyomi-api/dev/*"}
+
+
 # --- §3 ARNs exactly as AWS evaluates them ---------------------------------------------------------------------
 
 
