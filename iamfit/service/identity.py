@@ -27,6 +27,7 @@ from typing import Any
 
 from iamfit.errors import BadInputError
 from iamfit.knowledge.regions import partition_of
+from iamfit.service.framework import SHARED_BUCKET
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +69,7 @@ class Evidence:
     regions: list[tuple[str, str]] = field(default_factory=list)  # (region, where)
     artifact_dir: str | None = None
     deployment_prefix: str | None = None
+    deployment_bucket: str | None = None  # provider.deploymentBucket, when the code names it literally
 
 
 def read_package_record(state: Any, where: Path) -> PackageRecord:
@@ -142,6 +144,14 @@ def template_evidence(template: dict[str, Any]) -> Evidence:
                 if ev.artifact_dir is None:
                     ev.artifact_dir = f"{m['prefix']}/{m['service']}/{m['stage']}/{m['dir']}"
                     ev.deployment_prefix = m["prefix"]
+                # With provider.deploymentBucket the Framework drops ServerlessDeploymentBucket and writes the
+                # bucket's name into the code (osls lib/plugins/aws/package/lib/generate-core-template.js sets
+                # package.deploymentBucket, package/compile/functions.js copies it into Code.S3Bucket); v4's
+                # shared bucket is told apart (framework.py, SHARED_BUCKET).
+                bucket = code.get("S3Bucket")
+                if (ev.deployment_bucket is None and isinstance(bucket, str) and bucket
+                        and not SHARED_BUCKET.match(bucket)):
+                    ev.deployment_bucket = bucket
         if logical_id == "IamRoleLambdaExecution":
             _role_evidence(props, ev)
         # Lambda log groups: /aws/lambda/<service>-<stage>-<function> (function names from classes/service.js,
@@ -280,5 +290,7 @@ def resolve_identity(
     provider: dict[str, Any] = {}
     if ev.deployment_prefix is not None and ev.deployment_prefix != "serverless":
         provider["deploymentPrefix"] = ev.deployment_prefix
+    if ev.deployment_bucket is not None:
+        provider["deploymentBucket"] = ev.deployment_bucket
     logger.debug("identity of %s from its template: %s, %s, %s", source, the_name, the_stage, the_region)
     return Identity(the_name, the_stage, the_region, ev.artifact_dir, provider, tuple(warnings))

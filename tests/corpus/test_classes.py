@@ -50,6 +50,31 @@ def _conditions(service: Service, logical_id: str, action: str) -> set[tuple[Any
             if n.action == action for c in n.conditions}
 
 
+# --- §1 the Framework's artifact keys ----------------------------------------------------------------------------
+
+
+def test_a_deployment_prefix_and_bucket_read_from_the_code_chamomiletommy_social_network() -> None:
+    """provider.deploymentPrefix 'backend' and provider.deploymentBucket 'tuanvohoang' (the repository's
+    serverless-state.json records both): the code's literal S3Bucket and its key backend/test-service/prod/...
+    Artifacts are uploaded to, read from and deleted in that bucket under that prefix, nowhere else."""
+    service = _service("chamomiletommy-social-network-api")
+    assert (service.custom_bucket, service.artifact_prefix) == ("tuanvohoang", "backend/test-service/prod")
+    s3 = {(n.action, n.resource) for n in generate_policies(service).prediction.needs if n.action.startswith("s3:")}
+    artifacts = "arn:aws:s3:::tuanvohoang/backend/test-service/prod/*"
+    assert {("s3:PutObject", artifacts), ("s3:GetObject", artifacts), ("s3:DeleteObject", artifacts),
+            ("s3:ListBucket", "arn:aws:s3:::tuanvohoang")} <= s3
+    assert {resource for _action, resource in s3} <= {artifacts, "arn:aws:s3:::tuanvohoang"}
+
+
+def test_a_literal_code_bucket_is_the_deployment_bucket_10inoino_tateyomi_api() -> None:
+    """provider.deploymentBucket 'tateyomi-api-deploymentbucket' with the default prefix: the upload goes there."""
+    service = _service("10inoino-tateyomi-api")
+    assert service.custom_bucket == "tateyomi-api-deploymentbucket"
+    assert service.artifact_prefix == "serverless/tateyomi-api/dev"
+    puts = {n.resource for n in generate_policies(service).prediction.needs if n.action == "s3:PutObject"}
+    assert puts == {"arn:aws:s3:::tateyomi-api-deploymentbucket/serverless/tateyomi-api/dev/*"}
+
+
 # --- §3 ARNs exactly as AWS evaluates them ---------------------------------------------------------------------
 
 
@@ -179,6 +204,13 @@ def _framework_role_actions(template: dict[str, Any]) -> list[str]:
     return out
 
 
+def _sets(value: Any, key: str) -> bool:
+    """Whether ``key`` is set at any depth of ``value`` (a resource's properties)."""
+    if isinstance(value, dict):
+        return key in value or any(_sets(v, key) for v in value.values())
+    return isinstance(value, list) and any(_sets(v, key) for v in value)
+
+
 def _check_framework_custom_resource(slug: str, type_name: str, function: str) -> None:
     """CloudFormation invokes the Framework's custom resource function with the stack's principal (the deployer:
     these services set no deploymentRole); the calls iamfit knows the function makes are the ones the Framework's
@@ -190,9 +222,11 @@ def _check_framework_custom_resource(slug: str, type_name: str, function: str) -
     assert {n.principal for n in invokes} == {"deployer"}
     assert {n.resource for n in invokes} == {f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{function}"}
     assert all("services-cloudformation" in n.source for n in invokes)
-    granted = _framework_role_actions(_template(slug))
+    template = _template(slug)
+    granted = _framework_role_actions(template)
+    properties = template["Resources"][lid].get("Properties", {})
     for operation in ("create", "update", "delete"):
-        for call in FRAMEWORK_CUSTOM[type_name].calls(operation):
+        for call in FRAMEWORK_CUSTOM[type_name].calls(operation, lambda key: _sets(properties, key)):
             assert any(fnmatch.fnmatchcase(call.lower(), g.lower()) for g in granted), (type_name, call)
     assert undescribed(service) == ()
 
@@ -210,3 +244,16 @@ def test_a_framework_custom_s3_is_invoked_and_described_lucasvera_appsync_playgr
 def test_a_framework_api_gateway_account_role_is_invoked_and_described(slug: str, function: str) -> None:
     """provider.logs.restApi: the Framework's Custom::ApiGatewayAccountRole."""
     _check_framework_custom_resource(slug, "Custom::ApiGatewayAccountRole", function)
+
+
+def test_a_framework_custom_cognito_user_pool_is_invoked_and_described_huukhang1512_meetings() -> None:
+    """A cognitoUserPool trigger (CustomMessage) on an existing pool: the Framework's Custom::CognitoUserPool. The pool
+    sets no KMSKeyID, so neither the Framework's role in the template nor iamfit grants the function kms:CreateGrant."""
+    _check_framework_custom_resource("huukhang1512-meetings-backend", "Custom::CognitoUserPool",
+                                     "khang-deploy-meetings-2-dev-custom-resource-existing-cup")
+    template = _template("huukhang1512-meetings-backend")
+    assert "kms:CreateGrant" not in _framework_role_actions(template)
+    properties = template["Resources"]["CustomMessageCustomCognitoUserPool1"]["Properties"]
+    rule = FRAMEWORK_CUSTOM["Custom::CognitoUserPool"]
+    assert "kms:CreateGrant" in rule.calls("update")  # a pool with a KMSKeyID needs it
+    assert "kms:CreateGrant" not in rule.calls("update", lambda key: _sets(properties, key))
