@@ -17,6 +17,7 @@ from iamfit.predict.resource_needs import resource_needs
 from iamfit.predict.undescribed import undescribed
 from iamfit.service.model import Service, load_service
 from iamfit.targets.sandbox.plan import plan
+from tests.predict.test_unregistered import framework_role_actions
 
 HERE = Path(__file__).resolve().parent
 SOURCES: dict[str, Any] = json.loads((HERE / "sources.json").read_text(encoding="utf-8"))
@@ -195,15 +196,6 @@ def test_a_route53_record_set_group_is_described_fourtheorem_slic_starter_fronte
     assert plan(service, dict(result.policies)).fits
 
 
-def _framework_role_actions(template: dict[str, Any]) -> list[str]:
-    role = template["Resources"]["IamRoleCustomResourcesLambdaExecution"]
-    out: list[str] = []
-    for statement in role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]:
-        actions = statement["Action"]
-        out.extend([actions] if isinstance(actions, str) else actions)
-    return out
-
-
 def _sets(value: Any, key: str) -> bool:
     """Whether ``key`` is set at any depth of ``value`` (a resource's properties)."""
     if isinstance(value, dict):
@@ -223,7 +215,7 @@ def _check_framework_custom_resource(slug: str, type_name: str, function: str) -
     assert {n.resource for n in invokes} == {f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{function}"}
     assert all("services-cloudformation" in n.source for n in invokes)
     template = _template(slug)
-    granted = _framework_role_actions(template)
+    granted = framework_role_actions(template)
     properties = template["Resources"][lid].get("Properties", {})
     for operation in ("create", "update", "delete"):
         for call in FRAMEWORK_CUSTOM[type_name].calls(operation, lambda key: _sets(properties, key)):
@@ -252,7 +244,7 @@ def test_a_framework_custom_cognito_user_pool_is_invoked_and_described_huukhang1
     _check_framework_custom_resource("huukhang1512-meetings-backend", "Custom::CognitoUserPool",
                                      "khang-deploy-meetings-2-dev-custom-resource-existing-cup")
     template = _template("huukhang1512-meetings-backend")
-    assert "kms:CreateGrant" not in _framework_role_actions(template)
+    assert "kms:CreateGrant" not in framework_role_actions(template)
     properties = template["Resources"]["CustomMessageCustomCognitoUserPool1"]["Properties"]
     rule = FRAMEWORK_CUSTOM["Custom::CognitoUserPool"]
     assert "kms:CreateGrant" in rule.calls("update")  # a pool with a KMSKeyID needs it

@@ -65,7 +65,9 @@ def test_a_route53_record_set_group_gets_the_record_actions() -> None:
     assert undescribed(service) == ()
 
 
-def _role_actions(template: dict[str, Any]) -> list[str]:
+def framework_role_actions(template: dict[str, Any]) -> list[str]:
+    """The actions the Framework's own custom-resource role (``IamRoleCustomResourcesLambdaExecution``) grants in a
+    compiled template (tests/corpus/test_classes.py uses it on real templates)."""
     role = template["Resources"]["IamRoleCustomResourcesLambdaExecution"]
     out: list[str] = []
     for statement in role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]:
@@ -89,7 +91,7 @@ def test_framework_custom_resources_are_invoked_by_the_stack_and_described(name:
     sources = {n.source for n in generate_policies(service).prediction.needs if n.action == "lambda:InvokeFunction"
                and ":function:service-dev-custom-resource-" in n.resource}
     assert sources and all("using-iam-servicerole" in s and "services-cloudformation" in s for s in sources)
-    granted = _role_actions(template)
+    granted = framework_role_actions(template)
     for type_name in customs:
         for operation in ("create", "update", "delete"):
             for call in FRAMEWORK_CUSTOM[type_name].calls(operation):
