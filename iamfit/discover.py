@@ -723,6 +723,14 @@ def _unverified(result: DiscoveryResult) -> tuple[Any, ...]:
     return unverified_resources(result.service)
 
 
+def _model_limits(result: DiscoveryResult) -> tuple[str, ...]:
+    if result.target != "sandbox":
+        return ()
+    from iamfit.targets.sandbox.coverage import model_limits
+
+    return model_limits(result.service)
+
+
 def _undescribed(result: DiscoveryResult) -> tuple[Any, ...]:
     from iamfit.predict.undescribed import undescribed
 
@@ -779,6 +787,7 @@ def report(result: DiscoveryResult, by_hand: dict[str, Any] | None = None) -> di
         # the sandbox verifies iamfit's model of AWS, not AWS; and not the needs of these resources
         "verified_in": "sandbox model" if result.target == "sandbox" else result.target,
         "unverified": [u.to_json() for u in _unverified(result)],
+        "model_limits": list(_model_limits(result)),
         "undescribed": [u.to_json() for u in _undescribed(result)],
         "stop": None
         if result.stop is None

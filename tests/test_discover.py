@@ -280,8 +280,10 @@ def test_without_cloudtrail_the_verdict_says_so_and_prune_drops_nothing(
     assert first["unavailable_evidence"] == {"cloudtrail": result.unavailable_evidence["cloudtrail"]}
     text = summary(result, rep)
     assert "evidence not read: cloudtrail: CloudTrail LookupEvents is unavailable" in text
-    assert text.splitlines()[-1].startswith("VERIFIED in the sandbox model")
-    assert text.splitlines()[-1].endswith(
+    verdict = next(line for line in text.splitlines() if line.startswith("VERIFIED"))
+    assert verdict.startswith("VERIFIED in the sandbox model")
+    assert text.splitlines()[-1].startswith("  - ")  # what the model cannot check comes last
+    assert verdict.endswith(
         "create, update and remove all passed with these policies, judged on stack events and deploy "
         "output only (cloudtrail evidence was unavailable)"
     )

@@ -76,7 +76,7 @@ def summary(result: DiscoveryResult, rep: dict[str, Any], prune: bool = False) -
             from iamfit.targets.sandbox.coverage import Unverified, verdict_lines
 
             unverified = tuple(Unverified(u["logical_id"], u["type"], u["reason"]) for u in rep.get("unverified", ()))
-            lines.extend(verdict_lines(unverified, passed))
+            lines.extend(verdict_lines(unverified, passed, tuple(rep.get("model_limits", ()))))
         else:
             lines.append(f"VERIFIED on {result.target}: {passed}")
     if result.target != "sandbox" and rep.get("undescribed"):  # the sandbox's verdict names them already

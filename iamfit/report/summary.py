@@ -353,6 +353,14 @@ def discover_gantt(result: DiscoveryResult) -> list[str]:
     return lines
 
 
+def _limits_lines(result: DiscoveryResult) -> list[str]:
+    from iamfit.targets.sandbox.coverage import model_limits
+
+    limits = model_limits(result.service)
+    return ["", "Not checked by the model (`iamfit observe` runs the real CLI and its plugins against a local AWS):",
+            "", *(f"- {limit}" for limit in limits)] if limits else []
+
+
 def _verdict_lines(result: DiscoveryResult) -> list[str]:
     if result.stop is not None:
         return [f"**STOPPED** ({result.stop.reason}): {result.stop.message}", "",
@@ -365,6 +373,7 @@ def _verdict_lines(result: DiscoveryResult) -> list[str]:
             "> The sandbox is iamfit's model of AWS (CloudFormation, the resource handlers' permission calls, IAM "
             "policy evaluation, timing), not AWS: this verifies the policies against that model. A real deploy "
             "can still need what the model lacks; `iamfit discover --target aws` verifies in a real account.",
+            *_limits_lines(result),
         ]
     return [f"**VERIFIED on {result.target}**: create, update and remove all passed with these policies, "
             "deploying in a real AWS account."]

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from iamfit.evidence.model import Cause
-from iamfit.targets.sandbox.coverage import MODEL_NOTE
+from iamfit.targets.sandbox.coverage import MODEL_NOTE, limits_lines
 
 if TYPE_CHECKING:
     from iamfit.evidence.explain import Explanation
@@ -127,6 +127,8 @@ def plan_text(data: dict[str, Any], missing_cfn_policy: bool) -> str:
         lines.append(f"Not verified: {len(unverified)} resource(s) whose needs the sandbox could not check "
                      "(verify with `iamfit discover --target aws`, or grant their needs by hand):")
         lines.extend(f"  - {u['logical_id']} ({u['type']}): {u['reason']}" for u in unverified)
+    if data["fits"]:
+        lines.extend(limits_lines(data.get("model_limits", []), indent=""))
     return "\n".join(lines)
 
 

@@ -48,6 +48,7 @@ class PackageRecord:
     provider: dict[str, Any]
     artifact_dir: str | None
     framework_version: str | None
+    plugins: tuple[str, ...] = ()  # service.plugins: the list, or v1/v2's {localPath, modules}
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,18 @@ def read_package_record(state: Any, where: Path) -> PackageRecord:
         provider=provider,
         artifact_dir=artifact_dir,
         framework_version=str(version) if isinstance(version, (str, int, float)) else None,
+        plugins=_plugins(svc.get("plugins")),
     )
+
+
+def _plugins(value: Any) -> tuple[str, ...]:
+    """The plugin names of ``service.plugins``: a list, or ``{localPath, modules: [...]}`` (Framework docs,
+    "Plugins": the object form sets a local path for the modules)."""
+    if isinstance(value, dict):
+        value = value.get("modules")
+    if not isinstance(value, list):
+        return ()
+    return tuple(sorted({v for v in value if isinstance(v, str) and v}))
 
 
 def _strings(value: Any) -> Iterator[str]:

@@ -64,6 +64,7 @@ class Service:
     artifact_dir: str | None = None
     warnings: list[str] = field(default_factory=list)
     framework: Framework = NOT_TOLD  # which Framework CLI deploys it (iamfit.service.framework)
+    plugins: tuple[str, ...] | None = None  # the plugins serverless-state.json names; None: no record of them
 
     def __post_init__(self) -> None:
         if not self.stack_name:
@@ -486,6 +487,7 @@ def load_service(
         artifact_dir=artifact_dir,
         warnings=warnings,
         framework=found,
+        plugins=record.plugins if record is not None else None,
     )
     if account is None and service.deployment_role:
         role = Arn.parse_or_none(service.deployment_role)

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from iamfit.cli import cli
 from iamfit.generate import generate_policies
 from iamfit.service.model import load_service
-from iamfit.targets.sandbox.coverage import unverified_resources
+from iamfit.targets.sandbox.coverage import model_limits, unverified_resources
 
 # A hand-written template names no service, stage or region: say them (see docs/generate.md).
 IDENTITY = ("--service", "svc", "--stage", "dev", "--region", "us-east-1")
@@ -82,3 +82,65 @@ def test_custom_resources_of_every_kind(tmp_path: Path) -> None:
         **KNOWN})
     (found,) = unverified_resources(load_service(template, **BARE, account=ACCOUNT))
     assert found.logical_id == "ViaTopic" and "backed by SNS topic provisioner" in found.reason
+
+
+# What no passing sandbox run can tell, named for the service: the ARNs as AWS evaluates them, the installed
+# CLI's calls, and the plugins serverless-state.json lists (coverage.model_limits).
+CORPUS = Path(__file__).resolve().parents[1] / "corpus" / "templates"
+
+
+def _package(tmp_path: Path, plugins: object) -> Path:
+    """A package directory: a template and the serverless-state.json the Framework writes next to it."""
+    package = tmp_path / ".serverless"
+    package.mkdir()
+    (package / "cloudformation-template-update-stack.json").write_text(
+        json.dumps({"AWSTemplateFormatVersion": "2010-09-09", "Resources": KNOWN}))
+    state = {"service": {"service": "svc", "provider": {"name": "aws", "stage": "dev", "region": "eu-west-1"},
+                         "frameworkVersion": "3", "plugins": plugins}}
+    (package / "serverless-state.json").write_text(json.dumps(state))
+    return package
+
+
+def test_every_sandbox_verdict_names_what_the_model_cannot_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    out, report = _discover(tmp_path, _template(tmp_path, KNOWN))
+    assert "not checked by the model" in out
+    assert "- ARNs, condition keys and resource policies as iamfit writes and evaluates them, not as AWS does" in out
+    assert "the calls of any Framework plugin the service uses at deploy time (no serverless-state.json" in out
+    limits = report["model_limits"]
+    assert isinstance(limits, list) and len(limits) == 3 and limits[0].startswith("ARNs")
+
+
+@pytest.mark.parametrize("plugins", [["serverless-s3-sync", "serverless-prune-plugin"],
+                                     {"localPath": "./plugins", "modules": ["serverless-prune-plugin",
+                                                                            "serverless-s3-sync"]}])
+def test_plan_names_the_plugins_the_package_records(tmp_path: Path, plugins: object) -> None:
+    package = _package(tmp_path, plugins)
+    service = load_service(package, account=ACCOUNT)
+    assert service.plugins == ("serverless-prune-plugin", "serverless-s3-sync")
+    policy = tmp_path / "deployer.json"
+    policy.write_text(generate_policies(service).policies["deployer"].dumps())
+    result = CliRunner().invoke(cli, ["plan", str(package), "--policy", str(policy), "--account", ACCOUNT])
+    assert result.exit_code == 0, result.output
+    assert "not checked by the model" in result.stdout
+    assert ("- the calls plugin(s) serverless-prune-plugin, serverless-s3-sync make at deploy time" in result.stdout)
+    assert "the calls of the Serverless Framework v3 or osls CLI as iamfit models them" in result.stdout
+    data = json.loads(CliRunner().invoke(cli, ["plan", str(package), "--policy", str(policy), "--account", ACCOUNT,
+                                               "--json"]).stdout)
+    assert any("serverless-prune-plugin" in limit for limit in data["model_limits"])
+
+
+def test_a_package_without_plugins_names_none(tmp_path: Path) -> None:
+    service = load_service(_package(tmp_path, None), account=ACCOUNT)
+    assert service.plugins == ()
+    assert not any("plugin" in limit for limit in model_limits(service))
+
+
+def test_a_real_public_package_names_its_plugins() -> None:
+    # fourTheorem/slic-starter's frontend (tests/corpus/sources.json): its serverless-state.json lists two plugins
+    service = load_service(CORPUS / "fourtheorem-slic-starter-frontend" / "cloudformation-template-update-stack.json",
+                           account=ACCOUNT)
+    assert service.plugins == ("serverless-pseudo-parameters", "serverless-s3-sync")
+    assert any("serverless-pseudo-parameters, serverless-s3-sync" in limit for limit in model_limits(service))

@@ -72,3 +72,23 @@ def test_generate_reads_any_resource_properties_or_rejects_them_cleanly(resource
             generate_policies(service)
         except BadInputError:
             pass
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(["service", "provider", "plugins", "frameworkVersion", "package"]),
+                       json_values, max_size=5),
+       json_values)
+def test_any_package_record_reads_or_is_bad_input(service: dict[str, object], plugins: object) -> None:
+    """serverless-state.json of any shape: a record (its plugins plain names, sorted), or one BadInputError."""
+    from pathlib import Path
+
+    from iamfit.service.identity import read_package_record
+
+    for state in ({"service": service}, {"service": {**service, "plugins": plugins}}, service):
+        try:
+            record = read_package_record(state, Path("serverless-state.json"))
+        except BadInputError as exc:
+            assert exc.exit_code == 3 and "\n" not in exc.message
+        else:
+            assert all(isinstance(p, str) and p for p in record.plugins)
+            assert list(record.plugins) == sorted(set(record.plugins))

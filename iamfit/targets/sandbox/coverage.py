@@ -9,10 +9,16 @@ calls, refinements), not AWS. A verdict from it says so, and names each resource
 * a custom resource (``Custom::*``, ``AWS::CloudFormation::CustomResource``): the sandbox checks that
   CloudFormation may invoke its ServiceToken, not what the function (or the topic's subscriber) then does with
   its own role (``Custom::S3`` of the Framework's existing-bucket events calls ``s3:PutBucketNotification``...).
+
+And, for every service, what no passing run can tell (:func:`model_limits`): that AWS evaluates the ARNs and
+conditions as iamfit writes them, that the installed CLI makes the calls iamfit models for its Framework variant,
+and what the service's plugins call at deploy time. ``iamfit observe`` runs the real CLI (and its plugins)
+against a local AWS; ``iamfit discover --target aws`` deploys on AWS.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,11 +76,45 @@ def unverified_resources(service: Service) -> tuple[Unverified, ...]:
     return tuple(out)
 
 
-def verdict_lines(unverified: tuple[Unverified, ...], passed: str) -> list[str]:
+_CLI_NAMES = {"v1": "Serverless Framework v1", "v2": "Serverless Framework v2", "v3": "Serverless Framework v3",
+              "v4": "Serverless Framework v4", "osls": "osls"}
+
+
+def model_limits(service: Service) -> tuple[str, ...]:
+    """What a run that passes in the sandbox cannot tell about ``service``, whatever its resources: the model's
+    limits, named for this service (its Framework variant, its plugins)."""
+    variants = service.framework.variants
+    cli = " or ".join(_CLI_NAMES.get(v, v) for v in variants)
+    if service.framework.told:
+        calls = (f"the calls of the {cli} CLI as iamfit models them (docs/knowledge.md), not as the installed CLI "
+                 "makes them")
+    else:
+        calls = (f"the calls of the Framework CLI that deploys it (not told: {cli}; the model grants each one's "
+                 f"and runs {_CLI_NAMES.get(service.framework.primary, service.framework.primary)}'s)")
+    limits = ["ARNs, condition keys and resource policies as iamfit writes and evaluates them, not as AWS does", calls]
+    if service.plugins is None:
+        limits.append("the calls of any Framework plugin the service uses at deploy time (no serverless-state.json "
+                      "records its plugins)")
+    elif service.plugins:
+        limits.append(f"the calls plugin(s) {', '.join(service.plugins)} make at deploy time (what a plugin compiles "
+                      "into the template is checked; what it calls itself is not in the model)")
+    return tuple(limits)
+
+
+def verdict_lines(unverified: tuple[Unverified, ...], passed: str, limits: tuple[str, ...] = ()) -> list[str]:
     """The sandbox's verdict: ``VERIFIED in the sandbox model`` with what that covers and what it does not."""
     lines = [f"VERIFIED in the sandbox model ({MODEL_NOTE}): {passed}"]
     if unverified:
         lines.append(f"  not verified: {len(unverified)} resource(s) whose needs the sandbox could not check "
                      "(verify with --target aws, or grant their needs by hand):")
         lines.extend(f"  - {u.logical_id} ({u.type}): {u.reason}" for u in unverified)
+    lines.extend(limits_lines(limits))
     return lines
+
+
+def limits_lines(limits: Sequence[str], indent: str = "  ") -> list[str]:
+    """The model's limits, as the verdicts of discover and plan print them."""
+    if not limits:
+        return []
+    return [f"{indent}not checked by the model (`iamfit observe` runs the real CLI and plugins against a local AWS; "
+            "`--target aws` deploys on AWS):", *(f"{indent}- {limit}" for limit in limits)]

@@ -25,7 +25,7 @@ from typing import Any
 from iamfit.policy.document import PolicyDocument
 from iamfit.service.model import Service
 from iamfit.targets.base import PHASES, Phase
-from iamfit.targets.sandbox.coverage import Unverified, unverified_resources
+from iamfit.targets.sandbox.coverage import Unverified, model_limits, unverified_resources
 from iamfit.targets.sandbox.target import SandboxTarget
 from iamfit.targets.sandbox.world import World
 
@@ -81,6 +81,7 @@ class Plan:
     region: str
     phases: tuple[PhasePlan, ...]
     unverified: tuple[Unverified, ...] = ()
+    model_limits: tuple[str, ...] = ()  # what no passing plan can tell (coverage.model_limits)
     notes: tuple[str, ...] = ()  # how the plan was made, when not as the service says (api.plan)
 
     @property
@@ -104,6 +105,7 @@ class Plan:
             # a fit in iamfit's model of AWS, not AWS; and not for the needs of these resources
             "verified_in": "sandbox model",
             "unverified": [u.to_json() for u in self.unverified],
+            "model_limits": list(self.model_limits),
             "notes": list(self.notes),
             "denied_actions": list(self.denied_actions),
             "modeled_seconds": self.modeled_seconds,
@@ -137,4 +139,5 @@ def plan(
         })
         results.append(PhasePlan(phase, done.succeeded, done.stack_status, done.first_failure, done.modeled_seconds,
                                  done.reached_stack, tuple(denials)))
-    return Plan(service.stack_name, service.account, service.region, tuple(results), unverified_resources(service))
+    return Plan(service.stack_name, service.account, service.region, tuple(results), unverified_resources(service),
+                model_limits(service))
