@@ -135,6 +135,20 @@ def test_lambda_at_edge_replicates_the_version_and_creates_both_service_linked_r
     assert _grants(service, "CloudFrontDistribution", "delete")["lambda:DisableReplication*"] == {versions}
 
 
+def test_a_distribution_s_tagging_names_only_distributions_ssr_react() -> None:
+    """CloudFront's tagging actions authorize on eight resource types (distribution, anycast-ip-list, trust-store,
+    vpcorigin, ...; Service Authorization Reference, Amazon CloudFront); the stack tags its distribution, whose own
+    ARN is distribution/<generated id>: only that type is granted."""
+    service = _service("ssr-react-lambda-at-edge")
+    distribution = f"arn:aws:cloudfront::{ACCOUNT}:distribution/*"
+    assert service.resource_arns("CloudFrontDistribution") == (distribution,)
+    assert service.resolve_one({"Ref": "CloudFrontDistribution"}) == "*"  # Ref is the generated id
+    created, updated = _grants(service, "CloudFrontDistribution"), _grants(service, "CloudFrontDistribution", "update")
+    assert created["cloudfront:TagResource"] == {distribution}
+    assert updated["cloudfront:TagResource"] == updated["cloudfront:UntagResource"] == {distribution}
+    assert created["cloudfront:GetDistribution"] == created["cloudfront:GetDistributionConfig"] == {distribution}
+
+
 # --- (d) §5 the Framework's Custom::EventBridge -----------------------------------------------------------------
 
 

@@ -100,6 +100,18 @@ def test_lambda_at_edge_is_granted_replication_and_its_service_linked_roles_ssr_
         assert all(service in _listed(st["Condition"]["StringEquals"]["iam:AWSServiceName"]) for st in allowing)
 
 
+def test_the_distribution_s_tags_are_granted_on_distributions_only_ssr_react(tmp_path: Path) -> None:
+    """The stack tags its distribution; CloudFront's other taggable types (trust stores, VPC origins, anycast IP
+    lists, connection groups, ...) are not the distribution's to tag."""
+    _generate("ssr-react-lambda-at-edge", tmp_path, "--split")
+    stack = _statements(tmp_path, "cloudformation")
+    assert _allowing(stack, "cloudfront:TagResource", f"arn:aws:cloudfront::{ACCOUNT}:distribution/E2QWRUHEXAMPLE")
+    for other in ("trust-store/ts-1", "vpcorigin/vo-1", "anycast-ip-list/al-1", "connection-group/cg-1",
+                  "distribution-tenant/dt-1", "streaming-distribution/sd-1"):
+        for action in ("cloudfront:TagResource", "cloudfront:UntagResource"):
+            assert not _allowing(stack, action, f"arn:aws:cloudfront::{ACCOUNT}:{other}"), (action, other)
+
+
 def test_the_framework_s_custom_event_bridge_is_invoked_and_described_getaroom_analytics_v2(tmp_path: Path) -> None:
     """serverless 2.72.3 compiles the eventBridge event to Custom::EventBridge: the deployer (no deploymentRole)
     invokes the Framework's custom resource function, and the type is described, not left unknown."""
