@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from iamfit.cli import cli
@@ -77,8 +78,14 @@ def test_the_timestream_database_is_granted_in_the_package_s_region_left4status_
     assert {"kms:CreateGrant", "kms:DescribeKey"} <= {a for group in pruned for a in group["actions"]}
 
 
-def test_discover_verifies_the_timestream_service_left4status_backend(tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli, ["discover", str(FIXTURES / "left4status-backend" / ".serverless"),
+@pytest.mark.parametrize("slug", ["left4status-backend", "getaroom-analytics-osls", "getaroom-analytics-v2",
+                                  "ssr-react-lambda-at-edge"])
+def test_discover_verifies_the_public_service_in_the_sandbox(
+    slug: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No internal error (issue 13 §3: a Timestream service once ended in IndexError, exit 70)."""
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["discover", str(FIXTURES / slug / ".serverless"),
                                       "--account", ACCOUNT, "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, (result.output, result.exception)
     assert "VERIFIED" in result.stdout
