@@ -121,7 +121,8 @@ def test_the_distribution_s_tags_are_granted_on_distributions_only_ssr_react(tmp
 
 def test_the_framework_s_custom_event_bridge_is_invoked_and_described_getaroom_analytics_v2(tmp_path: Path) -> None:
     """serverless 2.72.3 compiles the eventBridge event to Custom::EventBridge: the deployer (no deploymentRole)
-    invokes the Framework's custom resource function, and the type is described, not left unknown."""
+    invokes the Framework's custom resource function, and the type is described, not left unknown; the stack calls
+    of the v2 CLI that compiled it are granted."""
     report = _generate("getaroom-analytics-v2", tmp_path)
     function = f"arn:aws:lambda:eu-north-1:{ACCOUNT}:function:getaroom-slotanalytics-dev-custom-resource-event-bridge"
     assert _allowing(_statements(tmp_path, "deployer"), "lambda:InvokeFunction", function)
@@ -129,3 +130,9 @@ def test_the_framework_s_custom_event_bridge_is_invoked_and_described_getaroom_a
                for uses in principal["actions"].values() for use in uses}
     assert any(r.startswith("Custom::EventBridge AddRecordCustomEventBridge2 ") for r in reasons)
     assert report["undescribed"] == []
+    # the package does not say which CLI compiled it (no frameworkVersion): v2, which did, deploys with
+    # CreateStack/UpdateStack (lib/plugins/aws/lib/updateStack.js at v2.72.0), so those are granted too
+    assert "v2" in report["framework"]["variants"]
+    stack = f"arn:aws:cloudformation:eu-north-1:{ACCOUNT}:stack/getaroom-slotanalytics-dev/5f3e2a10-0000-0000-0000-0"
+    for action in ("cloudformation:CreateStack", "cloudformation:UpdateStack"):
+        assert _allowing(_statements(tmp_path, "deployer"), action, stack), action
