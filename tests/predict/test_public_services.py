@@ -135,6 +135,21 @@ def test_lambda_at_edge_replicates_the_version_and_creates_both_service_linked_r
     assert _grants(service, "CloudFrontDistribution", "delete")["lambda:DisableReplication*"] == {versions}
 
 
+def test_the_edge_invoke_permission_on_a_version_names_that_function_not_every_function_ssr_react() -> None:
+    """The Framework's Lambda@Edge permission (Principal edgelambda.amazonaws.com) names its function by `Ref` of the
+    AWS::Lambda::Version (osls lib/plugins/aws/package/compile/events/cloud-front.js). Ref of a version is its ARN,
+    function:<name>:<version> (CloudFormation reference, AWS::Lambda::Version, Return values): lambda:AddPermission
+    and RemovePermission act on that function's versions, not on every function of the account."""
+    service = _service("ssr-react-lambda-at-edge")
+    permission = service.resources["SsrLambdaFunctionInvokePermission"].properties
+    assert permission["Principal"] == "edgelambda.amazonaws.com"
+    function = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:serverless-ssr-react-lambda-at-edge-dev-ssr"
+    assert service.resolve_one(permission["FunctionName"]) == f"{function}:*"
+    assert _grants(service, "SsrLambdaFunctionInvokePermission")["lambda:AddPermission"] == {function, f"{function}:*"}
+    deleted = _grants(service, "SsrLambdaFunctionInvokePermission", "delete")
+    assert deleted["lambda:RemovePermission"] == {function, f"{function}:*"}
+
+
 def test_a_distribution_s_tagging_names_only_distributions_ssr_react() -> None:
     """CloudFront's tagging actions authorize on eight resource types (distribution, anycast-ip-list, trust-store,
     vpcorigin, ...; Service Authorization Reference, Amazon CloudFront); the stack tags its distribution, whose own

@@ -107,6 +107,19 @@ def test_lambda_at_edge_is_granted_replication_and_its_service_linked_roles_ssr_
         assert all(service in _listed(st["Condition"]["StringEquals"]["iam:AWSServiceName"]) for st in allowing)
 
 
+def test_the_edge_invoke_permission_is_granted_on_the_function_s_versions_only_ssr_react(tmp_path: Path) -> None:
+    """The Framework's Lambda@Edge permission is added to the function's version (`Ref` of the version is its
+    ARN): lambda:AddPermission on that version, not on every function of the account."""
+    _generate("ssr-react-lambda-at-edge", tmp_path, "--split")
+    stack = _statements(tmp_path, "cloudformation")
+    version = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:serverless-ssr-react-lambda-at-edge-dev-ssr:7"
+    assert _allowing(stack, "lambda:AddPermission", version)
+    assert _allowing(stack, "lambda:RemovePermission", version)
+    other = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:payments-prod-charge"
+    assert not _allowing(stack, "lambda:AddPermission", other)
+    assert not _allowing(stack, "lambda:RemovePermission", other)
+
+
 def test_the_distribution_s_tags_are_granted_on_distributions_only_ssr_react(tmp_path: Path) -> None:
     """The stack tags its distribution; CloudFront's other taggable types (trust stores, VPC origins, anycast IP
     lists, connection groups, ...) are not the distribution's to tag."""
