@@ -76,6 +76,12 @@ NAME_RULES: dict[str, NameRule] = {
         "arn:{partition}:timestream:{region}:{account}:database/*/table/{name}", "TableName", 256, ref="id",
         generated=False,
     ),
+    # CloudFront: a distribution is distribution/<id> in no region (Service Authorization Reference, Amazon
+    # CloudFront, resource type distribution: arn:${Partition}:cloudfront::${Account}:distribution/${DistributionId});
+    # Ref returns the id CloudFront generates (CloudFormation reference, AWS::CloudFront::Distribution, Return values)
+    "AWS::CloudFront::Distribution": NameRule(
+        "arn:{partition}:cloudfront::{account}:distribution/*", None, ref="id", generated=False
+    ),
     "AWS::ApiGateway::RestApi": _APIGW_V1,
     "AWS::ApiGatewayV2::Api": _APIGW_V2,
 }

@@ -267,9 +267,14 @@ class Service:
             prop, parent_type = parent
             values = self.resolve(res.properties.get(prop))
             parent_rule = NAME_RULES[parent_type]
-            arns = []
+            arns: list[str] = []
             for value in values:
-                if value.startswith("arn:"):
+                if value.startswith("arn:") and parent_type == "AWS::Lambda::Function" and value.endswith(":*") \
+                        and value.count(":") == 7:
+                    # a version's ARN (Ref of an AWS::Lambda::Version: a Lambda@Edge permission): the calls act on
+                    # the qualified ARN; the function's own ARN as for AWS::Lambda::Version itself
+                    arns.extend((value[:-2], value))
+                elif value.startswith("arn:"):
                     arns.append(value.split(":*")[0] + (":*" if parent_type == "AWS::Logs::LogGroup" else ""))
                 elif parent_type == "AWS::SQS::Queue" and value.startswith("https://"):
                     arns.append(self.arn(parent_rule.arn, value.rsplit("/", 1)[-1]))
@@ -303,6 +308,11 @@ class Service:
         res = self.resources.get(name) or self.core_resources.get(name)
         if res is None:
             return "*"  # a parameter or something outside the template
+        if res.type == "AWS::Lambda::Version":
+            # Ref is the version's ARN, function:<name>:<version> (CloudFormation reference, AWS::Lambda::Version,
+            # Return values); the number is the service's to give
+            qualified = [a for a in self.resource_arns(name) if a.endswith(":*")]
+            return qualified[0] if qualified else "*"
         rule = NAME_RULES.get(res.type)
         if rule is None or rule.ref == "id":
             return "*"
