@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -13,15 +14,23 @@ from iamfit.files import check_depth, check_yaml_depth, loads_json, read_text
 logger = logging.getLogger(__name__)
 
 
-def _plain(value: Any) -> Any:
-    """cfn-lint's node types (dict_node, str_node ...) as plain Python values."""
+def _plain(value: Any, origin: str) -> Any:
+    """cfn-lint's node types (dict_node, str_node ...) as plain Python values, as CloudFormation reads them.
+
+    YAML reads an unquoted ``2012-10-17`` (a policy's ``Version``, written so in many public templates) as a date;
+    CloudFormation keeps the text, so a date is its ISO spelling again (a timestamp with a time, its ISO form).
+    Any other value JSON cannot hold (``!!binary``, ``!!set``) is bad input."""
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): _plain(v, origin) for k, v in value.items()}
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [_plain(v, origin) for v in value]
     if isinstance(value, str):
         return str(value)
-    return value
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return value.isoformat()
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    raise BadInputError(f"{origin}: a YAML value of type {type(value).__name__} has no CloudFormation meaning")
 
 
 def parse_template(text: str, origin: str) -> dict[str, Any]:
@@ -45,7 +54,7 @@ def parse_template(text: str, origin: str) -> dict[str, Any]:
             detail = str(matches[0].message) if matches else "unreadable"
             raise BadInputError(f"{origin}: not a readable YAML or JSON template ({detail})")
         check_depth(decoded, origin)
-        template = _plain(decoded)
+        template = _plain(decoded, origin)
     if not isinstance(template, dict):
         raise BadInputError(f"{origin}: a template must be a mapping at the top level")
     resources = template.get("Resources")

@@ -92,3 +92,32 @@ def test_any_package_record_reads_or_is_bad_input(service: dict[str, object], pl
         else:
             assert all(isinstance(p, str) and p for p in record.plugins)
             assert list(record.plugins) == sorted(set(record.plugins))
+
+
+YAML_SCALARS = st.sampled_from(
+    ["2012-10-17", "2001-12-14t21:59:43.10-05:00", "2002-12-14", "yes", "~", "0x1F", "1e3", "'2012-10-17'",
+     "!!binary aGVsbG8=", "!!set {a, b}", "!Ref Queue", ".nan", "-.inf"]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(YAML_SCALARS, min_size=1, max_size=4))
+def test_yaml_templates_read_as_json_values_or_bad_input(values: list[str]) -> None:
+    """Whatever a YAML scalar decodes to (a date, binary, a set), the template holds only what JSON can, as
+    CloudFormation reads it, or it is one BadInputError: never a value the sandbox cannot serialise (exit 70)."""
+    props = "\n".join(f"      P{i}: {v}" for i, v in enumerate(values))
+    text = f"Resources:\n  Queue:\n    Type: AWS::SQS::Queue\n    Properties:\n{props}\n"
+    try:
+        template = parse_template(text, "fuzz")
+    except BadInputError as exc:
+        assert exc.exit_code == 3 and "\n" not in exc.message
+    else:
+        json.dumps(template, allow_nan=True)
+
+
+def test_an_unquoted_policy_version_is_the_string_cloudformation_reads() -> None:
+    # awslabs/amazon-timestream-tools (tests/predict/fixtures/public-templates/) writes `Version: 2012-10-17`
+    text = ("Resources:\n  B:\n    Type: AWS::S3::BucketPolicy\n    Properties:\n      Bucket: b\n"
+            "      PolicyDocument:\n        Version: 2012-10-17\n        Statement: []\n")
+    template = parse_template(text, "t.yaml")
+    assert template["Resources"]["B"]["Properties"]["PolicyDocument"]["Version"] == "2012-10-17"
