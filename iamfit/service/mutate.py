@@ -179,6 +179,18 @@ def _add_tag(type_name: str, body: dict[str, Any], region: str) -> str | None:
     return f"{prop}: + iamfit-update=1"
 
 
+def _literal_int(value: Any, default: int) -> int:
+    """A property's number as the template writes it, or ``default`` (Lambda's own) when it is not a literal
+    number: an intrinsic (``!Ref LambdaTimeout``) the update replaces with a literal all the same."""
+    if isinstance(value, bool):
+        return default
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return default
+
+
 def update_changes(service: Service) -> tuple[dict[str, Any], str | None, tuple[Change, ...]]:
     """(the changed template, the new artifact directory, the changes) -- see the module docstring."""
     template = copy.deepcopy(service.template)
@@ -200,8 +212,8 @@ def update_changes(service: Service) -> tuple[dict[str, Any], str | None, tuple[
     functions = sorted(lid for lid, b in resources.items() if b.get("Type") == "AWS::Lambda::Function")
     if functions:
         props = resources[functions[0]].setdefault("Properties", {})
-        memory = int(props.get("MemorySize", 1024)) + 128
-        timeout = int(props.get("Timeout", 6)) + 1
+        memory = _literal_int(props.get("MemorySize"), 1024) + 128
+        timeout = _literal_int(props.get("Timeout"), 6) + 1
         props["MemorySize"], props["Timeout"] = memory, timeout
         env = props.setdefault("Environment", {}).setdefault("Variables", {})
         env["IAMFIT_UPDATE"] = "1"

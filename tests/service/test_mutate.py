@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from iamfit.knowledge.arns import NAME_RULES
 from iamfit.knowledge.registry import schema
@@ -64,3 +66,30 @@ def test_a_template_without_artifacts_still_gets_a_variant(tmp_path: Path) -> No
     assert variant.resources["Perm"].properties["FunctionName"] == {"Fn::GetAtt": ["Fn", "Arn"]}
     assert variant.resources["Fn"].properties["MemorySize"] == 1152
     assert variant.artifact_dir is None
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-10**6, max_value=10**6) | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(memory=json_values, timeout=json_values)
+@example(memory="512", timeout={"Ref": "T"})
+def test_the_update_takes_any_memory_and_timeout_a_template_writes(tmp_path: Path, memory: object,
+                                                                  timeout: object) -> None:
+    """A function's MemorySize/Timeout may be an intrinsic (aws-cloudformation-templates' PyPlate macro writes
+    `Timeout: !Ref LambdaTimeout`) or anything else: the update sets literal numbers, from Lambda's defaults when
+    the template's are not literal (was an internal error, exit 70, in plan and discover)."""
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps({"Parameters": {"T": {"Type": "Number"}}, "Resources": {
+        "Fn": {"Type": "AWS::Lambda::Function",
+               "Properties": {"Role": "arn:aws:iam::1:role/r", "Code": {"ZipFile": "x"},
+                              "MemorySize": memory, "Timeout": timeout}}}}))
+    service = load_service(path, service_name="svc", stage="dev", region="us-east-1", account="123456789012")
+    props = update_variant(service).resources["Fn"].properties
+    assert isinstance(props["MemorySize"], int) and isinstance(props["Timeout"], int)
+    if timeout == {"Ref": "T"} or not isinstance(timeout, (int, str)) or isinstance(timeout, bool):
+        assert props["Timeout"] == 7
