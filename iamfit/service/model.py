@@ -411,6 +411,22 @@ def _derive_core(template: dict[str, Any]) -> dict[str, Any]:
     return {"AWSTemplateFormatVersion": "2010-09-09", "Resources": resources}
 
 
+def transform_warning(template: dict[str, Any]) -> str | None:
+    """The warning for a template that declares a ``Transform`` (SAM, AWS::LanguageExtensions, a macro):
+    CloudFormation expands it when it deploys; iamfit reads the template as written (CloudFormation User Guide,
+    "Transform": macros process the template before the change set is created)."""
+    declared = template.get("Transform")
+    if not declared:
+        return None
+    names = [declared] if isinstance(declared, str) else declared if isinstance(declared, list) else [declared]
+    shown = ", ".join(n if isinstance(n, str) else str(n.get("Name", "?")) if isinstance(n, dict) else "?"
+                      for n in names)
+    return (f"the template declares Transform {shown}: CloudFormation expands it when it deploys, iamfit reads the "
+            "template as written, so what the transform adds is not predicted (its own types are named as not "
+            "described); pass the expanded template (a deployed stack's: aws cloudformation get-template "
+            "--template-stage Processed)")
+
+
 def load_service(
     path: Path,
     *,
@@ -485,6 +501,9 @@ def load_service(
     untold = untold_warning(found)
     if untold is not None:
         warnings.append(untold)
+    transform = transform_warning(template)
+    if transform is not None:
+        warnings.append(transform)
     service = Service(
         name=name,
         stage=the_stage,
@@ -506,5 +525,13 @@ def load_service(
         service.warnings.append(NO_ACCOUNT_WARNING)
     else:
         service = service.with_account(account)
-    _ = service.graph  # validate the dependency graph early (cycles are bad input)
+    try:
+        _ = service.graph  # validate the dependency graph early (cycles are bad input)
+    except BadInputError as exc:
+        if transform is None:
+            raise
+        # a SAM template's function and API name each other before the transform splits them: not a cycle then
+        raise BadInputError(f"{exc.message}; the template declares a Transform, which iamfit does not run: pass "
+                            "the expanded template (a deployed stack's: aws cloudformation get-template "
+                            "--template-stage Processed)") from None
     return service

@@ -61,6 +61,19 @@ def parse_template(text: str, origin: str) -> dict[str, Any]:
     if not isinstance(resources, dict) or not resources:
         raise BadInputError(f"{origin}: the template has no Resources")
     for logical_id, resource in resources.items():
+        if logical_id.startswith("Fn::ForEach::"):
+            raise BadInputError(
+                f"{origin}: {logical_id}: Fn::ForEach is expanded by the AWS::LanguageExtensions transform, which "
+                "iamfit does not run; pass the template CloudFormation expands it to (a deployed stack's: aws "
+                "cloudformation get-template --template-stage Processed)"
+            )
+        if isinstance(resource, dict) and isinstance(resource.get("Type"), dict):
+            tag = str(next(iter(resource["Type"]), "?")).removeprefix("Fn::")
+            raise BadInputError(
+                f"{origin}: resource {logical_id}: its Type is a {tag} tag, not a resource type: this template is "
+                "for a pre-processor (a Rain module: `rain pkg` writes the template CloudFormation reads); pass "
+                "the template it writes"
+            )
         if not isinstance(resource, dict) or not isinstance(resource.get("Type"), str):
             raise BadInputError(f"{origin}: resource {logical_id} has no Type")
         props = resource.get("Properties", {})

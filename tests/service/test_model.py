@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -120,3 +121,29 @@ def test_cycles_are_bad_input(tmp_path: Path) -> None:
 def test_bad_account_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="12-digit"):
         load_service(EXAMPLES / "rest-api", account="12345", compile_if_needed=False)
+
+
+def test_a_template_with_a_transform_says_iamfit_reads_it_unexpanded(tmp_path: Path) -> None:
+    path = tmp_path / "sam.json"
+    path.write_text(json.dumps({"Transform": "AWS::Serverless-2016-10-31", "Resources": {
+        "Fn": {"Type": "AWS::Serverless::Function", "Properties": {"Handler": "index.handler"}}}}))
+    service = load_service(path, service_name="svc", stage="dev", region="us-east-1", account="123456789012")
+    (warning,) = [w for w in service.warnings if "Transform" in w]
+    assert "Transform AWS::Serverless-2016-10-31" in warning and "--template-stage Processed" in warning
+    plain = tmp_path / "plain.json"
+    plain.write_text(json.dumps({"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}}))
+    assert not [w for w in load_service(plain, service_name="svc", stage="dev", region="us-east-1").warnings
+                if "Transform" in w]
+
+
+def test_a_cycle_in_an_unexpanded_template_says_the_transform_is_not_run(tmp_path: Path) -> None:
+    # the shape of aws-samples/serverless-patterns apigw-lambda-json-xml-vtl-transformation/template.yaml: the
+    # function's event names the API and the API's definition names the function, which SAM's expansion splits
+    path = tmp_path / "sam.json"
+    path.write_text(json.dumps({"Transform": "AWS::Serverless-2016-10-31", "Resources": {
+        "Fn": {"Type": "AWS::Serverless::Function", "Properties": {"Events": {"Api": {"Properties": {
+            "RestApiId": {"Ref": "Api"}}}}}},
+        "Api": {"Type": "AWS::Serverless::Api", "Properties": {"DefinitionBody": {"x": {"Fn::GetAtt": ["Fn", "Arn"]}}}},
+    }}))
+    with pytest.raises(BadInputError, match="circular dependency.*declares a Transform, which iamfit does not run"):
+        load_service(path, service_name="svc", stage="dev", region="us-east-1")

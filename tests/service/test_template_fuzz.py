@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -121,3 +122,18 @@ def test_an_unquoted_policy_version_is_the_string_cloudformation_reads() -> None
             "      PolicyDocument:\n        Version: 2012-10-17\n        Statement: []\n")
     template = parse_template(text, "t.yaml")
     assert template["Resources"]["B"]["Properties"]["PolicyDocument"]["Version"] == "2012-10-17"
+
+
+def test_fn_foreach_names_the_transform_iamfit_does_not_run() -> None:
+    # the shape of aws-cloudformation/aws-cloudformation-templates CloudFormation/fn-foreach-ddb.yaml
+    text = ("Transform: AWS::LanguageExtensions\nResources:\n  Fn::ForEach::Tables:\n    - Name\n    - [A, B]\n"
+            "    - ${Name}Table:\n        Type: AWS::DynamoDB::Table\n")
+    with pytest.raises(BadInputError, match="AWS::LanguageExtensions transform, which iamfit does not run"):
+        parse_template(text, "t.yaml")
+
+
+def test_a_rain_module_type_names_the_pre_processor() -> None:
+    # the shape of aws-cloudformation/aws-cloudformation-templates CloudFormation/StackSets/common-resources.yaml
+    text = "Resources:\n  Storage:\n    Type: !Rain::Module ../../RainModules/bucket.yml\n"
+    with pytest.raises(BadInputError, match=r"resource Storage: its Type is a Rain::Module tag.*rain pkg"):
+        parse_template(text, "t.yaml")
