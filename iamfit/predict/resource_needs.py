@@ -85,11 +85,16 @@ def _values_under(service: Service, resource: Resource, wanted: Callable[[str], 
 
 def _role_arns(service: Service, resource: Resource) -> tuple[bool, tuple[str, ...]]:
     """(the resource passes a role, the role ARNs it passes) from properties named *Role* (and the few role
-    properties named otherwise, e.g. Cognito's ``SnsCallerArn``, API Gateway's ``Credentials``)."""
+    properties named otherwise, e.g. Cognito's ``SnsCallerArn``, API Gateway's ``Credentials``).
+
+    A role of the template named by its name (``Ref`` of an AWS::IAM::Role returns the name: CloudFormation
+    reference, AWS::IAM::Role, Return values; ECS's service ``Role`` takes a name or an ARN) is that role's ARN,
+    with its path."""
     present, values = _values_under(
         service, resource, lambda key: "role" in key.lower() or key.lower() in _ROLE_KEYS
     )
-    return present, tuple(sorted(v for v in values if _ROLE_ARN.match(v)))
+    referenced = {arn for role in _template_roles(service, resource) for arn in service.resource_arns(role.logical_id)}
+    return present, tuple(sorted({v for v in values if _ROLE_ARN.match(v)} | referenced))
 
 
 def _kms_keys(service: Service, resource: Resource) -> tuple[str, ...]:

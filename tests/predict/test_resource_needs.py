@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from iamfit.predict.resource_needs import resource_needs
@@ -59,3 +60,21 @@ def test_custom_resources_need_invoke_on_their_service_token(tmp_path: Path) -> 
         "lambda:InvokeFunction",
         "arn:aws:lambda:us-east-1:123456789012:function:provider",
     )
+
+
+def test_a_role_named_by_ref_is_passed_as_that_role_not_any_role(tmp_path: Path) -> None:
+    """`Ref` of an AWS::IAM::Role is its name (CloudFormation reference, Return values), and an ECS service's
+    `Role` takes the name: PassRole on that role's ARN (with its path), not role/* (aws-cloudformation-templates'
+    ECS_Schedule_Example writes `Role: !Ref ECSServiceRole`)."""
+    template = tmp_path / "t.json"
+    template.write_text(json.dumps({"Resources": {
+        "ServiceRole": {"Type": "AWS::IAM::Role", "Properties": {"Path": "/ecs/", "AssumeRolePolicyDocument": {}}},
+        "Cluster": {"Type": "AWS::ECS::Cluster"},
+        "Service": {"Type": "AWS::ECS::Service", "Properties": {
+            "Cluster": {"Ref": "Cluster"}, "Role": {"Ref": "ServiceRole"}, "DesiredCount": 1,
+            "TaskDefinition": "arn:aws:ecs:us-east-1:123456789012:task-definition/app:1"}},
+    }}))
+    svc = load_service(template, service_name="svc", stage="dev", region="us-east-1", account="123456789012")
+    (need,) = [n for n in _needs(svc, "Service", "create").needs if n.action == "iam:PassRole"]
+    assert need.resource == "arn:aws:iam::123456789012:role/ecs/svc-dev-ServiceRole-*"
+    assert need.conditions == (("StringEquals", "iam:PassedToService", ("ecs.amazonaws.com",)),)
