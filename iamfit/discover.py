@@ -428,11 +428,13 @@ class Discovery:
                 fused.setdefault((principal, action, self._scope(action, d.resource)), []).append(d)
         grants: list[Grant] = []
         guarded: list[str] = []
-        granted_keys = {(n.principal, n.action.lower(), n.resource) for n in current}
+        # what is granted, with its conditions: a PassRole on role/* to ec2.amazonaws.com does not grant passing a
+        # role to ecs.amazonaws.com (a denial of the second is new, not "denied again")
+        granted_keys = {(n.principal, n.action.lower(), n.resource, n.conditions) for n in current}
         for (principal, action, resource), seen in sorted(fused.items()):
-            if (principal, action.lower(), resource) in granted_keys:
-                continue
             conditions = self._conditions_for(principal, action, resource)
+            if (principal, action.lower(), resource, conditions) in granted_keys:
+                continue
             violation = guardrail_violation(action, resource, conditions, self.allow)
             expected = self._predicted(action, resource)
             if violation and not expected:
@@ -458,7 +460,8 @@ class Discovery:
         # that too, so one attempt settles each failed operation (not one action per attempt). Likewise the
         # Framework CLI: it stops at its first denied call, so a denied CLI call gets the command's predicted
         # calls (serverless-cli.md) instead of revealing them one attempt at a time.
-        have = granted_keys | {(g.need.principal, g.need.action.lower(), g.need.resource) for g in grants}
+        have = granted_keys | {(g.need.principal, g.need.action.lower(), g.need.resource, g.need.conditions)
+                               for g in grants}
         service = self._phase_service(phase)
         predicted: list[Need] = []
         for logical_id, operation in failed_ops:
@@ -466,7 +469,7 @@ class Discovery:
         if knowledge and any(d.source == SOURCE_CLI for d in denials):
             predicted.extend(self._predicted_cli(service, phase))
         for need in predicted:
-            key = (need.principal, need.action.lower(), need.resource)
+            key = (need.principal, need.action.lower(), need.resource, need.conditions)
             if key in have:
                 continue
             have.add(key)

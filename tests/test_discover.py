@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 from pathlib import Path
 
@@ -312,3 +313,26 @@ def test_a_discovered_service_linked_role_is_granted_with_its_service_name(tmp_p
     assert statements
     assert all(("StringEquals", (("iam:AWSServiceName", ("ops.apigateway.amazonaws.com",)),)) in st.conditions
                for st in statements)
+
+
+def test_from_scratch_passes_two_unresolved_roles_to_two_services(tmp_path: Path) -> None:
+    """Two resources pass a role iamfit cannot resolve (a name, not a template role: role/*) to two services. A
+    grant on role/* conditioned on the instance profile's service does not let the ECS service pass its role: the loop
+    grants the second condition instead of stopping with "denied again for what is already granted" (found by
+    benchmarks/sweep_templates.py's discover run on aws-cloudformation-templates' ECS_Schedule_Example)."""
+    template = tmp_path / "t.json"
+    template.write_text(json.dumps({"Resources": {
+        "Profile": {"Type": "AWS::IAM::InstanceProfile", "Properties": {"Roles": ["ec2-instances"]}},
+        "Cluster": {"Type": "AWS::ECS::Cluster"},
+        "Service": {"Type": "AWS::ECS::Service", "Properties": {
+            "Cluster": {"Ref": "Cluster"}, "Role": "ecs-service-legacy", "DesiredCount": 1,
+            "TaskDefinition": "arn:aws:ecs:us-east-1:123456789012:task-definition/app:1"}},
+    }}))
+    service = load_service(template, service_name="svc", stage="dev", region="us-east-1", account="123456789012")
+    result = discover(service, SandboxTarget(service, seed="test"), Journal.create(tmp_path / "runs"),
+                      from_scratch=True)
+    assert result.verified, result.stop
+    passed_to = [values for doc in result.policies.values() for st in doc.statements if "iam:PassRole" in st.actions
+                 and st.resources == ("arn:aws:iam::123456789012:role/*",)
+                 for _, pairs in st.conditions for key, values in pairs if key == "iam:PassedToService"]
+    assert ("ecs.amazonaws.com",) in passed_to and len(set(passed_to)) == 2  # the profile's, and the service's
