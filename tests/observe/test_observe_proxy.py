@@ -90,8 +90,12 @@ def test_the_proxy_files_are_gone_after_an_interrupt(service: Path, tmp_path: Pa
     runs = tmp_path / "tmp"
     runs.mkdir()
     env = {**os.environ, "PYTHONPATH": str(REPO), "TMPDIR": str(runs)}
+    # `python -m iamfit` with ^C as a KeyboardInterrupt whatever the runner's own SIGINT disposition (a background
+    # job of a non-interactive shell starts with SIGINT ignored, and Python then installs no handler)
+    main = ("import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+            "runpy.run_module('iamfit', run_name='__main__', alter_sys=True)")
     child = subprocess.Popen(
-        [sys.executable, "-m", "iamfit", "observe", str(service), "--deploy-command", command(tmp_path, wait=True)],
+        [sys.executable, "-c", main, "observe", str(service), "--deploy-command", command(tmp_path, wait=True)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     marker = tmp_path / "ca-path"
     deadline = time.monotonic() + 120

@@ -234,8 +234,11 @@ def test_a_local_aws_that_is_not_http_is_refused(tmp_path: Path) -> None:
         ObserveProxy(tmp_path, "https://example.com")
 
 
+# ^C reaches the child as a KeyboardInterrupt whatever the runner's own SIGINT disposition (a background job of a
+# non-interactive shell starts with SIGINT ignored, and Python then installs no handler)
 _RUN = textwrap.dedent("""
-    import sys, time
+    import signal, sys, time
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     from pathlib import Path
     from iamfit.observe.proxy import ObserveProxy
     with ObserveProxy(Path(sys.argv[1]), "http://127.0.0.1:9") as proxy:
