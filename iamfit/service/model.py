@@ -23,7 +23,7 @@ from iamfit.service.framework import (
 )
 from iamfit.service.graph import ResourceGraph
 from iamfit.service.identity import PackageRecord, read_package_record, resolve_identity
-from iamfit.service.template import load_template
+from iamfit.service.template import EXPANDED_TEMPLATE, load_template
 
 UPDATE_TEMPLATE = "cloudformation-template-update-stack.json"
 CREATE_TEMPLATE = "cloudformation-template-create-stack.json"
@@ -423,8 +423,7 @@ def transform_warning(template: dict[str, Any]) -> str | None:
                       for n in names)
     return (f"the template declares Transform {shown}: CloudFormation expands it when it deploys, iamfit reads the "
             "template as written, so what the transform adds is not predicted (its own types are named as not "
-            "described); pass the expanded template (a deployed stack's: aws cloudformation get-template "
-            "--template-stage Processed)")
+            f"described); {EXPANDED_TEMPLATE}")
 
 
 def load_service(
@@ -531,7 +530,6 @@ def load_service(
         if transform is None:
             raise
         # a SAM template's function and API name each other before the transform splits them: not a cycle then
-        raise BadInputError(f"{exc.message}; the template declares a Transform, which iamfit does not run: pass "
-                            "the expanded template (a deployed stack's: aws cloudformation get-template "
-                            "--template-stage Processed)") from None
+        raise BadInputError(f"{exc.message}; the template declares a Transform, which iamfit does not run: "
+                            f"{EXPANDED_TEMPLATE}") from None
     return service

@@ -13,6 +13,10 @@ from iamfit.files import check_depth, check_yaml_depth, loads_json, read_text
 
 logger = logging.getLogger(__name__)
 
+# What to pass instead of a template a tool expands first (a Transform, Fn::ForEach): every message says the same.
+EXPANDED_TEMPLATE = ("pass the expanded template (a deployed stack's: aws cloudformation get-template "
+                     "--template-stage Processed)")
+
 
 def _plain(value: Any, origin: str) -> Any:
     """cfn-lint's node types (dict_node, str_node ...) as plain Python values, as CloudFormation reads them.
@@ -64,8 +68,7 @@ def parse_template(text: str, origin: str) -> dict[str, Any]:
         if logical_id.startswith("Fn::ForEach::"):
             raise BadInputError(
                 f"{origin}: {logical_id}: Fn::ForEach is expanded by the AWS::LanguageExtensions transform, which "
-                "iamfit does not run; pass the template CloudFormation expands it to (a deployed stack's: aws "
-                "cloudformation get-template --template-stage Processed)"
+                f"iamfit does not run; {EXPANDED_TEMPLATE}"
             )
         if isinstance(resource, dict) and isinstance(resource.get("Type"), dict):
             tag = str(next(iter(resource["Type"]), "?")).removeprefix("Fn::")
