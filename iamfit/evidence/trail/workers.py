@@ -39,9 +39,12 @@ _SERVE = (
 class _Worker:
     def __init__(self) -> None:
         env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)  # the modules this process imports
+        # The modules this process imports, and only those: without -P, ``python -c`` would put the working
+        # directory first on sys.path, so a directory holding an ``iamfit/`` or a ``json.py`` (a checkout of another
+        # version, or a file someone planted) would run its code in the workers.
+        env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
         self.process = subprocess.Popen(
-            [sys.executable, "-c", _SERVE],
+            [sys.executable, "-P", "-c", _SERVE],  # -P: the working directory is not on sys.path (above)
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,

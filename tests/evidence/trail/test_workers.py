@@ -38,6 +38,28 @@ def test_a_worker_stages_as_this_process_does(tmp_path: Path) -> None:
     assert (remote.sources, remote.left_out, remote.size, remote.lines) == (here.sources, 6, here.size, True)
 
 
+def test_workers_do_not_import_from_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A directory holding modules of the names a worker imports (a planted ``json.py``, another checkout's
+    ``iamfit/``) is not on the workers' sys.path: ``python -c`` would put the working directory first."""
+    caplog.set_level(logging.INFO, logger="iamfit.evidence.trail.workers")
+    files = logs(tmp_path / "logs")
+    planted = tmp_path / "cwd"
+    (planted / "iamfit").mkdir(parents=True)
+    marker = tmp_path / "ran"
+    code = f"open({str(marker)!r}, 'w').close()\nraise SystemExit('planted')\n"
+    (planted / "json.py").write_text(code)
+    (planted / "iamfit" / "__init__.py").write_text(code)
+    (tmp_path / "stage").mkdir()
+    monkeypatch.chdir(planted)
+    with StagingPool(1) as pool:
+        remote = pool.stage(files, tmp_path / "stage", 0, NEEDLE)
+        assert pool._workers[0].process.poll() is None  # still serving: it was not replaced
+    assert not marker.exists() and "failed" not in caplog.text
+    assert remote.sources == files and remote.left_out == 6
+
+
 def test_a_dead_worker_is_replaced_by_staging_here(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="iamfit.evidence.trail.workers")
     files = logs(tmp_path / "logs")
