@@ -161,7 +161,7 @@ class BatchReader:
             return self._whole(cursor, staged.sources)
         if staged.left_out:
             rows.append(_other_row(staged.left_out))
-        return BatchResult(rows, len(staged.copies))
+        return BatchResult(rows, len(staged.sources))
 
     def _whole(self, cursor: Any, paths: list[str]) -> BatchResult:
         import duckdb

@@ -243,18 +243,17 @@ def _arn_value(buffer: bytes | bytearray, at: int, size: int, end: int) -> bool:
     return i >= len(_ARN_KEY) - 1 and buffer[i - len(_ARN_KEY) + 1 : i + 1] == _ARN_KEY
 
 
-def _write_lines(out: BinaryIO, buffer: bytes | bytearray, view: memoryview, spans: list[tuple[int, int]]) -> int:
-    """Write the records ``buffer[first:last]`` one a line; raise NotCompact if one holds a line break (compact
-    JSON never does: in a string it is escaped), since its line would then not be one record. The lines are
-    joined first and written at once: one check for line breaks over the joined bytes, not two a record."""
+def _lines(view: memoryview, spans: list[tuple[int, int]]) -> bytes:
+    """The records ``view[first:last]`` joined one a line; NotCompact if one holds a line break (compact JSON never
+    does: in a string it is escaped), since its line would then not be one record. One check for line breaks over
+    the joined bytes, not two a record."""
     if not spans:
-        return 0
+        return b""
     lines = b"\n".join([view[first:last] for first, last in spans])
     count, find, _ = _search()
     if count(lines, b"\n") != len(spans) - 1 or find(lines, b"\r") != -1:
         raise NotCompact
-    out.write(lines)
-    return len(lines)
+    return lines
 
 
 def to_records(source: BinaryIO, out: BinaryIO, buffer: bytearray, needle: bytes) -> tuple[int, int]:
@@ -270,22 +269,27 @@ def to_records(source: BinaryIO, out: BinaryIO, buffer: bytearray, needle: bytes
     fast as splitting a comma-separated copy in SQL, measured); a record holding a line break is NotCompact.
     ``buffer`` grows to the file's size (it is reused for the next file).
     """
+    lines, left_out = _records_of(source, buffer, needle)
+    out.write(lines)
+    return len(lines), left_out
+
+
+def _records_of(source: BinaryIO, buffer: bytearray, needle: bytes) -> tuple[bytes, int]:
+    """:func:`to_records`'s lines and count of records left out, for ``source`` read into ``buffer``."""
     n = _read_all(source, buffer)
     start, end = _body_bounds(buffer, n)
     with memoryview(buffer) as view:
-        return _select_into(out, view, buffer, start, end, needle)
+        return _select(view, buffer, start, end, needle)
 
 
-def _select_into(
-    out: BinaryIO, view: memoryview, buffer: bytes | bytearray, start: int, end: int, needle: bytes
-) -> tuple[int, int]:
+def _select(view: memoryview, buffer: bytes | bytearray, start: int, end: int, needle: bytes) -> tuple[bytes, int]:
     if start == end:
-        return 0, 0
+        return b"", 0
     found = _spans(buffer, start, end, needle)
     if found is None:
-        return _write_lines(out, buffer, view, _all_spans(buffer, start, end)), 0
+        return _lines(view, _all_spans(buffer, start, end)), 0
     spans, pieces = found
-    return _write_lines(out, buffer, view, spans), pieces - len(spans)
+    return _lines(view, spans), pieces - len(spans)
 
 
 def _all_spans(buffer: bytes | bytearray, start: int, end: int) -> list[tuple[int, int]]:
@@ -302,54 +306,74 @@ def _all_spans(buffer: bytes | bytearray, start: int, end: int) -> list[tuple[in
         first = last + 1
 
 
-def _gunzip_whole(path: str) -> bytes | None:
-    """All of ``path``, gunzipped in one call (ISA-L when there, else zlib) when it is one gzip member; None when it
-    is several members or has bytes after the member (the streaming reader, :func:`open_log`, takes those).
-    A truncated or corrupt gzip raises, as the streaming reader does."""
-    with open(path, "rb") as raw:
-        data = raw.read()
-    if not data.startswith(_GZIP_MAGIC):
-        return data
-    gunzip = _decompressor()(wbits=31)
+def _gunzip_member(data: memoryview) -> bytes | None:
+    """``data`` (a gzip file) gunzipped in one call (ISA-L when there, else zlib) when it is one gzip member; None
+    when it is several members or has bytes after the member (the streaming reader, :func:`open_log`, takes
+    those). A truncated or corrupt gzip raises, as the streaming reader does."""
     # The trailer's ISIZE (the size mod 2**32) as the output's limit: one allocation, not a growing buffer, about
     # twice as fast (measured). A larger output (several members, over 4 GiB) stops there, for the streaming
     # reader; an implausible ISIZE (a corrupt trailer: deflate does not compress 64:1 on logs) is not trusted.
     size = int.from_bytes(data[-4:], "little")
-    out: bytes = gunzip.decompress(data, size + 1) if size <= 64 * len(data) else gunzip.decompress(data)
-    if not gunzip.eof:
-        if gunzip.unconsumed_tail:
+    limit = size + 1 if size <= 64 * len(data) else -1
+    out, ended, more_output, unused = _decompress()(data, limit)
+    if not ended:
+        if more_output:
             return None
-        raise EOFError(f"{path}: truncated gzip")
-    return None if gunzip.unused_data else out
+        raise EOFError("truncated gzip")
+    return None if unused else out
+
+
+_Gunzip = Callable[[memoryview, int], tuple[bytes, bool, bool, bool]]
 
 
 @functools.cache
-def _decompressor() -> Callable[..., Any]:
+def _decompress() -> _Gunzip:
+    """One gzip member's decompression, up to a limit (-1: none): (output, the member ended, output is left over
+    the limit, bytes follow the member). ISA-L's IgzipDecompressor when there (about 2x zlib on CloudTrail files;
+    with the reused read buffer of :func:`lines_of`, 0.11 us of the staging workers' CPU a record less than ISA-L's
+    zlib-style decompressobj on a fresh buffer, benchmarks/ab_cloudtrail.py in docs/performance.md)."""
     try:
-        from isal import isal_zlib  # ISA-L: about 2x zlib's speed on CloudTrail files
+        from isal import igzip_lib
     except ImportError:  # pragma: no cover - isal is a dependency
-        return zlib.decompressobj
-    return cast(Callable[..., Any], isal_zlib.decompressobj)
+
+        def with_zlib(data: memoryview, limit: int) -> tuple[bytes, bool, bool, bool]:
+            gunzip = zlib.decompressobj(wbits=31)
+            out = gunzip.decompress(data, max(limit, 0))
+            return out, gunzip.eof, bool(gunzip.unconsumed_tail), bool(gunzip.unused_data)
+
+        return with_zlib
+
+    def with_isal(data: memoryview, limit: int) -> tuple[bytes, bool, bool, bool]:
+        gunzip = igzip_lib.IgzipDecompressor(flag=igzip_lib.DECOMP_GZIP)
+        out: bytes = gunzip.decompress(data, limit)
+        return out, gunzip.eof, not gunzip.needs_input, bool(gunzip.unused_data)
+
+    return with_isal
 
 
-def select_file(path: str, out: BinaryIO, needle: bytes, buffer: bytearray) -> tuple[int, int]:
-    """:func:`to_records` for the file at ``path``, gunzipped in one call rather than streamed into ``buffer``
-    (measured faster: no chunking, and each pass over the file is one C call over one buffer)."""
-    data = _gunzip_whole(path)
-    if data is None:
-        with open_log(path) as source:
-            return to_records(source, out, buffer, needle)
-    start, end = _body_bounds(data, len(data))
-    with memoryview(data) as view:
-        return _select_into(out, view, data, start, end, needle)
-
-
-class StagingBuffer(bytearray):
-    """A batch's reused staging buffer, with what :func:`stage_file` is to keep: with ``needle``, only the records
-    that may match (:func:`to_records`); ``left_out`` is how many records the last file had that were not."""
-
-    needle: bytes | None = None
-    left_out: int = 0
+def lines_of(path: str, needle: bytes, buffer: bytearray) -> tuple[bytes, int] | None:
+    """:func:`to_records` for the file at ``path``: its records that may match ``needle``, one a line, and how many
+    it has that cannot; None when it cannot be staged (not compact, unreadable, corrupt: it is read whole, which
+    says why). The file is read into ``buffer`` (reused, not a fresh one per file: see :func:`_decompress`) and
+    gunzipped in one call rather than streamed (measured faster: no
+    chunking, and each pass over the file is one C call over one buffer)."""
+    try:
+        with open(path, "rb", buffering=0) as raw:
+            n = _read_all(cast(BinaryIO, raw), buffer)
+        if buffer.startswith(_GZIP_MAGIC, 0, n):
+            with memoryview(buffer) as whole, whole[:n] as data:
+                text = _gunzip_member(data)
+            if text is None:
+                with open_log(path) as source:
+                    return _records_of(source, buffer, needle)
+            start, end = _body_bounds(text, len(text))
+            with memoryview(text) as view:
+                return _select(view, text, start, end, needle)
+        start, end = _body_bounds(buffer, n)
+        with memoryview(buffer) as view:
+            return _select(view, buffer, start, end, needle)
+    except _read_errors():
+        return None
 
 
 def _private(target: Path) -> BinaryIO:
@@ -359,20 +383,11 @@ def _private(target: Path) -> BinaryIO:
 
 
 def stage_file(path: str, target: Path, buffer: bytearray) -> int | None:
-    """Write the records of ``path`` to ``target`` (mode 0600); their size, or None, leaving nothing, if it cannot.
-
-    A file with no records (written) leaves nothing either, and gives 0. When ``buffer`` is a
-    :class:`StagingBuffer` with a needle, only the records that may match are written and ``buffer.left_out``
-    counts the others.
-    """
-    needle = buffer.needle if isinstance(buffer, StagingBuffer) else None
+    """Write the records of ``path`` to ``target`` (mode 0600) as they are; their size, or None, leaving nothing, if
+    it cannot (it is read whole, which says why). A file with no records leaves nothing either, and gives 0."""
     try:
-        if needle is not None:
-            with _private(target) as out:
-                size, cast(StagingBuffer, buffer).left_out = select_file(path, out, needle, buffer)
-        else:
-            with open_log(path) as source, _private(target) as out:
-                size = to_body(source, out, buffer)
+        with open_log(path) as source, _private(target) as out:
+            size = to_body(source, out, buffer)
     except _read_errors():  # not compact, unreadable, corrupt, or a full disk: read whole, which says why
         target.unlink(missing_ok=True)
         return None
@@ -417,24 +432,88 @@ class StagedBatch:
 
 
 def stage(batch: list[str], directory: Path, serial: int, needle: bytes | None = None) -> StagedBatch:
-    """Stage each file of ``batch`` into ``directory`` (names ``<serial>-<i>.json``), or mark it to read whole."""
-    out = StagedBatch(lines=needle is not None)
-    buffer = StagingBuffer(_CHUNK)
-    buffer.needle = needle
+    """Stage each file of ``batch`` into ``directory``, or mark it to read whole.
+
+    Without ``needle``, each file's records as they are, one copy a file (``<serial>-<i>.json``, ``i`` its place
+    in the batch). With ``needle``, only the records that may match it, one a line (:func:`lines_of`), those of
+    consecutive files together in copies of about :data:`STAGED_BYTES` (named after the first file's place).
+    """
+    if needle is not None:
+        return _stage_lines(batch, directory, serial, needle)
+    out = StagedBatch()
+    buffer = bytearray(_CHUNK)
     for i, path in enumerate(batch):
         target = directory / f"{serial:06d}-{i:05d}.json"
-        buffer.left_out = 0
         size = stage_file(path, target, buffer)
         if size is None:
             out.whole.append(path)
         elif size == 0:
             out.empty.append(path)
-            out.left_out_empty += buffer.left_out
         else:
             out.copies.append(str(target))
             out.sources.append(path)
-            out.left_out += buffer.left_out
             out.size += size
+    return out
+
+
+# Kept records per staged copy, with a principal: DuckDB reads a few copies of ~1 MiB faster than many of one log
+# file's kept records each (~78 KB on an organization trail's mix: 0.18 us of the engine's CPU a record less,
+# benchmarks/ab_cloudtrail.py in docs/performance.md), and staging creates and removes one file per copy, not one
+# per log file. Much larger copies (5-10 MB) read slower again.
+STAGED_BYTES = 1 << 20
+
+
+def _stage_lines(batch: list[str], directory: Path, serial: int, needle: bytes) -> StagedBatch:
+    """:func:`stage` with a needle: the kept lines of consecutive files are held (at most about STAGED_BYTES plus
+    one file's) and written as one copy; a copy that cannot be written leaves its files to be read whole."""
+    out = StagedBatch(lines=True)
+    buffer = bytearray(_CHUNK)
+    held: list[bytes] = []
+    held_sources: list[str] = []
+    held_left_out = 0
+    held_bytes = 0
+    first = 0
+
+    def write() -> None:
+        target = directory / f"{serial:06d}-{first:05d}.json"
+        try:
+            with _private(target) as copy:
+                copy.write(held[0])
+                for lines in held[1:]:
+                    copy.write(b"\n")
+                    copy.write(lines)
+        except OSError:  # a full disk: these files are read whole instead
+            target.unlink(missing_ok=True)
+            out.whole.extend(held_sources)
+            return
+        out.copies.append(str(target))
+        out.sources.extend(held_sources)
+        out.left_out += held_left_out
+        out.size += held_bytes + len(held) - 1
+
+    for i, path in enumerate(batch):
+        selected = lines_of(path, needle, buffer)
+        if selected is None:
+            out.whole.append(path)
+            continue
+        lines, left_out = selected
+        if not lines:
+            out.empty.append(path)
+            out.left_out_empty += left_out
+            continue
+        if not held:
+            first = i
+        held.append(lines)
+        held_sources.append(path)
+        held_left_out += left_out
+        held_bytes += len(lines)
+        if held_bytes >= STAGED_BYTES:
+            write()
+            held.clear()
+            held_sources.clear()
+            held_left_out = held_bytes = 0
+    if held:
+        write()
     return out
 
 

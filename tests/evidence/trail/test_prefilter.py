@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 import iamfit.evidence.trail.engine as engine
 import iamfit.evidence.trail.sources as sources
+import iamfit.evidence.trail.staging as staging
 from iamfit.evidence.trail import LocalSource, aggregate
 from iamfit.evidence.trail.staging import NotCompact, needle_for, stage, to_records
 
@@ -193,8 +194,12 @@ def test_with_a_needle_files_are_staged_or_read_whole_as_without(tmp_path: Path)
     assert batch.sources == [str(good), str(plain), str(two_members)]
     assert batch.whole == [str(spaced), str(corrupt), str(truncated)]
     assert batch.lines and batch.left_out == 2
-    assert Path(batch.copies[0]).read_bytes() == b"\n".join(json.dumps(r, separators=(",", ":")).encode() for r in mine)
+    # the kept records of the three staged files, one a line, in one copy named after the first file's place
+    kept = [*mine, record(), record()]
+    assert [Path(p).name for p in batch.copies] == ["000003-00000.json"]
+    assert Path(batch.copies[0]).read_bytes() == b"\n".join(json.dumps(r, separators=(",", ":")).encode() for r in kept)
     batch.remove()
+    assert list(out.iterdir()) == []
 
 
 def test_a_record_holding_a_line_break_is_read_whole_and_right(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -263,3 +268,75 @@ def test_a_kept_record_holding_a_carriage_return_is_not_compact() -> None:
     data = ('{"Records":[' + plain + "," + left + "," + plain + "]}").encode()
     assert to_records(io.BytesIO(data), out, bytearray(256), DEPLOY_ROLE.encode()) == (2 * len(plain) + 1, 1)
     assert out.getvalue() == plain.encode() + b"\n" + plain.encode()
+
+
+def _read(root: Path) -> tuple[Any, Any]:
+    return aggregate(LocalSource(root), principal=DEPLOY_ROLE, event_to_action=lambda s, n, p: f"x:{n}")
+
+
+def test_kept_records_of_consecutive_files_share_copies_of_about_staged_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A copy takes the kept lines of consecutive files until it holds STAGED_BYTES; the next file starts the
+    next copy, named after that file's place in the batch. What is read is the same whatever the size."""
+    logs = tmp_path / "logs"
+    files = [str(given_log(logs, log_key(n=i), [record(when=f"2026-10-02T10:0{i}:00Z"), other()])) for i in range(5)]
+    one = len(json.dumps(record(), separators=(",", ":")))
+    monkeypatch.setattr(staging, "STAGED_BYTES", 2 * one)  # two files' kept records a copy
+    out = tmp_path / "stage"
+    out.mkdir()
+    batch = stage(files, out, 1, DEPLOY_ROLE.encode())
+    assert [Path(p).name for p in batch.copies] == ["000001-00000.json", "000001-00002.json", "000001-00004.json"]
+    assert [Path(p).read_bytes().count(b"\n") for p in batch.copies] == [1, 1, 0]
+    assert batch.sources == files and batch.left_out == 5
+    assert batch.size == sum(Path(p).stat().st_size for p in batch.copies)
+    batch.remove()
+    small = _read(logs)
+    monkeypatch.setattr(staging, "STAGED_BYTES", 1 << 20)
+    assert small == _read(logs)
+    assert small.stats.records == 10 and small.stats.files_read == 5 and small.stats.matched_records == 5
+
+
+def test_a_copy_that_cannot_be_written_leaves_its_files_to_read_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk while writing a copy: nothing of it is left, its files are read whole, and the counts hold."""
+    logs = tmp_path / "logs"
+    files = [str(given_log(logs, log_key(n=i), [record(), other(), other()])) for i in range(3)]
+    expected = _read(logs)
+
+    def full(target: Path) -> Any:
+        target.write_bytes(b"partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(staging, "_private", full)
+    out = tmp_path / "stage"
+    out.mkdir()
+    batch = stage(files, out, 0, DEPLOY_ROLE.encode())
+    assert batch.whole == files and not batch.copies and not batch.sources and batch.left_out == 0
+    assert list(out.iterdir()) == []
+    assert _read(logs) == expected and expected.stats.records == 9 and expected.stats.files_read == 3
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda data: data[:-8] + bytes(4) + data[-4:],  # the trailer's CRC is wrong
+        lambda data: data[:-4] + (int.from_bytes(data[-4:], "little") + 1).to_bytes(4, "little"),  # ISIZE is wrong
+    ],
+)
+def test_a_gzip_whose_trailer_does_not_match_is_not_staged(tmp_path: Path, damage: Any) -> None:
+    """The one-call gunzip checks the member's CRC and size as the streaming reader does; such a file is left to the
+    whole read (DuckDB's), as before."""
+    path = given_log(tmp_path / "logs", log_key(), [record()])
+    path.write_bytes(damage(path.read_bytes()))
+    assert staging.lines_of(str(path), DEPLOY_ROLE.encode(), bytearray(256)) is None
+
+
+def test_zero_padding_after_the_gzip_member_goes_to_the_streaming_reader(tmp_path: Path) -> None:
+    """Bytes after the member are not a second member: the one-call gunzip leaves the file to the streaming reader,
+    which skips zero padding as ``gzip`` does, so the records are read."""
+    path = given_log(tmp_path / "logs", log_key(), [record(), other()])
+    path.write_bytes(path.read_bytes() + bytes(16))
+    lines = staging.lines_of(str(path), DEPLOY_ROLE.encode(), bytearray(256))
+    assert lines == (json.dumps(record(), separators=(",", ":")).encode(), 1)

@@ -82,12 +82,12 @@ def test_staged_reads_equal_whole_reads(params: list[dict[str, Any]], messages: 
         given_log(root, log_key(n=0), records)
         given_log(root, log_key(n=1), list(reversed(records)))
         fast = aggregate(LocalSource(root), principal=DEPLOY_ROLE, event_to_action=lambda s, n, p: f"x:{n}")
-        original = staging.stage_file
+        original = staging.lines_of
         try:
-            staging.stage_file = lambda path, target, buffer: None  # type: ignore[assignment]
+            staging.lines_of = lambda path, needle, buffer: None  # type: ignore[assignment]
             slow = aggregate(LocalSource(root), principal=DEPLOY_ROLE, event_to_action=lambda s, n, p: f"x:{n}")
         finally:
-            staging.stage_file = original
+            staging.lines_of = original
     assert fast.rows == slow.rows and fast.stats == slow.stats
     assert fast.stats.records == 2 * len(records) and not fast.stats.files_skipped
 
@@ -173,7 +173,7 @@ def test_staged_and_whole_reads_agree(tmp_path: Path, monkeypatch: pytest.Monkey
     for n in range(6):
         given_log(tmp_path, log_key(n=n), records[n % 5 :] + records[: n % 5])
     fast = aggregate(LocalSource(tmp_path), principal=DEPLOY_ROLE)
-    monkeypatch.setattr(staging, "stage_file", lambda path, target, buffer: None)
+    monkeypatch.setattr(staging, "lines_of", lambda path, needle, buffer: None)
     slow = aggregate(LocalSource(tmp_path), principal=DEPLOY_ROLE)
     assert fast.rows == slow.rows and fast.stats == slow.stats
     assert fast.stats.bad_records == 6 and fast.stats.records == 30

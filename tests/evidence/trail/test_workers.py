@@ -70,7 +70,8 @@ def test_a_dead_worker_is_replaced_by_staging_here(tmp_path: Path, caplog: pytes
         pool._workers[0].process.wait()
         first = pool.stage(files, out, 0, NEEDLE)
         second = pool.stage(files, out, 1, NEEDLE)  # the slot now stages here
-    assert first.left_out == second.left_out == 6 and len(first.copies) == len(second.copies) == 3
+    assert first.left_out == second.left_out == 6 and first.sources == second.sources == files
+    assert len(first.copies) == len(second.copies) == 1  # the three files' kept records, in one copy
     assert "worker" in caplog.text and "failed" in caplog.text
 
 
