@@ -263,8 +263,10 @@ def _read_batches(
 
 
 # With staging in worker processes, the staged batches are read by DuckDB several at once, up to this many staged
-# bytes or files: planning the query costs ~6 ms whatever it reads, as much as reading ~1,000 kept records.
-QUERY_BYTES = 16 * 1024 * 1024
+# bytes or files: planning the query costs ~6 ms whatever it reads, as much as reading ~1,000 kept records. 32 MiB
+# rather than 16: 0.08-0.11 us of the engine's CPU a record less in two A/B runs (benchmarks/ab_cloudtrail.py), for
+# ~17 MiB more peak memory at 2M records (docs/performance.md, issue 15).
+QUERY_BYTES = 32 * 1024 * 1024
 QUERY_FILES = 1024
 
 
