@@ -3,17 +3,19 @@
     git worktree add --detach /tmp/before <the commit before a change>
     python benchmarks/ab_cloudtrail.py --tree /tmp/before --tree . --sizes 500000,2000000 --rounds 10
 
-Each run is its own process, ``aggregate(LocalSource(DIR), principal=DEPLOY_ROLE)`` imported from that tree
-(``PYTHONPATH``, and the tree as the working directory, which ``python -c`` puts first on sys.path: the staging
-workers of trees before 2026-11-30 imported from the working directory, not from their parent's sys.path). The trees take turns, A B A B ..., size by size, so a change in the
-machine's speed (this project's machine is a shared 2-vCPU VM whose speed moves by a third within an hour) falls on
-all of them alike. Printed per tree and size: the medians of the engine's wall time (``aggregate`` alone, without
-the interpreter's start-up) and of its CPU time, split into the engine's process (DuckDB and the orchestration) and
-its staging workers; then the per-record cost between the first two sizes. Trails are those of
-``bench_cloudtrail.py --principal-share`` (written once under --workdir).
+Each run is its own process, ``aggregate(LocalSource(DIR), principal=DEPLOY_ROLE)`` imported from that tree: its
+``PYTHONPATH``, and the tree as the working directory, which ``python -c`` puts first on sys.path (the staging
+workers of trees before 946a392 import from the working directory, not from their parent's sys.path). The trees
+take turns, A B A B ..., size by size, so a change in the machine's speed (this project's machine is a shared
+2-vCPU VM whose speed moves by a third within an hour) falls on all of them alike. Printed per tree and size: the
+medians of the engine's wall time (``aggregate`` alone, without the interpreter's start-up) and of its CPU time,
+split into the engine's process (DuckDB and the orchestration) and its staging workers; then the per-record cost
+between the first two sizes. Trails are those of ``bench_cloudtrail.py --principal-share`` (written once under
+--workdir). The trees must agree on records, matched records and rows, else it stops.
 
-Why it exists: for issue 15 (docs/performance.md), in-process timings of one stage predicted gains that the engine,
-with two staging workers and DuckDB on two vCPUs, did not show. A change is kept when this shows it.
+Why it exists (issue 15, docs/performance.md): comparing two trees with a script run from one checkout measured
+that checkout's staging workers for both, so worker-side changes showed no gain; a change is kept when this
+shows one.
 """
 
 from __future__ import annotations
