@@ -270,7 +270,7 @@ def test_a_kept_record_holding_a_carriage_return_is_not_compact() -> None:
     assert out.getvalue() == plain.encode() + b"\n" + plain.encode()
 
 
-def _read(root: Path) -> tuple[Any, Any]:
+def _read(root: Path) -> Any:
     return aggregate(LocalSource(root), principal=DEPLOY_ROLE, event_to_action=lambda s, n, p: f"x:{n}")
 
 
