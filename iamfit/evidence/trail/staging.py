@@ -276,20 +276,20 @@ def to_records(source: BinaryIO, out: BinaryIO, buffer: bytearray, needle: bytes
 
 def _records_of(source: BinaryIO, buffer: bytearray, needle: bytes) -> tuple[bytes, int]:
     """:func:`to_records`'s lines and count of records left out, for ``source`` read into ``buffer``."""
-    n = _read_all(source, buffer)
-    start, end = _body_bounds(buffer, n)
-    with memoryview(buffer) as view:
-        return _select(view, buffer, start, end, needle)
+    return _select(buffer, _read_all(source, buffer), needle)
 
 
-def _select(view: memoryview, buffer: bytes | bytearray, start: int, end: int, needle: bytes) -> tuple[bytes, int]:
+def _select(document: bytes | bytearray, n: int, needle: bytes) -> tuple[bytes, int]:
+    """The kept lines and the count of records left out of the compact document ``document[:n]``."""
+    start, end = _body_bounds(document, n)
     if start == end:
         return b"", 0
-    found = _spans(buffer, start, end, needle)
-    if found is None:
-        return _lines(view, _all_spans(buffer, start, end)), 0
-    spans, pieces = found
-    return _lines(view, spans), pieces - len(spans)
+    with memoryview(document) as view:
+        found = _spans(document, start, end, needle)
+        if found is None:
+            return _lines(view, _all_spans(document, start, end)), 0
+        spans, pieces = found
+        return _lines(view, spans), pieces - len(spans)
 
 
 def _all_spans(buffer: bytes | bytearray, start: int, end: int) -> list[tuple[int, int]]:
@@ -355,8 +355,8 @@ def lines_of(path: str, needle: bytes, buffer: bytearray) -> tuple[bytes, int] |
     """:func:`to_records` for the file at ``path``: its records that may match ``needle``, one a line, and how many
     it has that cannot; None when it cannot be staged (not compact, unreadable, corrupt: it is read whole, which
     says why). The file is read into ``buffer`` (reused, not a fresh one per file: see :func:`_decompress`) and
-    gunzipped in one call rather than streamed (measured faster: no
-    chunking, and each pass over the file is one C call over one buffer)."""
+    gunzipped in one call rather than streamed (measured faster: no chunking, and each pass over the file is one C
+    call over one buffer)."""
     try:
         with open(path, "rb", buffering=0) as raw:
             n = _read_all(cast(BinaryIO, raw), buffer)
@@ -366,12 +366,8 @@ def lines_of(path: str, needle: bytes, buffer: bytearray) -> tuple[bytes, int] |
             if text is None:
                 with open_log(path) as source:
                     return _records_of(source, buffer, needle)
-            start, end = _body_bounds(text, len(text))
-            with memoryview(text) as view:
-                return _select(view, text, start, end, needle)
-        start, end = _body_bounds(buffer, n)
-        with memoryview(buffer) as view:
-            return _select(view, buffer, start, end, needle)
+            return _select(text, len(text), needle)
+        return _select(buffer, n, needle)
     except _read_errors():
         return None
 
