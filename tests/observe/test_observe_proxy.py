@@ -27,7 +27,9 @@ import boto3
 from botocore.exceptions import ClientError
 
 env = dict(os.environ)
-Path({marker!r}).write_text(env["NODE_EXTRA_CA_CERTS"])
+# written whole, then renamed: the test polls for the marker and must never read it half-written
+Path({marker!r} + ".part").write_text(env["NODE_EXTRA_CA_CERTS"])
+os.replace({marker!r} + ".part", {marker!r})
 if env["IAMFIT_PHASE"] == "create":
     if {wait}:
         time.sleep(120)
