@@ -59,6 +59,12 @@ def _arn_glob(arn_format: str) -> str:
 
 
 _ROLE_KEYS = frozenset({"snscallerarn", "credentials", "credentialsarn"})
+
+
+def _is_role_key(key: str) -> bool:
+    """A property that passes a role: named *Role*, or one of the few named otherwise (:data:`_ROLE_KEYS`)."""
+    return "role" in key.lower() or key.lower() in _ROLE_KEYS
+
 _INTRINSICS = frozenset({"Fn::GetAtt", "Ref", "Fn::Sub", "Fn::Join", "Fn::If", "Fn::Select", "Fn::ImportValue"})
 
 
@@ -90,9 +96,7 @@ def _role_arns(service: Service, resource: Resource) -> tuple[bool, tuple[str, .
     A role of the template named by its name (``Ref`` of an AWS::IAM::Role returns the name: CloudFormation
     reference, AWS::IAM::Role, Return values; ECS's service ``Role`` takes a name or an ARN) is that role's ARN,
     with its path."""
-    present, values = _values_under(
-        service, resource, lambda key: "role" in key.lower() or key.lower() in _ROLE_KEYS
-    )
+    present, values = _values_under(service, resource, _is_role_key)
     referenced = {arn for role in _template_roles(service, resource) for arn in service.resource_arns(role.logical_id)}
     return present, tuple(sorted({v for v in values if _ROLE_ARN.match(v)} | referenced))
 
@@ -208,9 +212,7 @@ CONVENTION = "from the naming rule <service>.amazonaws.com"
 def _template_roles(service: Service, resource: Resource) -> list[Resource]:
     """The template's AWS::IAM::Role resources a role property of ``resource`` points at (GetAtt/Ref)."""
     found: list[Resource] = []
-    stack: list[object] = [
-        v for k, v in resource.properties.items() if "role" in k.lower() or k.lower() in _ROLE_KEYS
-    ]
+    stack: list[object] = [v for k, v in resource.properties.items() if _is_role_key(k)]
     while stack:
         node = stack.pop()
         if isinstance(node, dict):
